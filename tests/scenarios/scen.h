@@ -148,4 +148,341 @@ static inline const char *res(int r)
     return r < 0 ? errname(errno) : "0";
 }
 
+/* ------------------------------------------------------------------------
+ * Watchdog, clocks, and a lock holder that runs WITHOUT the shim.
+ * ---------------------------------------------------------------------- */
+#include <poll.h>
+#include <time.h>
+
+static inline void scen_watchdog_fire(int sig)
+{
+    (void)sig;
+    static const char m[] = "hang\n";
+    if (write(1, m, sizeof m - 1)) {}
+    _exit(1);
+}
+
+/* scen_watchdog(N): if the process is still running in N seconds, print
+ * "hang" and exit 1 (from any thread).  scen_watchdog(0) cancels. */
+static inline void scen_watchdog(unsigned seconds)
+{
+    if (seconds) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = scen_watchdog_fire;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGALRM, &sa, NULL);
+    }
+    alarm(seconds);
+}
+
+static inline long long scen_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void scen_sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+/* This executable's path, and an environment without the shim (LD_PRELOAD
+ * and LOCKSCOPE_* removed) plus up to one extra "VAR=value" entry. */
+static inline const char *scen_self_exe(void)
+{
+    static char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0) scen_die("readlink");
+    self[n] = 0;
+    return self;
+}
+
+static inline char **scen_noshim_env(const char *extra)
+{
+    static char *env[512];
+    int k = 0;
+    for (char **e = environ; *e && k < 509; e++)
+        if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, "LOCKSCOPE_", 10) &&
+            strncmp(*e, "SCEN_HOLD=", 10))
+            env[k++] = *e;
+    if (extra) env[k++] = (char *)extra;
+    env[k] = NULL;
+    return env;
+}
+
+/* Fill out[] with probe(path, type, at[i], len) for i < n, NUL-terminated. */
+static inline char *scen_probes(char *out, const char *path, char type,
+                                const long long *at, int n, long long len)
+{
+    for (int i = 0; i < n; i++) out[i] = probe(path, type, at[i], len);
+    out[n] = 0;
+    return out;
+}
+
+/* A holder: a process WITHOUT the shim (this executable re-executed with a
+ * clean environment) that takes a classic F_SETLK lock of TYPE ('R'/'W') on
+ * [start, start+len) of path, reports readiness through a pipe and keeps the
+ * lock until told to release it.
+ *
+ *   struct scen_holder h;
+ *   int e = scen_holder_start(&h, path, 'W', 0, 10);  // 0 or the holder's errno
+ *   ... h.pid is the holder's pid ...
+ *   scen_holder_release(&h);         // release now, wait until done, reap
+ * or
+ *   scen_holder_release_later(&h);   // holder sleeps ~300 ms, then releases
+ *   ... block on the lock ...
+ *   scen_holder_finish(&h);          // wait until released, reap
+ *
+ * The holder side runs from a constructor (before main) when SCEN_HOLD is set
+ * in the environment, so it needs no help from SCEN_MAIN_PROLOGUE.  A holder
+ * whose parent goes away releases and exits. */
+struct scen_holder { pid_t pid; int to, from; };
+
+__attribute__((constructor)) static void scen_holder_side(void)
+{
+    const char *spec = getenv("SCEN_HOLD");    /* "TYPE START LEN PATH" */
+    if (!spec) return;
+    char type; long long start, len; int n = 0;
+    if (sscanf(spec, "%c %lld %lld %n", &type, &start, &len, &n) < 3 || !n) _exit(2);
+    const char *path = spec + n;
+    int fd = open(path, type == 'W' ? O_RDWR : O_RDONLY);
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type == 'W' ? F_WRLCK : F_RDLCK;
+    fl.l_whence = SEEK_SET; fl.l_start = start; fl.l_len = len;
+    char msg[32];
+    if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0) {
+        int k = snprintf(msg, sizeof msg, "E%d\n", errno);
+        if (write(1, msg, k)) {}
+        _exit(0);
+    }
+    if (write(1, "ok\n", 3)) {}
+    char c = 0;
+    if (read(0, &c, 1) == 1 && c == 'd') scen_sleep_ms(300);
+    fl.l_type = F_UNLCK;
+    fcntl(fd, F_SETLK, &fl);
+    if (write(1, "released\n", 9)) {}
+    _exit(0);
+}
+
+/* Read one line from fd within ms milliseconds; "hang" and exit if not. */
+static inline void scen_read_line(int fd, char *buf, size_t cap, int ms)
+{
+    size_t k = 0;
+    long long end = scen_now_ms() + ms;
+    while (k + 1 < cap) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        long long left = end - scen_now_ms();
+        if (left <= 0 || poll(&p, 1, (int)left) == 0) { SAY("hang"); exit(1); }
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0 || c == '\n') break;
+        buf[k++] = c;
+    }
+    buf[k] = 0;
+}
+
+static inline int scen_holder_start(struct scen_holder *h, const char *path, char type,
+                                    long long start, long long len)
+{
+    int to[2], from[2];
+    if (pipe2(to, O_CLOEXEC) < 0 || pipe2(from, O_CLOEXEC) < 0) scen_die("pipe");
+    static char spec[4200];
+    snprintf(spec, sizeof spec, "SCEN_HOLD=%c %lld %lld %s", type, start, len, path);
+    const char *self = scen_self_exe();
+    char **env = scen_noshim_env(spec);
+    fflush(NULL);
+    pid_t c = fork();
+    if (c < 0) scen_die("fork");
+    if (c == 0) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        char *args[] = { (char *)self, NULL };
+        execve(self, args, env);
+        _exit(127);
+    }
+    close(to[0]); close(from[1]);
+    h->pid = c; h->to = to[1]; h->from = from[0];
+    char line[64];
+    scen_read_line(h->from, line, sizeof line, 5000);
+    if (strcmp(line, "ok") == 0) return 0;
+    int e = line[0] == 'E' ? atoi(line + 1) : -1;
+    close(h->to); close(h->from);
+    waitpid(c, NULL, 0);
+    h->pid = -1;
+    return e;
+}
+
+static inline void scen_holder_finish(struct scen_holder *h)
+{
+    char line[64];
+    scen_read_line(h->from, line, sizeof line, 5000);
+    close(h->to); close(h->from);
+    waitpid(h->pid, NULL, 0);
+    h->pid = -1;
+}
+
+static inline void scen_holder_release(struct scen_holder *h)
+{
+    if (write(h->to, "r", 1) != 1) scen_die("write holder");
+    scen_holder_finish(h);
+}
+
+static inline void scen_holder_release_later(struct scen_holder *h)
+{
+    if (write(h->to, "d", 1) != 1) scen_die("write holder");
+}
+
+/* ======================================================================
+ * Helpers for the rule3/rule5/rule6/rule7 scenarios (prefix scenb_).
+ * Added block: nothing above is changed.
+ *
+ * scenb_watch(key, secs): a watchdog.  If scenb_unwatch() is not called
+ * within `secs`, it prints "key=hang" (so the expectation diff fails
+ * visibly), SIGKILLs every child registered with scenb_fork() /
+ * scenb_adopt() and exits 0.  One watchdog per process (alarm(2)); a fork
+ * child has none until it calls scenb_watch() (scenb_fork() arms a 20 s
+ * fallback named "child_watchdog").
+ * ====================================================================== */
+#include <poll.h>
+#include <time.h>
+
+struct scenb_wd { const char *volatile key; pid_t kids[64]; volatile int nkids; };
+static inline struct scenb_wd *scenb_wd(void) { static struct scenb_wd w; return &w; }
+
+static inline void scenb_on_alarm(int sig)
+{
+    (void)sig;
+    struct scenb_wd *w = scenb_wd();
+    const char *k = w->key ? w->key : "watchdog";
+    char buf[200];
+    size_t n = 0;
+    while (k[n] && n < 180) { buf[n] = k[n]; n++; }
+    memcpy(buf + n, "=hang\n", 6);
+    n += 6;
+    ssize_t r = write(1, buf, n);
+    (void)r;
+    for (int i = 0; i < w->nkids; i++)
+        if (w->kids[i] > 0) kill(w->kids[i], SIGKILL);
+    _exit(0);
+}
+
+static inline void scenb_watch(const char *key, unsigned secs)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = scenb_on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    scenb_wd()->key = key;
+    alarm(secs);
+}
+
+static inline void scenb_unwatch(void) { alarm(0); }
+
+static inline void scenb_adopt(pid_t p)
+{
+    struct scenb_wd *w = scenb_wd();
+    if (p > 0 && w->nkids < 64) w->kids[w->nkids++] = p;
+}
+
+/* fork(); the parent registers the child for the watchdog's kill. */
+static inline pid_t scenb_fork(void)
+{
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0) scen_die("fork");
+    if (p == 0) {
+        scenb_wd()->nkids = 0;
+        scenb_watch("child_watchdog", 20);
+    } else {
+        scenb_adopt(p);
+    }
+    return p;
+}
+
+static inline void scenb_msleep(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static inline double scenb_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* waitpid with a timeout: 0 and *status on exit, -1 on timeout/error. */
+static inline int scenb_wait(pid_t p, unsigned secs, int *status)
+{
+    int st = 0;
+    for (unsigned i = 0; i < secs * 100u; i++) {
+        pid_t r = waitpid(p, &st, WNOHANG);
+        if (r == p) { if (status) *status = st; return 0; }
+        if (r < 0 && errno != EINTR) return -1;
+        scenb_msleep(10);
+    }
+    return -1;
+}
+
+/* One byte from fd within secs: the byte, -1 on timeout, -2 on EOF/error. */
+static inline int scenb_recv(int fd, unsigned secs)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    int r;
+    do r = poll(&p, 1, (int)secs * 1000); while (r < 0 && errno == EINTR);
+    if (r == 0) return -1;
+    unsigned char c;
+    ssize_t n;
+    do n = read(fd, &c, 1); while (n < 0 && errno == EINTR);
+    return n == 1 ? c : -2;
+}
+
+/* Exactly len bytes from fd within secs in total: 0, or -1. */
+static inline int scenb_recvn(int fd, void *buf, size_t len, unsigned secs)
+{
+    unsigned char *b = buf;
+    for (size_t i = 0; i < len; i++) {
+        int c = scenb_recv(fd, secs);
+        if (c < 0) return -1;
+        b[i] = (unsigned char)c;
+    }
+    return 0;
+}
+
+static inline void scenb_send(int fd, char c)
+{
+    if (write(fd, &c, 1) != 1) scen_die("write");
+}
+
+/* This binary's path (for re-exec). */
+static inline const char *scenb_self(void)
+{
+    static char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0) scen_die("readlink");
+    self[n] = 0;
+    return self;
+}
+
+/* environ without LD_PRELOAD and LOCKSCOPE_* (a process without the shim). */
+static inline char **scenb_env_noshim(void)
+{
+    static char *env[1024];
+    int k = 0;
+    for (char **e = environ; *e && k < 1022; e++)
+        if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, "LOCKSCOPE_", 10))
+            env[k++] = *e;
+    env[k] = NULL;
+    return env;
+}
+/* ====================== end of scenb_ helpers ========================= */
+
 #endif

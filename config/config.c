@@ -1,0 +1,1061 @@
+/*
+ * config.c - lockscope configuration: built-in defaults, one config file,
+ * then the environment.
+ *
+ * The problem: this runs in the preloaded library's constructor of every
+ * process, before main, with whatever environment and files the host has.
+ * Bad input must never crash it, never print, never be half-understood: a
+ * value is either understood exactly or rejected with ONE line that names the
+ * variable (with its value, escaped and truncated) or the "file:line", and
+ * says what was expected.  The caller decides what to do with that line.
+ *
+ * Invariants:
+ *   - No global state but ls_config_system_path (tests point it elsewhere).
+ *   - The environment is read from ls_config_env.envp only, never getenv():
+ *     the shim's constructor passes its own view of it.  Like getenv(), the
+ *     first "NAME=" entry of a name wins.
+ *   - The first error wins: parsing stops there and -1 is returned.  One
+ *     exception, so that "strict" can be honoured even when something else
+ *     is wrong: ls_config_load still applies a valid LOCKSCOPE_MODE after an
+ *     earlier error (the header promises that cfg->mode tells whether strict
+ *     was asked for).
+ *   - Rules: the first matching rule wins; environment rules are placed
+ *     before the config file's rules, so the environment overrides the file.
+ *   - Nothing is truncated silently: a line or value longer than
+ *     LS_CONFIG_MAX_VALUE, more than LS_CONFIG_MAX_RULES rules of one kind,
+ *     or a file larger than LS_CONFIG_MAX_FILE is an error.
+ *
+ * Environment (all optional; booleans are exactly "0" or "1"):
+ *   LOCKSCOPE_MODE       off | audit | fix | strict
+ *   LOCKSCOPE_LOG        a path, or "stderr" (stored as NULL); empty is an error
+ *   LOCKSCOPE_FORMAT     text | json
+ *   LOCKSCOPE_DEBUG      0 | 1
+ *   LOCKSCOPE_FLOCK      native | ofd
+ *   LOCKSCOPE_ABORT      0 | 1
+ *   LOCKSCOPE_BACKTRACE  0 | 1
+ *   LOCKSCOPE_OPEN_LOCK  GLOB=KIND[,nonblock][;GLOB=KIND[,nonblock]...]
+ *                        KIND: exclusive | shared | deny-write
+ *   LOCKSCOPE_SCOPE      GLOB=SCOPE[;GLOB=SCOPE...]
+ *                        SCOPE: process | description | auto
+ *   LOCKSCOPE_CONFIG     the one config file to read (empty = unset)
+ * Any other LOCKSCOPE_* name is an error, except LOCKSCOPE_HANDOVER and
+ * names starting with LOCKSCOPE__ (internal to the shim).  In secure-execution
+ * processes every LOCKSCOPE_* variable is ignored.
+ *
+ * Rule lists: items are split on ';' (empty and blank items are ignored;
+ * rules are numbered from 1 counting non-empty items), each item on its LAST
+ * '=' into GLOB and value; blanks around items, GLOB, KIND and options are
+ * trimmed.  An empty GLOB is an error.  A GLOB is an fnmatch(3) pattern
+ * matched with FNM_PATHNAME.
+ *
+ * Config file choice: LOCKSCOPE_CONFIG if set and not secure (a missing file
+ * is an error); else the first that exists of $XDG_CONFIG_HOME/lockscope/config
+ * (XDG_CONFIG_HOME set and absolute) or else $HOME/.config/lockscope/config
+ * (HOME absolute), then ls_config_system_path (/etc/lockscope.conf).  In
+ * secure mode only the system file.  "Exists" means open(2) did not fail with
+ * ENOENT or ENOTDIR; any other failure of the chosen file is an error.  The
+ * file must be a regular file.
+ *
+ * Config file format (INI-like), one statement per line:
+ *
+ *     # a comment            ; also a comment       (whole lines only)
+ *     mode = strict
+ *     log = "/var/log/lockscope.jsonl"
+ *     open_lock = *.db=exclusive;/var/mail/?*=deny-write,nonblock
+ *
+ *     [path "/srv/data/?*.sqlite"]
+ *     scope = process
+ *     open_lock = shared,nonblock
+ *
+ *   - Top-level keys: mode log format debug flock abort backtrace open_lock
+ *     scope, with the same values as the environment variables (open_lock and
+ *     scope take the rule-list grammar above).
+ *   - [path "GLOB"] starts a per-path section that lasts until the next
+ *     section; inside it only scope = process|description|auto and
+ *     open_lock = KIND[,nonblock] are allowed, each at most once.  The GLOB is
+ *     everything between the first and the last '"'; it must not be empty.
+ *     There is no way back to the top level: put top-level keys first.
+ *   - Blanks around keys, '=' and at both ends are trimmed; a value may be
+ *     enclosed in double quotes, taken verbatim (no escapes).  There are no
+ *     trailing comments: "mode = fix # x" is an error, not "fix".
+ *   - Lines end with "\n" or "\r\n"; a leading UTF-8 BOM is skipped.  NUL
+ *     bytes and other control characters (except tab) are errors, so are
+ *     unknown keys, malformed section headers and lines longer than
+ *     LS_CONFIG_MAX_VALUE bytes.
+ *
+ * Errors look like:
+ *     LOCKSCOPE_MODE=bogus: expected off, audit, fix or strict
+ *     /etc/lockscope.conf:12: unknown key 'mdoe'
+ *     /etc/lockscope.conf:3: mode=bogus: expected off, audit, fix or strict
+ *     LOCKSCOPE_OPEN_LOCK=a=shared;*.db=exclusiv: rule 2 '*.db=exclusiv':
+ *         expected KIND exclusive, shared or deny-write        (one line)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+
+/* A config file larger than this is refused (never partially read). */
+#define LS_CONFIG_MAX_FILE (4u * 1024u * 1024u)
+
+/* How much of a value an error message shows, and of a name or path. */
+#define SHOW_VALUE 60
+#define SHOW_NAME 240
+
+/* The system-wide config file; the only global, so tests can redirect it. */
+const char *ls_config_system_path = "/etc/lockscope.conf";
+
+/* ------------------------------------------------------------------ */
+/* Errors: one line, printable, bounded.                              */
+
+/* Copy s[0..n) into out (size cap) with every byte outside 0x20..0x7e
+ * written as \xNN, showing at most `shown` characters, then "..." if cut. */
+static void esc(char *out, size_t cap, const char *s, size_t n, size_t shown)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i;
+
+    if (cap == 0)
+        return;
+    if (shown + 4 > cap)
+        shown = cap > 4 ? cap - 4 : 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t w = (c >= 0x20 && c < 0x7f) ? 1 : 4;
+        if (o + w > shown)
+            break;
+        if (w == 1) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    if (i < n && o + 3 < cap) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err && errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Escaped forms of a value and of a name, as locals of the caller. */
+struct shown {
+    char v[SHOW_VALUE + 8];
+    char w[SHOW_NAME + 8];
+};
+
+static void show(struct shown *sh, const char *what, const char *value)
+{
+    const char *w = what ? what : "(config)";
+    const char *v = value ? value : "";
+    esc(sh->w, sizeof sh->w, w, strlen(w), SHOW_NAME);
+    esc(sh->v, sizeof sh->v, v, strlen(v), SHOW_VALUE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Words.                                                             */
+
+static const char *const mode_names[] = { "off", "audit", "fix", "strict" };
+
+const char *ls_mode_name(enum ls_mode m)
+{
+    if ((unsigned)m < sizeof mode_names / sizeof mode_names[0])
+        return mode_names[m];
+    return "unknown";
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Trim blanks from both ends of s[0..*n); returns the new start. */
+static const char *trim(const char *s, size_t *n)
+{
+    while (*n && is_blank(*s)) {
+        s++;
+        (*n)--;
+    }
+    while (*n && is_blank(s[*n - 1]))
+        (*n)--;
+    return s;
+}
+
+static int word_is(const char *s, size_t n, const char *word)
+{
+    return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+static int parse_mode(const char *v, enum ls_mode *out)
+{
+    size_t i;
+    for (i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
+        if (strcmp(v, mode_names[i]) == 0) {
+            *out = (enum ls_mode)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0) {
+        *out = v[0] == '1';
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_scope_word(const char *s, size_t n, enum ls_scope *out)
+{
+    if (word_is(s, n, "process"))
+        *out = LS_SCOPE_PROCESS;
+    else if (word_is(s, n, "description"))
+        *out = LS_SCOPE_DESCRIPTION;
+    else if (word_is(s, n, "auto"))
+        *out = LS_SCOPE_AUTO;
+    else
+        return -1;
+    return 0;
+}
+
+#define EXPECT_KIND "expected KIND exclusive, shared or deny-write"
+#define EXPECT_SCOPE "expected SCOPE process, description or auto"
+
+/* KIND[,nonblock] in s[0..n).  Returns NULL, or what was wrong. */
+static const char *parse_kind(const char *s, size_t n,
+                              enum ls_openlock_kind *kind, int *nonblock)
+{
+    const char *comma = memchr(s, ',', n);
+    size_t raw = comma ? (size_t)(comma - s) : n, kn = raw;
+    const char *k = trim(s, &kn);
+
+    if (word_is(k, kn, "exclusive"))
+        *kind = LS_OPENLOCK_EXCLUSIVE;
+    else if (word_is(k, kn, "shared"))
+        *kind = LS_OPENLOCK_SHARED;
+    else if (word_is(k, kn, "deny-write"))
+        *kind = LS_OPENLOCK_DENY_WRITE;
+    else
+        return EXPECT_KIND;
+    *nonblock = 0;
+    if (comma) {
+        size_t on = n - raw - 1;
+        const char *o = trim(comma + 1, &on);
+        if (!word_is(o, on, "nonblock"))
+            return "expected KIND[,nonblock] (the only option is nonblock)";
+        *nonblock = 1;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rules.                                                             */
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* Make room for element n of an array of `size`-byte elements whose
+ * capacity is always max(8, the smallest power of two >= n). */
+static int grow(void **arr, size_t n, size_t size)
+{
+    void *p;
+
+    if (n != 0 && (n < 8 || (n & (n - 1)) != 0))
+        return 0;
+    p = realloc(*arr, (n == 0 ? 8 : n * 2) * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    return 0;
+}
+
+/* Returns NULL, or what went wrong. */
+static const char *add_open_rule(struct ls_config *cfg, const char *glob, size_t gn,
+                                 enum ls_openlock_kind kind, int nonblock)
+{
+    void *arr = cfg->open_rules;
+    char *g;
+
+    if (cfg->n_open_rules >= LS_CONFIG_MAX_RULES)
+        return "too many open_lock rules (at most 1024)";
+    if (grow(&arr, cfg->n_open_rules, sizeof *cfg->open_rules) < 0)
+        return "out of memory";
+    cfg->open_rules = arr;
+    if (!(g = dup_n(glob, gn)))
+        return "out of memory";
+    cfg->open_rules[cfg->n_open_rules].glob = g;
+    cfg->open_rules[cfg->n_open_rules].kind = kind;
+    cfg->open_rules[cfg->n_open_rules].nonblock = nonblock;
+    cfg->n_open_rules++;
+    return NULL;
+}
+
+static const char *add_scope_rule(struct ls_config *cfg, const char *glob, size_t gn,
+                                  enum ls_scope scope)
+{
+    void *arr = cfg->scope_rules;
+    char *g;
+
+    if (cfg->n_scope_rules >= LS_CONFIG_MAX_RULES)
+        return "too many scope rules (at most 1024)";
+    if (grow(&arr, cfg->n_scope_rules, sizeof *cfg->scope_rules) < 0)
+        return "out of memory";
+    cfg->scope_rules = arr;
+    if (!(g = dup_n(glob, gn)))
+        return "out of memory";
+    cfg->scope_rules[cfg->n_scope_rules].glob = g;
+    cfg->scope_rules[cfg->n_scope_rules].scope = scope;
+    cfg->n_scope_rules++;
+    return NULL;
+}
+
+/* GLOB=VALUE[;GLOB=VALUE...] for open_lock (is_scope 0) or scope. */
+static int parse_rule_list(struct ls_config *cfg, const char *value, const char *what,
+                           int is_scope, char *err, size_t errlen)
+{
+    struct shown sh;
+    const char *p = value ? value : "";
+    size_t len = strlen(p), nrule = 0;
+
+    if (len > LS_CONFIG_MAX_VALUE) {
+        show(&sh, what, value);
+        return fail(err, errlen, "%s=%s: value longer than %u bytes",
+                    sh.w, sh.v, (unsigned)LS_CONFIG_MAX_VALUE);
+    }
+    while (*p) {
+        const char *semi = strchr(p, ';');
+        size_t n = semi ? (size_t)(semi - p) : strlen(p);
+        const char *item = trim(p, &n), *eq = NULL, *why = NULL;
+        size_t i;
+
+        p = semi ? semi + 1 : p + strlen(p);
+        if (n == 0)
+            continue;
+        nrule++;
+        for (i = n; i > 0; i--)
+            if (item[i - 1] == '=') {
+                eq = item + i - 1;
+                break;
+            }
+        if (!eq) {
+            why = is_scope ? "expected GLOB=SCOPE" : "expected GLOB=KIND[,nonblock]";
+        } else {
+            size_t gn = (size_t)(eq - item), rn = n - gn - 1;
+            const char *glob = trim(item, &gn);
+            const char *rhs = trim(eq + 1, &rn);
+            if (gn == 0) {
+                why = "empty GLOB";
+            } else if (is_scope) {
+                enum ls_scope sc;
+                if (parse_scope_word(rhs, rn, &sc) < 0)
+                    why = EXPECT_SCOPE;
+                else
+                    why = add_scope_rule(cfg, glob, gn, sc);
+            } else {
+                enum ls_openlock_kind kind;
+                int nonblock;
+                why = parse_kind(rhs, rn, &kind, &nonblock);
+                if (!why)
+                    why = add_open_rule(cfg, glob, gn, kind, nonblock);
+            }
+        }
+        if (why) {
+            char it[SHOW_VALUE + 8];
+            show(&sh, what, value);
+            esc(it, sizeof it, item, n, SHOW_VALUE);
+            return fail(err, errlen, "%s=%s: rule %zu '%s': %s", sh.w, sh.v, nrule, it, why);
+        }
+    }
+    return 0;
+}
+
+int ls_config_parse_open_lock(struct ls_config *cfg, const char *value,
+                              const char *what, char *err, size_t errlen)
+{
+    return parse_rule_list(cfg, value, what, 0, err, errlen);
+}
+
+int ls_config_parse_scope(struct ls_config *cfg, const char *value,
+                          const char *what, char *err, size_t errlen)
+{
+    return parse_rule_list(cfg, value, what, 1, err, errlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scalar settings, shared by the file and the environment.           */
+
+enum key {
+    K_MODE, K_LOG, K_FORMAT, K_DEBUG, K_FLOCK, K_ABORT, K_BACKTRACE,
+    K_OPEN_LOCK, K_SCOPE, K_CONFIG, K_NKEYS
+};
+
+static const struct {
+    const char *key;            /* config file key, NULL: environment only */
+    const char *var;            /* environment variable */
+} keys[K_NKEYS] = {
+    [K_MODE]      = { "mode",      "LOCKSCOPE_MODE" },
+    [K_LOG]       = { "log",       "LOCKSCOPE_LOG" },
+    [K_FORMAT]    = { "format",    "LOCKSCOPE_FORMAT" },
+    [K_DEBUG]     = { "debug",     "LOCKSCOPE_DEBUG" },
+    [K_FLOCK]     = { "flock",     "LOCKSCOPE_FLOCK" },
+    [K_ABORT]     = { "abort",     "LOCKSCOPE_ABORT" },
+    [K_BACKTRACE] = { "backtrace", "LOCKSCOPE_BACKTRACE" },
+    [K_OPEN_LOCK] = { "open_lock", "LOCKSCOPE_OPEN_LOCK" },
+    [K_SCOPE]     = { "scope",     "LOCKSCOPE_SCOPE" },
+    [K_CONFIG]    = { NULL,        "LOCKSCOPE_CONFIG" },
+};
+
+/* Apply one setting.  `what` is "LOCKSCOPE_X" or "file:line: key"; the
+ * message reads "WHAT=VALUE: ...". */
+static int apply(struct ls_config *cfg, enum key k, const char *value,
+                 const char *what, char *err, size_t errlen)
+{
+    struct shown sh;
+    const char *why = NULL;
+    int b;
+
+    if (strlen(value) > LS_CONFIG_MAX_VALUE) {
+        show(&sh, what, value);
+        return fail(err, errlen, "%s=%s: value longer than %u bytes",
+                    sh.w, sh.v, (unsigned)LS_CONFIG_MAX_VALUE);
+    }
+    switch (k) {
+    case K_MODE: {
+        enum ls_mode m;
+        if (parse_mode(value, &m) < 0)
+            why = "expected off, audit, fix or strict";
+        else
+            cfg->mode = m;
+        break;
+    }
+    case K_LOG:
+        if (value[0] == '\0') {
+            why = "expected a path or stderr";
+        } else if (strcmp(value, "stderr") == 0) {
+            free(cfg->log);
+            cfg->log = NULL;
+        } else {
+            char *l = strdup(value);
+            if (!l) {
+                why = "out of memory";
+            } else {
+                free(cfg->log);
+                cfg->log = l;
+            }
+        }
+        break;
+    case K_FORMAT:
+        if (strcmp(value, "text") == 0)
+            cfg->format = LS_FORMAT_TEXT;
+        else if (strcmp(value, "json") == 0)
+            cfg->format = LS_FORMAT_JSON;
+        else
+            why = "expected text or json";
+        break;
+    case K_FLOCK:
+        if (strcmp(value, "native") == 0)
+            cfg->flock = LS_FLOCK_NATIVE;
+        else if (strcmp(value, "ofd") == 0)
+            cfg->flock = LS_FLOCK_OFD;
+        else
+            why = "expected native or ofd";
+        break;
+    case K_DEBUG:
+    case K_ABORT:
+    case K_BACKTRACE:
+        if (parse_bool(value, &b) < 0) {
+            why = "expected 0 or 1";
+        } else if (k == K_DEBUG) {
+            cfg->debug = b;
+        } else if (k == K_ABORT) {
+            cfg->abort_on_hazard = b;
+        } else {
+            cfg->backtrace = b;
+        }
+        break;
+    case K_OPEN_LOCK:
+        return parse_rule_list(cfg, value, what, 0, err, errlen);
+    case K_SCOPE:
+        return parse_rule_list(cfg, value, what, 1, err, errlen);
+    case K_CONFIG:
+    case K_NKEYS:
+        break;
+    }
+    if (why) {
+        show(&sh, what, value);
+        return fail(err, errlen, "%s=%s: %s", sh.w, sh.v, why);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The config file.                                                   */
+
+struct parse_state {
+    const char *name;           /* escaped file name */
+    size_t line;
+    int in_section;
+    const char *glob;           /* section glob, not NUL-terminated */
+    size_t glob_n;
+    int seen_scope, seen_open;  /* keys already given in this section */
+};
+
+static int parse_section(struct parse_state *st, const char *s, size_t n,
+                         char *err, size_t errlen)
+{
+    const char *q1, *q2;
+    size_t in;
+    const char *inner;
+
+    if (n < 2 || s[n - 1] != ']')
+        goto bad;
+    in = n - 2;
+    inner = trim(s + 1, &in);
+    if (in < 4 || memcmp(inner, "path", 4) != 0 || in == 4 || !is_blank(inner[4]))
+        goto bad;
+    inner += 4;
+    in -= 4;
+    inner = trim(inner, &in);
+    q1 = inner;
+    q2 = inner + in - 1;
+    if (in < 2 || *q1 != '"' || *q2 != '"')
+        goto bad;
+    if (q2 - q1 == 1)
+        return fail(err, errlen, "%s:%zu: empty GLOB in section header", st->name, st->line);
+    st->in_section = 1;
+    st->glob = q1 + 1;
+    st->glob_n = (size_t)(q2 - q1 - 1);
+    st->seen_scope = st->seen_open = 0;
+    return 0;
+bad:
+    {
+        char v[SHOW_VALUE + 8];
+        esc(v, sizeof v, s, n, SHOW_VALUE);
+        return fail(err, errlen, "%s:%zu: malformed section header '%s': expected [path \"GLOB\"]",
+                    st->name, st->line, v);
+    }
+}
+
+/* key = value in a [path] section. */
+static int parse_section_key(struct ls_config *cfg, struct parse_state *st,
+                             const char *key, size_t kn, const char *val, size_t vn,
+                             char *err, size_t errlen)
+{
+    const char *why = NULL;
+    char v[SHOW_VALUE + 8], kk[SHOW_VALUE + 8];
+
+    esc(kk, sizeof kk, key, kn, SHOW_VALUE);
+    if (word_is(key, kn, "scope")) {
+        enum ls_scope sc;
+        if (st->seen_scope)
+            return fail(err, errlen, "%s:%zu: key 'scope' given twice in one [path] section",
+                        st->name, st->line);
+        if (parse_scope_word(val, vn, &sc) < 0)
+            why = EXPECT_SCOPE;
+        else
+            why = add_scope_rule(cfg, st->glob, st->glob_n, sc);
+        st->seen_scope = 1;
+    } else if (word_is(key, kn, "open_lock")) {
+        enum ls_openlock_kind kind;
+        int nonblock;
+        if (st->seen_open)
+            return fail(err, errlen, "%s:%zu: key 'open_lock' given twice in one [path] section",
+                        st->name, st->line);
+        why = parse_kind(val, vn, &kind, &nonblock);
+        if (!why)
+            why = add_open_rule(cfg, st->glob, st->glob_n, kind, nonblock);
+        st->seen_open = 1;
+    } else {
+        int k;
+        for (k = 0; k < K_NKEYS; k++)
+            if (keys[k].key && word_is(key, kn, keys[k].key))
+                return fail(err, errlen,
+                            "%s:%zu: key '%s' not allowed in a [path] section (only scope, open_lock)",
+                            st->name, st->line, kk);
+        return fail(err, errlen, "%s:%zu: unknown key '%s' in a [path] section (known: scope, open_lock)",
+                    st->name, st->line, kk);
+    }
+    if (why) {
+        esc(v, sizeof v, val, vn, SHOW_VALUE);
+        return fail(err, errlen, "%s:%zu: %s=%s: %s", st->name, st->line, kk, v, why);
+    }
+    return 0;
+}
+
+static int is_key_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* One line, s[0..n), with no newline, no NUL and no control character but tab. */
+static int parse_line(struct ls_config *cfg, struct parse_state *st,
+                      const char *s, size_t n, char *err, size_t errlen)
+{
+    const char *eq, *key, *val;
+    size_t kn, vn, i;
+    char kk[SHOW_VALUE + 8];
+
+    s = trim(s, &n);
+    if (n == 0 || s[0] == '#' || s[0] == ';')
+        return 0;
+    if (s[0] == '[')
+        return parse_section(st, s, n, err, errlen);
+    eq = memchr(s, '=', n);
+    kn = eq ? (size_t)(eq - s) : n;
+    key = trim(s, &kn);
+    for (i = 0; i < kn; i++)
+        if (!is_key_char(key[i]))
+            break;
+    if (!eq || kn == 0 || i < kn) {
+        char v[SHOW_VALUE + 8];
+        esc(v, sizeof v, s, n, SHOW_VALUE);
+        return fail(err, errlen, "%s:%zu: '%s': expected 'key = value', '[path \"GLOB\"]' or a comment",
+                    st->name, st->line, v);
+    }
+    vn = n - (size_t)(eq - s) - 1;
+    val = trim(eq + 1, &vn);
+    if (vn > 0 && val[0] == '"') {
+        if (vn < 2 || val[vn - 1] != '"') {
+            char v[SHOW_VALUE + 8];
+            esc(kk, sizeof kk, key, kn, SHOW_VALUE);
+            esc(v, sizeof v, val, vn, SHOW_VALUE);
+            return fail(err, errlen, "%s:%zu: %s=%s: unterminated quote", st->name, st->line, kk, v);
+        }
+        val++;
+        vn -= 2;
+    }
+    if (st->in_section)
+        return parse_section_key(cfg, st, key, kn, val, vn, err, errlen);
+    for (i = 0; i < K_NKEYS; i++) {
+        if (keys[i].key && word_is(key, kn, keys[i].key)) {
+            char what[SHOW_NAME + 64];
+            char *v = dup_n(val, vn);
+            int rc;
+            if (!v)
+                return fail(err, errlen, "%s:%zu: out of memory", st->name, st->line);
+            snprintf(what, sizeof what, "%s:%zu: %s", st->name, st->line, keys[i].key);
+            rc = apply(cfg, (enum key)i, v, what, err, errlen);
+            free(v);
+            return rc;
+        }
+    }
+    esc(kk, sizeof kk, key, kn, SHOW_VALUE);
+    return fail(err, errlen, "%s:%zu: unknown key '%s' (known: mode, log, format, debug, flock, "
+                "abort, backtrace, open_lock, scope)", st->name, st->line, kk);
+}
+
+int ls_config_parse_buffer(struct ls_config *cfg, const char *text, size_t len,
+                           const char *name, char *err, size_t errlen)
+{
+    struct parse_state st;
+    char nm[SHOW_NAME + 8];
+    size_t pos = 0;
+
+    memset(&st, 0, sizeof st);
+    name = name ? name : "(config)";
+    esc(nm, sizeof nm, name, strlen(name), SHOW_NAME);
+    st.name = nm;
+    if (!text)
+        len = 0;
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+        pos = 3;
+    while (pos < len) {
+        const char *s = text + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - s) : len - pos, i;
+
+        st.line++;
+        pos += n + (nl ? 1 : 0);
+        if (n > 0 && s[n - 1] == '\r')
+            n--;
+        if (n > LS_CONFIG_MAX_VALUE)
+            return fail(err, errlen, "%s:%zu: line longer than %u bytes",
+                        st.name, st.line, (unsigned)LS_CONFIG_MAX_VALUE);
+        for (i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c == 0)
+                return fail(err, errlen, "%s:%zu: NUL byte (not a text file?)", st.name, st.line);
+            if ((c < 0x20 && c != '\t') || c == 0x7f)
+                return fail(err, errlen, "%s:%zu: control character \\x%02x (not a text file?)",
+                            st.name, st.line, c);
+        }
+        if (parse_line(cfg, &st, s, n, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Open and read a whole regular file.  Returns 0, or -1 with *errnum set
+ * (an errno value, or 0 with *why set for "not a regular file"/"too large"). */
+static int read_file(const char *path, char **out, size_t *outlen, int *errnum,
+                     const char **why)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int fd;
+
+    *errnum = 0;
+    *why = NULL;
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        *errnum = errno;
+        return -1;
+    }
+    if (fstat(fd, &st) < 0) {
+        *errnum = errno;
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *why = "not a regular file";
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        ssize_t r;
+        if (len == cap) {
+            char *p;
+            if (cap > LS_CONFIG_MAX_FILE) {
+                *why = "file larger than 4194304 bytes";
+                goto fail;
+            }
+            cap = cap ? cap * 2 : 4096;
+            if (!(p = realloc(buf, cap + 1))) {
+                *errnum = ENOMEM;
+                goto fail;
+            }
+            buf = p;
+        }
+        r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            *errnum = errno;
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (len > LS_CONFIG_MAX_FILE) {
+        *why = "file larger than 4194304 bytes";
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *outlen = len;
+    return 0;
+fail:
+    close(fd);
+    free(buf);
+    return -1;
+}
+
+/* Returns 0 read and parsed, 1 absent (only when skip_missing), -1 error.
+ * `via` names the variable that chose the file, or NULL. */
+static int load_file(struct ls_config *cfg, const char *path, int skip_missing,
+                     const char *via, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int errnum, rc;
+    const char *why;
+    char p[SHOW_NAME + 8];
+
+    if (read_file(path, &buf, &len, &errnum, &why) < 0) {
+        if (skip_missing && (errnum == ENOENT || errnum == ENOTDIR))
+            return 1;
+        esc(p, sizeof p, path, strlen(path), SHOW_NAME);
+        if (!why)
+            why = strerror(errnum);
+        if (via)
+            return fail(err, errlen, "%s=%s: cannot read config file: %s", via, p, why);
+        return fail(err, errlen, "%s: cannot read config file: %s", p, why);
+    }
+    free(cfg->source);
+    cfg->source = strdup(path);
+    rc = ls_config_parse_buffer(cfg, buf, len, path, err, errlen);
+    free(buf);
+    if (rc == 0 && !cfg->source)
+        return fail(err, errlen, "%s: out of memory", path);
+    return rc;
+}
+
+int ls_config_parse_file(struct ls_config *cfg, const char *path,
+                         char *err, size_t errlen)
+{
+    if (!path)
+        return fail(err, errlen, "(config): no file name");
+    return load_file(cfg, path, 0, NULL, err, errlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* The environment.                                                   */
+
+/* First "name=" entry of envp, like getenv(); NULL if none. */
+static const char *env_get(const struct ls_config_env *env, const char *name)
+{
+    size_t n = strlen(name);
+    const char *const *e;
+
+    if (!env || !env->envp)
+        return NULL;
+    for (e = env->envp; *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+static int is_known_var(const char *name, size_t n)
+{
+    int k;
+    for (k = 0; k < K_NKEYS; k++)
+        if (word_is(name, n, keys[k].var))
+            return 1;
+    return word_is(name, n, "LOCKSCOPE_HANDOVER") ||
+           (n >= 11 && memcmp(name, "LOCKSCOPE__", 11) == 0);
+}
+
+static int check_unknown_vars(const struct ls_config_env *env, char *err, size_t errlen)
+{
+    const char *const *e;
+
+    if (!env->envp)
+        return 0;
+    for (e = env->envp; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t n;
+        char nm[SHOW_VALUE + 8];
+
+        if (!eq || strncmp(*e, "LOCKSCOPE_", 10) != 0)
+            continue;
+        n = (size_t)(eq - *e);
+        if (is_known_var(*e, n))
+            continue;
+        esc(nm, sizeof nm, *e, n, SHOW_VALUE);
+        return fail(err, errlen, "%s: unknown variable (known: LOCKSCOPE_MODE, LOCKSCOPE_LOG, "
+                    "LOCKSCOPE_FORMAT, LOCKSCOPE_DEBUG, LOCKSCOPE_FLOCK, LOCKSCOPE_ABORT, "
+                    "LOCKSCOPE_BACKTRACE, LOCKSCOPE_OPEN_LOCK, LOCKSCOPE_SCOPE, LOCKSCOPE_CONFIG)", nm);
+    }
+    return 0;
+}
+
+/* Reverse a[i..j) of `size`-byte elements. */
+static void reverse(void *a, size_t i, size_t j, size_t size)
+{
+    unsigned char *p = a, tmp[sizeof(struct ls_open_rule) > sizeof(struct ls_scope_rule)
+                                 ? sizeof(struct ls_open_rule) : sizeof(struct ls_scope_rule)];
+    while (j > i + 1) {
+        j--;
+        memcpy(tmp, p + i * size, size);
+        memcpy(p + i * size, p + j * size, size);
+        memcpy(p + j * size, tmp, size);
+        i++;
+    }
+}
+
+/* Move a[k..n) before a[0..k): the environment's rules go first. */
+static void rotate(void *a, size_t k, size_t n, size_t size)
+{
+    if (!a || k == 0 || k >= n)
+        return;
+    reverse(a, 0, k, size);
+    reverse(a, k, n, size);
+    reverse(a, 0, n, size);
+}
+
+/* Path of the user's config file, malloc'd, or NULL. */
+static char *user_config_path(const struct ls_config_env *env)
+{
+    const char *xdg = env_get(env, "XDG_CONFIG_HOME");
+    const char *home = env_get(env, "HOME");
+    const char *base, *tail;
+    char *p;
+    size_t n;
+
+    if (xdg && xdg[0] == '/') {
+        base = xdg;
+        tail = "/lockscope/config";
+    } else if (home && home[0] == '/') {
+        base = home;
+        tail = "/.config/lockscope/config";
+    } else {
+        return NULL;
+    }
+    n = strlen(base) + strlen(tail) + 1;
+    if (!(p = malloc(n)))
+        return NULL;
+    snprintf(p, n, "%s%s", base, tail);
+    return p;
+}
+
+static int load_config_file(struct ls_config *cfg, const struct ls_config_env *env,
+                            char *err, size_t errlen)
+{
+    const char *named = env->secure ? NULL : env_get(env, "LOCKSCOPE_CONFIG");
+    char *user;
+    int rc;
+
+    if (named && named[0]) {
+        if (strlen(named) > LS_CONFIG_MAX_VALUE)
+            return apply(cfg, K_CONFIG, named, "LOCKSCOPE_CONFIG", err, errlen);
+        return load_file(cfg, named, 0, "LOCKSCOPE_CONFIG", err, errlen);
+    }
+    if (!env->secure) {
+        user = user_config_path(env);
+        if (user) {
+            rc = load_file(cfg, user, 1, NULL, err, errlen);
+            free(user);
+            if (rc <= 0)
+                return rc;
+        }
+    }
+    if (!ls_config_system_path)
+        return 0;
+    rc = load_file(cfg, ls_config_system_path, 1, NULL, err, errlen);
+    return rc < 0 ? -1 : 0;
+}
+
+/* *cfg is overwritten with the defaults first and nothing in it is freed: it
+ * must be fresh (any contents) or ls_config_free'd.  errno is preserved. */
+int ls_config_load(struct ls_config *cfg, const struct ls_config_env *env,
+                   char *err, size_t errlen)
+{
+    static const struct ls_config_env no_env = { NULL, 0 };
+    const char *mode;
+    size_t n_open, n_scope;
+    int saved_errno = errno, rc = 0, k;
+
+    if (err && errlen)
+        err[0] = '\0';
+    ls_config_defaults(cfg);
+    if (!env)
+        env = &no_env;
+    if (load_config_file(cfg, env, err, errlen) < 0)
+        rc = -1;
+    if (env->secure)
+        goto out;
+
+    /* The mode first, even after an error: strict must be known. */
+    mode = env_get(env, "LOCKSCOPE_MODE");
+    if (mode) {
+        if (rc == 0)
+            rc = apply(cfg, K_MODE, mode, "LOCKSCOPE_MODE", err, errlen);
+        else
+            apply(cfg, K_MODE, mode, "LOCKSCOPE_MODE", NULL, 0);
+    }
+    if (rc < 0)
+        goto out;
+    if ((rc = check_unknown_vars(env, err, errlen)) < 0)
+        goto out;
+
+    n_open = cfg->n_open_rules;
+    n_scope = cfg->n_scope_rules;
+    for (k = K_LOG; k < K_CONFIG && rc == 0; k++) {
+        const char *v = env_get(env, keys[k].var);
+        if (v)
+            rc = apply(cfg, (enum key)k, v, keys[k].var, err, errlen);
+    }
+    rotate(cfg->open_rules, n_open, cfg->n_open_rules, sizeof *cfg->open_rules);
+    rotate(cfg->scope_rules, n_scope, cfg->n_scope_rules, sizeof *cfg->scope_rules);
+out:
+    errno = saved_errno;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+
+void ls_config_defaults(struct ls_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = LS_MODE_FIX;
+    cfg->log = NULL;
+    cfg->format = LS_FORMAT_DEFAULT;
+    cfg->flock = LS_FLOCK_NATIVE;
+    cfg->open_rules = NULL;
+    cfg->scope_rules = NULL;
+    cfg->source = NULL;
+}
+
+void ls_config_free(struct ls_config *cfg)
+{
+    size_t i;
+
+    if (!cfg)
+        return;
+    for (i = 0; i < cfg->n_open_rules; i++)
+        free(cfg->open_rules[i].glob);
+    for (i = 0; i < cfg->n_scope_rules; i++)
+        free(cfg->scope_rules[i].glob);
+    free(cfg->open_rules);
+    free(cfg->scope_rules);
+    free(cfg->log);
+    free(cfg->source);
+    ls_config_defaults(cfg);
+}
+
+const struct ls_open_rule *ls_config_match_open(const struct ls_config *cfg, const char *path)
+{
+    size_t i;
+
+    if (!cfg || !path)
+        return NULL;
+    for (i = 0; i < cfg->n_open_rules; i++)
+        if (fnmatch(cfg->open_rules[i].glob, path, FNM_PATHNAME) == 0)
+            return &cfg->open_rules[i];
+    return NULL;
+}
+
+enum ls_scope ls_config_match_scope(const struct ls_config *cfg, const char *path)
+{
+    size_t i;
+
+    if (!cfg || !path)
+        return LS_SCOPE_AUTO;
+    for (i = 0; i < cfg->n_scope_rules; i++)
+        if (fnmatch(cfg->scope_rules[i].glob, path, FNM_PATHNAME) == 0)
+            return cfg->scope_rules[i].scope;
+    return LS_SCOPE_AUTO;
+}

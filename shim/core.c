@@ -1,0 +1,154 @@
+/*
+ * core.c - the library's life: constructor, configuration, the critical
+ * section, and the fork protocol.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "real.h"
+#include "shim.h"
+
+struct ls_state g_ls = { .mode = LS_MODE_OFF };
+
+void ls_fdtable_init(void);
+void ls_hazard_init(void);
+void ls_hazard_config_error(const char *msg);
+
+/* ---- critical section ---- */
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t g_mu_holder;
+static sigset_t fork_saved_mask;
+static __thread pid_t tls_tid;
+
+pid_t ls_gettid(void)
+{
+    if (LS_UNLIKELY(!tls_tid))
+        tls_tid = (pid_t)syscall(SYS_gettid);
+    return tls_tid;
+}
+
+void ls_enter(struct ls_guard *g)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &g->old);
+    pthread_mutex_lock(&g_mu);
+    g_mu_holder = ls_gettid();
+}
+
+void ls_leave(struct ls_guard *g)
+{
+    g_mu_holder = 0;
+    pthread_mutex_unlock(&g_mu);
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+int ls_held(void) { return g_mu_holder == ls_gettid(); }
+
+/* ---- fork protocol: prepare takes g_mu (signals blocked), the parent
+ * releases it, the child re-initialises it and forgets the parent's
+ * ownership.  Everything in the child handler is async-signal-safe. ---- */
+
+static void atfork_prepare(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &fork_saved_mask);
+    pthread_mutex_lock(&g_mu);
+}
+
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&g_mu);
+    pthread_sigmask(SIG_SETMASK, &fork_saved_mask, NULL);
+}
+
+static void atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&g_mu, &fresh, sizeof fresh);
+    g_mu_holder = 0;
+    tls_tid = 0;
+    g_ls.pid = (pid_t)syscall(SYS_getpid);
+    if (g_ls.inited && ls_active())
+        ls_fork_child_reset();
+    pthread_sigmask(SIG_SETMASK, &fork_saved_mask, NULL);
+}
+
+/* Run the child half when a fork happened without atfork handlers
+ * (_Fork): take the same path. */
+void ls_fork_prepare(void) { atfork_prepare(); }
+void ls_fork_parent(void) { atfork_parent(); }
+void ls_fork_child(void) { atfork_child(); }
+
+/* ---- probes of what the kernel offers ---- */
+
+#ifndef F_DUPFD_QUERY
+#define F_DUPFD_QUERY 1027
+#endif
+
+static void probe_kernel(void)
+{
+    int saved = errno;
+    int a = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    g_ls.have_proc = a >= 0;
+    if (a < 0)
+        a = REAL(open)("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (a >= 0) {
+        int b = REAL(fcntl)(a, F_DUPFD_CLOEXEC, 0);
+        if (b >= 0) {
+            g_ls.have_dupfd_query = REAL(fcntl)(a, F_DUPFD_QUERY, b) == 1;
+            g_ls.have_kcmp = syscall(SYS_kcmp, (long)g_ls.pid, (long)g_ls.pid, 0L, (long)a, (long)b) == 0;
+            REAL(close)(b);
+        }
+        REAL(close)(a);
+    }
+    errno = saved;
+}
+
+/* ---- constructor ---- */
+
+extern char **environ;
+
+static void ls_init(void)
+{
+    char err[512];
+    struct ls_config_env env = { (const char *const *)environ, (int)getauxval(AT_SECURE) };
+
+    ls_real_bind();
+    g_ls.pid = getpid();
+    ls_fdtable_init();
+    ls_config_defaults(&g_ls.cfg);
+    int r = ls_config_load(&g_ls.cfg, &env, err, sizeof err);
+    probe_kernel();
+    ls_hazard_init();
+    if (r < 0) {
+        ls_hazard_config_error(err);
+        if (g_ls.cfg.mode == LS_MODE_STRICT)
+            _exit(127);
+        g_ls.mode = LS_MODE_OFF;
+    } else {
+        g_ls.mode = g_ls.cfg.mode;
+    }
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    g_ls.inited = 1;
+    /* The exec hand-over is read even in mode off: the locks it carries
+     * are real kernel locks and must not leak into the program as fds. */
+    ls_exec_receive();
+    if (g_ls.cfg.debug && ls_active())
+        ls_debug("lockscope: mode %s, backend ofd (private descriptions), config %s, dupfd_query %d, kcmp %d, proc %d",
+                 ls_mode_name(g_ls.mode), g_ls.cfg.source ? g_ls.cfg.source : "(none)",
+                 g_ls.have_dupfd_query, g_ls.have_kcmp, g_ls.have_proc);
+}
+
+__attribute__((constructor(101))) static void ls_constructor(void)
+{
+    ls_init();
+}

@@ -1,0 +1,692 @@
+/*
+ * engine.c - the lock engine: fcntl record locks and lockf.
+ *
+ * POSIX advisory record locks are owned by the process: any close of any
+ * descriptor of the file drops them all, a request through another
+ * descriptor silently converts them, and threads cannot exclude each other.
+ * In fix and strict this engine re-homes every request on the owner of the
+ * description it came through (see shim.h) and asks the kernel with the
+ * OFD commands on the owner's private descriptor.
+ *
+ * What must stay true:
+ *   - one kernel call per F_SETLK on the hot path, and the kernel decides
+ *     conflicts; the model (owner->ranges) only follows the kernel's answer;
+ *   - the caller's struct flock is read and written as the kernel would:
+ *     EFAULT where the kernel answers EFAULT, nothing written where the
+ *     kernel writes nothing, l_type alone changed by an F_GETLK that finds
+ *     no conflict;
+ *   - every errno for bad arguments is the native one (checks in the
+ *     kernel's order: EBADF for the fd, EFAULT, EINVAL/EOVERFLOW for the
+ *     range, EBADF for the access mode);
+ *   - nothing blocks while g_mu is held.
+ * In audit the native call is made and the model mirrors native
+ * semantics, only to report what went wrong.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "holder.h"
+#include "log.h"
+#include "real.h"
+#include "shim.h"
+
+#define NO_HOLDER_PID 2147483647
+
+
+/* ---- the caller's struct flock ---- */
+
+static int copy_in(void *dst, const void *src, size_t n)
+{
+    if ((uintptr_t)src < 4096)
+        return -EFAULT;
+    struct iovec l = { dst, n }, r = { (void *)src, n };
+    ssize_t k = process_vm_readv(g_ls.pid, &l, 1, &r, 1, 0);
+    if (k == (ssize_t)n)
+        return 0;
+    if (k < 0 && (errno == ENOSYS || errno == EPERM)) {
+        memcpy(dst, src, n);    /* no way to check: trust the pointer */
+        return 0;
+    }
+    return -EFAULT;
+}
+
+static int copy_out(void *dst, const void *src, size_t n)
+{
+    if ((uintptr_t)dst < 4096)
+        return -EFAULT;
+    struct iovec l = { (void *)src, n }, r = { dst, n };
+    ssize_t k = process_vm_writev(g_ls.pid, &l, 1, &r, 1, 0);
+    if (k == (ssize_t)n)
+        return 0;
+    if (k < 0 && (errno == ENOSYS || errno == EPERM)) {
+        memcpy(dst, src, n);
+        return 0;
+    }
+    return -EFAULT;
+}
+
+static const char *type_name(int t)
+{
+    return t == F_RDLCK ? "read" : t == F_WRLCK ? "write" : "unlock";
+}
+
+/* ---- in-process wait-for graph (rule 3) ---- */
+
+#define MAX_WAITERS 256
+struct waiter {
+    pid_t tid;
+    struct ls_owner *owner;
+    struct ls_inode *inode;
+    int64_t start, end;
+    int type;
+};
+static struct waiter waiters[MAX_WAITERS];
+
+void ls_engine_fork_child(void)
+{
+    memset(waiters, 0, sizeof waiters);
+}
+
+static struct waiter *waiter_of(pid_t tid)
+{
+    for (int i = 0; i < MAX_WAITERS; i++)
+        if (waiters[i].tid == tid)
+            return &waiters[i];
+    return NULL;
+}
+
+/* Would a thread `me` waiting for (in, [s,e], type) through `self` wait,
+ * directly or through other waiting threads of this process, for itself? */
+static int waits_for_self(pid_t me, struct ls_inode *in, struct ls_owner *self,
+                          int64_t s, int64_t e, int type, int depth)
+{
+    if (depth > 32)
+        return 0;
+    for (struct ls_desc *d = in->descs; d; d = d->next_in_inode) {
+        struct ls_owner *o = d->owner;
+        if (!o || o == self || !ls_range_conflict(o->ranges, s, e, type))
+            continue;
+        if (o->tid == me)
+            return 1;
+        struct waiter *w = waiter_of(o->tid);
+        if (w && waits_for_self(me, w->inode, w->owner, w->start, w->end, w->type, depth + 1))
+            return 1;
+    }
+    if (in->shared && in->shared != self && ls_range_conflict(in->shared->ranges, s, e, type)) {
+        if (in->shared->tid == me)
+            return 1;
+    }
+    return 0;
+}
+
+/* Another owner of this process on the inode holding a conflicting or
+ * overlapping range: what natively would be converted or released. */
+static struct ls_owner *foreign_overlap(struct ls_inode *in, struct ls_owner *self,
+                                        int64_t s, int64_t e, int type)
+{
+    for (struct ls_desc *d = in->descs; d; d = d->next_in_inode) {
+        struct ls_owner *o = d->owner;
+        if (!o || o == self)
+            continue;
+        if (type == F_UNLCK ? ls_range_overlap(o->ranges, s, e) != NULL
+                            : ls_range_conflict(o->ranges, s, e, type) != NULL)
+            return o;
+    }
+    return NULL;
+}
+
+/* ---- scope decisions ---- */
+
+static int inode_scope(struct ls_inode *in, int fd)
+{
+    if (in->scope)
+        return in->scope;
+    enum ls_scope sc = LS_SCOPE_AUTO;
+    if (g_ls.cfg.n_scope_rules) {
+        char link[48] = "/proc/self/fd/", path[4096];
+        size_t l = 14 + ls_fmt_u64(link + 14, (uint64_t)fd);
+        link[l] = 0;
+        ssize_t n = readlink(link, path, sizeof path - 1);
+        if (n > 0) {
+            path[n] = 0;
+            sc = ls_config_match_scope(&g_ls.cfg, path);
+            ls_debug("lockscope: scope of %s: %s (rule)", path,
+                     sc == LS_SCOPE_PROCESS ? "process" : sc == LS_SCOPE_DESCRIPTION ? "description" : "auto");
+        }
+    }
+    in->scope = sc == LS_SCOPE_AUTO ? LS_SCOPE_AUTO + 100 : (int)sc;  /* 100+: auto, decided */
+    return in->scope;
+}
+
+static int scope_is(struct ls_inode *in, int fd, enum ls_scope want)
+{
+    int s = inode_scope(in, fd);
+    if (s >= 100) s -= 100;
+    return s == (int)want;
+}
+
+/* SQLite's unix VFS: one owner per (process, inode).  Recognised by a
+ * SEEK_SET lock of exactly SHARED_SIZE (510) bytes. */
+static void make_shared(struct ls_inode *in, struct ls_desc *d, int fd)
+{
+    struct ls_owner *sh = d->owner;
+    in->flags |= LS_INODE_SQLITE;
+    if (!sh) {
+        sh = ls_owner_new(in, d->acc);
+        if (!sh) return;
+        sh->refs = 1;
+        d->owner = sh;
+    }
+    in->shared = sh;
+    for (struct ls_desc *o = in->descs; o; o = o->next_in_inode) {
+        if (o == d || o->owner == sh)
+            continue;
+        struct ls_owner *old = o->owner;
+        o->owner = sh;
+        sh->refs++;
+        if (old) {
+            /* Its locks move to the shared owner: released here, taken there
+             * (not atomic; only happens if SQLite is recognised late). */
+            for (struct ls_range *r = old->ranges; r; r = r->next) {
+                struct flock q = { .l_type = (short)(r->type == LS_WR ? F_WRLCK : F_RDLCK), .l_whence = SEEK_SET };
+                ls_range_to_flock(r->start, r->end, &q.l_start, &q.l_len);
+                if (sh->priv >= 0 && REAL(fcntl)(sh->priv, F_OFD_SETLK, &q) == 0)
+                    ls_range_apply(&sh->ranges, r->start, r->end, r->type, &ls_range_allocator);
+            }
+            ls_owner_release(old);
+        }
+    }
+    char link[48] = "/proc/self/fd/", path[1024] = "?";
+    size_t l = 14 + ls_fmt_u64(link + 14, (uint64_t)fd);
+    link[l] = 0;
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    if (n > 0) path[n] = 0;
+    ls_debug("lockscope: scope of %s: one owner per process (SQLite database: 510-byte lock seen)", path);
+}
+
+/* The owner of a description, with its private fd open. */
+struct ls_owner *ls_owner_for(struct ls_desc *d, int fd, int *err)
+{
+    struct ls_owner *o = d->owner;
+    if (!o) {
+        struct ls_inode *in = d->inode;
+        if (in->shared) {
+            o = in->shared;
+            o->refs++;
+        } else {
+            o = ls_owner_new(in, d->acc);
+            if (!o) { *err = -ENOLCK; return NULL; }
+            o->refs = 1;
+        }
+        d->owner = o;
+    }
+    if (o->priv < 0) {
+        int acc = o->acc;
+        int p = -1;
+        if (d->inode->flags & LS_INODE_SQLITE) {
+            p = ls_private_reopen(fd, O_RDWR);
+            if (p >= 0) acc = O_RDWR;
+        }
+        if (p < 0)
+            p = ls_private_reopen(fd, d->acc);
+        if (p < 0) {
+            *err = p;
+            return NULL;
+        }
+        o->priv = p;
+        o->acc = acc;
+    }
+    return o;
+}
+
+/* ---- audit: native call, model mirrors native semantics ---- */
+
+static void audit_after_setlk(struct ls_desc *d, int fd, int64_t s, int64_t e, int type,
+                              const char *call, void *site)
+{
+    struct ls_inode *in = d->inode;
+    struct ls_owner *self = d->owner;
+    if (!self) {
+        self = ls_owner_new(in, d->acc);
+        if (!self) return;
+        self->refs = 1;
+        d->owner = self;
+    }
+    int lt = type == F_RDLCK ? LS_RD : type == F_WRLCK ? LS_WR : LS_UN;
+    struct ls_hazard h = { .call = call, .fd = fd, .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                           .type = type_name(type), .has_range = 1, .start = s, .end = e,
+                           .site = site, .action = "observed" };
+    if (lt == LS_UN && !ls_range_overlap(self->ranges, s, e)) {
+        h.name = "unlock-not-held";
+        ls_hazard(&h);
+    } else if (lt != LS_UN && ls_range_covers(self->ranges, s, e, lt)) {
+        h.name = "lock-already-held";
+        ls_hazard(&h);
+    }
+    pid_t me = ls_gettid();
+    for (struct ls_desc *o = in->descs; o; o = o->next_in_inode) {
+        struct ls_owner *ow = o->owner;
+        if (!ow || ow == self || !ls_range_overlap(ow->ranges, s, e))
+            continue;
+        if (lt == LS_WR && ls_range_conflict(ow->ranges, s, e, LS_WR) && ow->tid != me) {
+            const struct ls_range *r = ls_range_conflict(ow->ranges, s, e, LS_RD);
+            if (r) {
+                h.name = "thread-double-exclusive";
+                h.detail = "another thread holds an exclusive lock on this range through another descriptor";
+                ls_hazard(&h);
+            }
+        }
+        if (lt == LS_UN || ls_range_conflict(ow->ranges, s, e, lt)) {
+            h.name = "foreign-convert";
+            h.detail = lt == LS_UN ? "unlock releases a lock taken through another descriptor"
+                                   : "request converts a lock taken through another descriptor";
+            ls_hazard(&h);
+        }
+        /* native: the process's lock is one; the other owner loses the part */
+        ls_range_apply(&ow->ranges, s, e, LS_UN, &ls_range_allocator);
+    }
+    ls_range_apply(&self->ranges, s, e, lt, &ls_range_allocator);
+    self->tid = me;
+}
+
+/* ---- the main entry ---- */
+
+static int resolve(int fd, const struct flock *fl, int64_t *s, int64_t *e)
+{
+    int64_t base = 0;
+    if (fl->l_whence == SEEK_CUR) {
+        off_t cur = lseek(fd, 0, SEEK_CUR);
+        base = cur < 0 ? 0 : cur;
+    } else if (fl->l_whence == SEEK_END) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+            return -errno;
+        base = st.st_size;
+    }
+    return ls_range_resolve(fl->l_whence, fl->l_start, fl->l_len, base, s, e);
+}
+
+static int native_fcntl(int fd, int cmd, void *arg)
+{
+    int r = REAL(fcntl)(fd, cmd, arg);
+    return r < 0 ? -errno : r;
+}
+
+static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t s, int64_t e,
+                 const char *call, void *site, struct ls_guard *g)
+{
+    struct ls_owner *o = d->owner;
+    int qfd = o && o->priv >= 0 ? o->priv : fd;
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = fl->l_type;
+    q.l_whence = SEEK_SET;
+    ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+    if (REAL(fcntl)(qfd, F_OFD_GETLK, &q) < 0)
+        return -errno;
+    if (q.l_type == F_UNLCK) {
+        short t = F_UNLCK;
+        return copy_out(&((struct flock *)arg)->l_type, &t, sizeof t);
+    }
+    if (q.l_pid <= 0) {
+        int64_t qs, qe;
+        ls_range_resolve(SEEK_SET, q.l_start, q.l_len, 0, &qs, &qe);
+        int lt = q.l_type == F_WRLCK ? LS_WR : LS_RD;
+        struct ls_owner *other = foreign_overlap(d->inode, o, qs, qe, lt == LS_WR ? LS_RD : LS_WR);
+        if (!other)
+            other = foreign_overlap(d->inode, o, s, e, fl->l_type == F_WRLCK ? LS_WR : LS_RD);
+        if (other) {
+            q.l_pid = g_ls.pid;
+        } else {
+            dev_t dev = d->inode->dev;
+            ino_t ino = d->inode->ino;
+            int skip = o ? o->priv : -1;
+            ls_leave(g);
+            pid_t pids[1];
+            int n = ls_find_holders(dev, ino, s, e, fl->l_type == F_WRLCK ? LS_WR : LS_RD, skip, pids, 1);
+            ls_enter(g);
+            if (n > 0) {
+                q.l_pid = pids[0];
+            } else {
+                q.l_pid = NO_HOLDER_PID;
+                struct ls_hazard h = { .name = "getlk-ofd-pid", .action = "prevented", .call = call,
+                                       .fd = fd, .dev = dev, .ino = ino, .has_devino = 1,
+                                       .type = type_name(q.l_type), .has_range = 1, .start = qs, .end = qe,
+                                       .site = site,
+                                       .detail = "no process could be named as the holder: l_pid set to 2147483647" };
+                ls_hazard(&h);
+            }
+        }
+    }
+    return copy_out(arg, &q, sizeof q);
+}
+
+int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
+{
+    struct ls_guard g;
+    struct flock fl;
+    int64_t s, e;
+    int err = 0, r;
+
+    ls_enter(&g);
+    struct ls_desc *d = ls_desc_for_fd(fd, &err);
+    if (!d) { ls_leave(&g); return err; }
+    if (d->acc < 0) { ls_leave(&g); return -EBADF; }        /* O_PATH */
+    if (copy_in(&fl, arg, sizeof fl) < 0) {
+        ls_leave(&g);
+        return native_fcntl(fd, cmd, arg);                 /* the kernel's EFAULT */
+    }
+    if (cmd == F_GETLK && fl.l_type != F_RDLCK && fl.l_type != F_WRLCK) { ls_leave(&g); return -EINVAL; }
+    r = resolve(fd, &fl, &s, &e);
+    if (r < 0) { ls_leave(&g); return r; }
+    if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) { ls_leave(&g); return -EINVAL; }
+    if (cmd != F_GETLK) {
+        if ((fl.l_type == F_RDLCK && d->acc == O_WRONLY) || (fl.l_type == F_WRLCK && d->acc == O_RDONLY)) {
+            ls_leave(&g);
+            return -EBADF;
+        }
+    }
+    struct ls_inode *in = d->inode;
+    d->fcntl_used = 1;
+    in->fcntl_seen = 1;
+    if (in->flock_seen && cmd != F_GETLK && fl.l_type != F_UNLCK) {
+        struct ls_hazard h = { .name = "flock-fcntl-mix", .call = call, .fd = fd, .dev = in->dev,
+                               .ino = in->ino, .has_devino = 1, .type = type_name(fl.l_type),
+                               .has_range = 1, .start = s, .end = e, .site = site,
+                               .action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed",
+                               .detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS" };
+        ls_hazard(&h);
+        if (g_ls.mode == LS_MODE_STRICT) { ls_leave(&g); return -ENOLCK; }
+    }
+
+    if (g_ls.mode == LS_MODE_AUDIT || scope_is(in, fd, LS_SCOPE_PROCESS)) {
+        int audit = g_ls.mode == LS_MODE_AUDIT;
+        ls_leave(&g);
+        r = native_fcntl(fd, cmd, arg);
+        if (r == -EINTR) {
+            struct ls_hazard h = { .name = "lock-eintr", .action = "observed", .call = call, .fd = fd,
+                                   .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                                   .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
+                                   .site = site, .detail = "blocking lock interrupted by a signal: not held" };
+            ls_hazard(&h);
+        }
+        if (audit && r == 0 && cmd != F_GETLK) {
+            ls_enter(&g);
+            d = ls_desc_for_fd(fd, &err);
+            if (d) audit_after_setlk(d, fd, s, e, fl.l_type, call, site);
+            ls_leave(&g);
+        }
+        return r;
+    }
+
+    if (fl.l_type != F_UNLCK && fl.l_whence == SEEK_SET && fl.l_len == 510 &&
+        !in->shared && !scope_is(in, fd, LS_SCOPE_DESCRIPTION))
+        make_shared(in, d, fd);
+
+    struct ls_owner *o = ls_owner_for(d, fd, &err);
+    if (!o) {
+        /* No private description (no /proc, or the file's mode forbids a
+         * re-open): native semantics for this file, said once. */
+        in->scope = LS_SCOPE_PROCESS;
+        ls_debug("lockscope: fd %d: cannot re-open for a private description (errno %d): native semantics", fd, -err);
+        ls_leave(&g);
+        return native_fcntl(fd, cmd, arg);
+    }
+
+    if (cmd == F_GETLK) {
+        r = getlk(d, fd, &fl, arg, s, e, call, site, &g);
+        ls_leave(&g);
+        return r;
+    }
+
+    int lt = fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN;
+    struct ls_hazard h = { .call = call, .fd = fd, .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                           .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
+                           .site = site, .action = "observed" };
+    pid_t me = ls_gettid();
+    struct ls_owner *foreign = foreign_overlap(in, o, s, e, lt);
+    if (foreign) {
+        int strict = g_ls.mode == LS_MODE_STRICT;
+        if (lt == LS_WR && foreign->tid != me && ls_range_conflict(foreign->ranges, s, e, LS_RD)) {
+            const struct ls_range *fr = ls_range_conflict(foreign->ranges, s, e, LS_RD);
+            if (fr && fr->type == LS_WR) {
+                h.name = "thread-double-exclusive";
+                h.action = "prevented";
+                h.detail = "natively both threads would hold this exclusive lock";
+                ls_hazard(&h);
+            }
+        }
+        h.name = "foreign-convert";
+        h.action = strict ? "refused" : "prevented";
+        h.detail = lt == LS_UN ? "natively this unlock would release a lock held through another descriptor"
+                               : "natively this request would convert a lock held through another descriptor";
+        ls_hazard(&h);
+        h.detail = NULL;
+        if (strict) { ls_leave(&g); return -ENOLCK; }
+    }
+    if (o->inherited && ls_range_overlap(o->inherited, s, e) &&
+        (lt == LS_UN || ls_range_conflict(o->inherited, s, e, lt))) {
+        h.name = "child-unlock-inherited"; h.action = "observed";
+        h.detail = lt == LS_UN ? "a forked child unlocks a lock its parent holds: the parent keeps it"
+                               : "a forked child converts a lock its parent holds: it conflicts instead";
+        ls_hazard(&h);
+        h.detail = NULL;
+    }
+    if (lt == LS_UN && !ls_range_overlap(o->ranges, s, e)) {
+        h.name = "unlock-not-held"; h.action = "observed";
+        ls_hazard(&h);
+    } else if (lt != LS_UN && ls_range_covers(o->ranges, s, e, lt)) {
+        h.name = "lock-already-held"; h.action = "observed";
+        ls_hazard(&h);
+    }
+
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = fl.l_type;
+    q.l_whence = SEEK_SET;
+    ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+
+    if (cmd == F_SETLKW && lt != LS_UN) {
+        if (waits_for_self(me, in, o, s, e, lt, 0)) {
+            h.name = "self-deadlock";
+            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
+            h.detail = "the request waits for a lock this thread holds through another descriptor";
+            ls_hazard(&h);
+            ls_leave(&g);
+            return -EDEADLK;
+        }
+    }
+    r = REAL(fcntl)(o->priv, F_OFD_SETLK, &q);
+    if (r < 0 && (errno == EAGAIN || errno == EACCES) && cmd == F_SETLKW) {
+        /* We will wait: publish it, in this process and across processes. */
+        struct waiter *w = waiter_of(0);
+        if (w) {
+            w->tid = me; w->owner = o; w->inode = in; w->start = s; w->end = e; w->type = lt;
+        }
+        dev_t dev = in->dev;
+        ino_t ino = in->ino;
+        int priv = o->priv;
+        ls_leave(&g);
+        int slot = -1;
+        r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
+        if (r == -EDEADLK) {
+            ls_enter(&g);
+            if (w) w->tid = 0;
+            h.name = "self-deadlock";
+            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
+            h.detail = "waiting would close a cycle between processes";
+            ls_hazard(&h);
+            ls_leave(&g);
+            return -EDEADLK;
+        }
+        r = REAL(fcntl)(priv, F_OFD_SETLKW, &q);
+        int saved = errno;
+        ls_xwait_end(slot);
+        ls_enter(&g);
+        if (w) w->tid = 0;
+        errno = saved;
+        if (r < 0 && errno == EINTR) {
+            h.name = "lock-eintr";
+            h.action = "observed";
+            h.detail = "blocking lock interrupted by a signal: not held";
+            ls_hazard(&h);
+            errno = EINTR;
+        }
+        /* the owner may have gone while we waited */
+        if (ls_fd_get(fd) != d || d->owner != o) {
+            ls_leave(&g);
+            return r < 0 ? -saved : 0;
+        }
+    }
+    if (r < 0) {
+        int e2 = errno;
+        ls_leave(&g);
+        return -e2;
+    }
+    ls_range_apply(&o->ranges, s, e, lt, &ls_range_allocator);
+    if (lt != LS_UN)
+        o->tid = me;
+    ls_leave(&g);
+    return 0;
+}
+
+/* The program's own OFD requests pass through; two processes locking
+ * through one shared description is reported (and refused in strict). */
+int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
+{
+    if (cmd == F_OFD_GETLK)
+        return native_fcntl(fd, cmd, arg);
+    struct flock fl;
+    if (copy_in(&fl, arg, sizeof fl) < 0 || fl.l_type == F_UNLCK)
+        return native_fcntl(fd, cmd, arg);
+    struct ls_guard g;
+    int err = 0;
+    ls_enter(&g);
+    struct ls_desc *d = ls_desc_for_fd(fd, &err);
+    if (!d) { ls_leave(&g); return native_fcntl(fd, cmd, arg); }
+    int mine = d->ofd_used;
+    d->ofd_used = 1;
+    dev_t dev = d->inode->dev;
+    ino_t ino = d->inode->ino;
+    ls_leave(&g);
+    /* Does someone else hold OFD locks through this very description?
+     * The kernel lists a description's locks in the fdinfo of any of its fds. */
+    int64_t s, e;
+    if (resolve(fd, &fl, &s, &e) < 0)
+        return native_fcntl(fd, cmd, arg);
+    if (!mine) {
+        pid_t pids[4];
+        int n = ls_find_holders(dev, ino, s, e, fl.l_type == F_WRLCK ? LS_WR : LS_RD, -1, pids, 4);
+        int others = 0, self_holds = 0;
+        for (int i = 0; i < n; i++) {
+            if (pids[i] == g_ls.pid) self_holds = 1;
+            else others = 1;
+        }
+        /* Our own fd shows the lock but we never locked through it: the
+         * lock is another process's, through the description we share. */
+        if (self_holds && (others || !mine)) {
+            int strict = g_ls.mode == LS_MODE_STRICT;
+            struct ls_hazard h = { .name = "shared-description-lock", .call = call, .fd = fd,
+                                   .dev = dev, .ino = ino, .has_devino = 1,
+                                   .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
+                                   .site = site, .action = strict ? "refused" : "observed",
+                                   .detail = "another process holds OFD locks through this same open file description: both would own them" };
+            ls_hazard(&h);
+            if (strict) {
+                ls_enter(&g);
+                d = ls_fd_get(fd);
+                if (d) d->ofd_used = 0;
+                ls_leave(&g);
+                return -ENOLCK;
+            }
+        }
+    }
+    int r = native_fcntl(fd, cmd, arg);
+    if (r == -EINTR) {
+        struct ls_hazard h = { .name = "lock-eintr", .action = "observed", .call = call, .fd = fd,
+                               .dev = dev, .ino = ino, .has_devino = 1, .type = type_name(fl.l_type),
+                               .has_range = 1, .start = s, .end = e, .site = site };
+        ls_hazard(&h);
+    }
+    return r;
+}
+
+/* lockf(3), as glibc builds it on fcntl, through the engine. */
+int ls_lockf(int fd, int cmd, off_t len, const char *call, void *site)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_whence = SEEK_CUR;
+    fl.l_start = 0;
+    fl.l_len = len;
+    switch (cmd) {
+    case F_TEST: {
+        fl.l_type = F_RDLCK;
+        int r = ls_fcntl_lock(fd, F_GETLK, &fl, call, site);
+        if (r < 0)
+            return r;
+        if (fl.l_type == F_UNLCK)
+            return 0;
+        /* glibc answers 0 when the holder is the caller's own pid; under
+         * descriptor scope our own other descriptions do conflict. */
+        return -EACCES;
+    }
+    case F_ULOCK:
+        fl.l_type = F_UNLCK;
+        return ls_fcntl_lock(fd, F_SETLK, &fl, call, site);
+    case F_LOCK:
+        fl.l_type = F_WRLCK;
+        return ls_fcntl_lock(fd, F_SETLKW, &fl, call, site);
+    case F_TLOCK:
+        fl.l_type = F_WRLCK;
+        return ls_fcntl_lock(fd, F_SETLK, &fl, call, site);
+    }
+    return -EINVAL;
+}
+
+/* ---- close ---- */
+
+/* Before the program's close of fd (still open): hazards, and the alias
+ * scan that keeps a lock alive while another fd of its description is. */
+void ls_engine_on_close(int fd, struct ls_desc *d, const char *call, void *site)
+{
+    struct ls_inode *in = d->inode;
+    int releases_own = d->refs == 1 && d->owner && d->owner->refs == 1;
+    if (g_ls.mode == LS_MODE_AUDIT) {
+        /* Native: the close drops every lock of the process on the file. */
+        int dropped = 0;
+        for (struct ls_desc *o = in->descs; o; o = o->next_in_inode) {
+            if (!o->owner || !o->owner->ranges)
+                continue;
+            if (!(o == d && releases_own))
+                dropped = 1;
+            ls_range_free_all(&o->owner->ranges, &ls_range_allocator);
+        }
+        if (dropped) {
+            struct ls_hazard h = { .name = "close-drops-lock", .action = "observed", .call = call, .fd = fd,
+                                   .dev = in->dev, .ino = in->ino, .has_devino = 1, .site = site,
+                                   .detail = "this close dropped locks held through another descriptor" };
+            ls_hazard(&h);
+        }
+        return;
+    }
+    ls_desc_before_close(fd, d);
+    releases_own = d->refs == 1 && d->owner && d->owner->refs == 1;
+    int other_locks = 0;
+    for (struct ls_desc *o = in->descs; o; o = o->next_in_inode) {
+        if (o->owner && o->owner->ranges && !(o == d && releases_own))
+            other_locks = 1;
+    }
+    if (in->shared && in->shared->ranges && !(d->owner == in->shared && releases_own))
+        other_locks = 1;
+    if (other_locks && !scope_is(in, fd, LS_SCOPE_PROCESS)) {
+        struct ls_hazard h = { .name = "close-drops-lock", .action = "prevented", .call = call, .fd = fd,
+                               .dev = in->dev, .ino = in->ino, .has_devino = 1, .site = site,
+                               .detail = "natively this close would drop locks held through another descriptor" };
+        ls_hazard(&h);
+    }
+}

@@ -1,0 +1,452 @@
+/*
+ * fdtable.c - fd -> description -> inode, as the kernel models it.
+ *
+ * The fd table is two-level (1024 pages of 1024 slots: fds below 2^20), so
+ * a lookup is two loads and an untracked fd costs no lock.  Entries are made
+ * lazily, at the first lock through a description, never at open: a
+ * program that does not lock pays nothing but the check.
+ *
+ * Completeness.  refs counts the program fds of a description that the
+ * table knows.  A description first seen through an fd that a call we saw
+ * created (open, dup of a tracked fd...: the "born" bit) has no fds the
+ * table lacks, because we also see every dup of it from then on.  Any other
+ * (inherited at startup, received over a socket, dup'ed before its first
+ * lock) may have aliases we never saw: before its last known fd closes
+ * while it holds locks, /proc/self/fd is scanned for another fd of the same
+ * description, so that closing one alias never drops the lock (rule 1).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "real.h"
+#include "shim.h"
+
+#define uthash_malloc(sz) ls_alloc(sz)
+#define uthash_free(p, sz) ls_free((p), (sz))
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+
+#define PAGE_BITS 10
+#define PAGE_SLOTS (1 << PAGE_BITS)
+#define NPAGES 1024
+#define FD_LIMIT (PAGE_SLOTS * NPAGES)
+
+typedef struct ls_desc *_Atomic slot_t;
+static slot_t *pages[NPAGES];
+static int fd_max;
+
+/* One bit per fd, reserved once (MAP_NORESERVE: untouched pages cost nothing). */
+static _Atomic uint64_t *born_bits, *private_bits;
+
+struct ls_desc *g_all_descs;
+struct ls_owner *g_all_owners;
+
+void ls_fdtable_init(void)
+{
+    size_t len = FD_LIMIT / 8;
+    void *p = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED) {
+        born_bits = p;
+        private_bits = (void *)((char *)p + len);
+    }
+}
+
+struct ls_desc *ls_fd_peek(int fd)
+{
+    if ((unsigned)fd >= FD_LIMIT)
+        return NULL;
+    slot_t *pg = __atomic_load_n(&pages[fd >> PAGE_BITS], __ATOMIC_ACQUIRE);
+    if (!pg)
+        return NULL;
+    return atomic_load_explicit(&pg[fd & (PAGE_SLOTS - 1)], memory_order_acquire);
+}
+
+struct ls_desc *ls_fd_get(int fd) { return ls_fd_peek(fd); }
+
+void ls_fd_set(int fd, struct ls_desc *d)
+{
+    if ((unsigned)fd >= FD_LIMIT)
+        return;
+    slot_t *pg = pages[fd >> PAGE_BITS];
+    if (!pg) {
+        if (!d)
+            return;
+        pg = ls_alloc(sizeof(slot_t) * PAGE_SLOTS);
+        if (!pg)
+            return;
+        __atomic_store_n(&pages[fd >> PAGE_BITS], pg, __ATOMIC_RELEASE);
+    }
+    atomic_store_explicit(&pg[fd & (PAGE_SLOTS - 1)], d, memory_order_release);
+    if (d && fd + 1 > fd_max)
+        fd_max = fd + 1;
+}
+
+int ls_fd_max(void) { return fd_max; }
+
+static void bit_set(_Atomic uint64_t *bits, int fd, int on)
+{
+    if (!bits || (unsigned)fd >= FD_LIMIT)
+        return;
+    uint64_t m = (uint64_t)1 << (fd & 63);
+    if (on)
+        atomic_fetch_or_explicit(&bits[fd >> 6], m, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&bits[fd >> 6], ~m, memory_order_relaxed);
+}
+
+static int bit_get(_Atomic uint64_t *bits, int fd)
+{
+    if (!bits || (unsigned)fd >= FD_LIMIT)
+        return 0;
+    return (atomic_load_explicit(&bits[fd >> 6], memory_order_relaxed) >> (fd & 63)) & 1;
+}
+
+void ls_fd_born(int fd) { bit_set(born_bits, fd, 1); }
+void ls_fd_unborn(int fd) { bit_set(born_bits, fd, 0); }
+int ls_fd_is_born(int fd) { return bit_get(born_bits, fd); }
+int ls_fd_is_private(int fd) { return bit_get(private_bits, fd); }
+void ls_fd_mark_private(int fd, int on) { bit_set(private_bits, fd, on); }
+
+/* ---- inodes ---- */
+
+struct inode_key { dev_t dev; ino_t ino; };
+struct inode_node {
+    struct inode_key key;
+    struct ls_inode in;
+    UT_hash_handle hh;
+};
+static struct inode_node *inodes;
+
+struct ls_inode *ls_inode_get(dev_t dev, ino_t ino, int create)
+{
+    struct inode_key k;
+    struct inode_node *n;
+    memset(&k, 0, sizeof k);
+    k.dev = dev;
+    k.ino = ino;
+    HASH_FIND(hh, inodes, &k, sizeof k, n);
+    if (n || !create)
+        return n ? &n->in : NULL;
+    n = ls_alloc(sizeof *n);
+    if (!n)
+        return NULL;
+    n->key = k;
+    n->in.dev = dev;
+    n->in.ino = ino;
+    HASH_ADD(hh, inodes, key, sizeof k, n);
+    if (!n->hh.tbl) {           /* uthash ran out of memory */
+        ls_free(n, sizeof *n);
+        return NULL;
+    }
+    return &n->in;
+}
+
+void ls_inode_put_if_unused(struct ls_inode *in)
+{
+    if (!in || in->descs || in->shared)
+        return;
+    struct inode_node *n = (struct inode_node *)((char *)in - offsetof(struct inode_node, in));
+    HASH_DEL(inodes, n);
+    ls_free(n, sizeof *n);
+}
+
+/* ---- description identity ---- */
+
+#ifndef F_DUPFD_QUERY
+#define F_DUPFD_QUERY 1027
+#endif
+#define KCMP_FILE 0
+
+int ls_same_description(int a, int b)
+{
+    if (a == b)
+        return 1;
+    if (g_ls.have_dupfd_query) {
+        int r = REAL(fcntl)(a, F_DUPFD_QUERY, b);
+        if (r >= 0)
+            return r == 1;
+    }
+    if (g_ls.have_kcmp) {
+        long r = syscall(SYS_kcmp, (long)g_ls.pid, (long)g_ls.pid, KCMP_FILE, (long)a, (long)b);
+        if (r >= 0)
+            return r == 0;
+    }
+    return -1;
+}
+
+/* ---- private fds ---- */
+
+static size_t fmt_int(char *buf, int v)
+{
+    char tmp[16];
+    size_t n = 0, i = 0;
+    if (v < 0) { buf[i++] = '-'; v = -v; }
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (n) buf[i++] = tmp[--n];
+    buf[i] = 0;
+    return i;
+}
+
+/* The shim's fds live high, away from the numbers programs expect. */
+int ls_move_high(int fd)
+{
+    struct rlimit rl;
+    int base = 0, nfd;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
+        base = (int)(rl.rlim_cur - rl.rlim_cur / 4);
+    else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
+        base = 1 << 16;
+    if (base >= FD_LIMIT)
+        base = FD_LIMIT - 4096;
+    nfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, base);
+    if (nfd < 0 && base > 64)
+        nfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, base / 2);
+    if (nfd < 0)                /* nowhere high: keep the number we have */
+        return fd;
+    REAL(close)(fd);
+    return nfd;
+}
+
+int ls_private_reopen(int fd, int acc)
+{
+    char path[48] = "/proc/self/fd/";
+    fmt_int(path + 14, fd);
+    int flags = O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_LARGEFILE;
+    int p = REAL(open)(path, flags | acc);
+    if (p < 0 && acc == O_RDWR)
+        return -errno;
+    if (p < 0)
+        return -errno;
+    p = ls_move_high(p);
+    ls_fd_mark_private(p, 1);
+    return p;
+}
+
+/* ---- owners ---- */
+
+static void owner_link(struct ls_owner *o)
+{
+    o->next_all = g_all_owners;
+    o->prev_all = NULL;
+    if (g_all_owners)
+        g_all_owners->prev_all = o;
+    g_all_owners = o;
+}
+
+static void owner_unlink(struct ls_owner *o)
+{
+    if (o->prev_all) o->prev_all->next_all = o->next_all;
+    else g_all_owners = o->next_all;
+    if (o->next_all) o->next_all->prev_all = o->prev_all;
+}
+
+struct ls_owner *ls_owner_new(struct ls_inode *in, int acc)
+{
+    struct ls_owner *o = ls_alloc(sizeof *o);
+    if (!o)
+        return NULL;
+    o->priv = -1;
+    o->acc = acc;
+    o->inode = in;
+    owner_link(o);
+    return o;
+}
+
+/* Drop one reference; the last one closes the private fd, which is what
+ * releases the owner's kernel locks. */
+void ls_owner_release(struct ls_owner *o)
+{
+    if (!o || --o->refs > 0)
+        return;
+    if (o->priv >= 0) {
+        ls_fd_mark_private(o->priv, 0);
+        int saved = errno;
+        REAL(close)(o->priv);
+        errno = saved;
+    }
+    ls_range_free_all(&o->ranges, &ls_range_allocator);
+    ls_range_free_all(&o->inherited, &ls_range_allocator);
+    if (o->inode && o->inode->shared == o)
+        o->inode->shared = NULL;
+    owner_unlink(o);
+    struct ls_inode *in = o->inode;
+    ls_free(o, sizeof *o);
+    ls_inode_put_if_unused(in);
+}
+
+/* ---- descriptions ---- */
+
+static void desc_link_all(struct ls_desc *d)
+{
+    d->next_all = g_all_descs;
+    d->prev_all = NULL;
+    if (g_all_descs) g_all_descs->prev_all = d;
+    g_all_descs = d;
+}
+
+static void desc_free(struct ls_desc *d)
+{
+    struct ls_inode *in = d->inode;
+    if (in) {
+        struct ls_desc **pp;
+        for (pp = &in->descs; *pp; pp = &(*pp)->next_in_inode)
+            if (*pp == d) { *pp = d->next_in_inode; break; }
+        in->ndescs--;
+    }
+    if (d->prev_all) d->prev_all->next_all = d->next_all;
+    else g_all_descs = d->next_all;
+    if (d->next_all) d->next_all->prev_all = d->prev_all;
+    struct ls_owner *o = d->owner;
+    ls_free(d, sizeof *d);
+    if (o)
+        ls_owner_release(o);
+    else
+        ls_inode_put_if_unused(in);
+}
+
+void ls_desc_link_fd(int fd, struct ls_desc *d)
+{
+    struct ls_desc *old = ls_fd_get(fd);
+    if (old == d)
+        return;
+    if (old)
+        ls_desc_unref_fd(fd, NULL);
+    d->refs++;
+    ls_fd_set(fd, d);
+}
+
+/* Find an fd of the same description that the table does not know. */
+static int find_alias(int fd, struct ls_desc *d)
+{
+    char buf[4096];
+    int dfd = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int found = -1;
+    if (dfd < 0)
+        return -1;
+    for (;;) {
+        long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n; ) {
+            struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e = (void *)(buf + off);
+            off += e->reclen;
+            int c = 0, ok = e->name[0] != 0;
+            for (const char *s = e->name; *s; s++) {
+                if (*s < '0' || *s > '9') { ok = 0; break; }
+                c = c * 10 + (*s - '0');
+            }
+            if (!ok || c == fd || c == dfd || ls_fd_is_private(c) || ls_fd_peek(c))
+                continue;
+            int same = ls_same_description(fd, c);
+            if (same < 0) {     /* no way to tell: same inode is taken as same */
+                struct stat a, b;
+                same = fstat(fd, &a) == 0 && fstat(c, &b) == 0 &&
+                       a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+                       d->inode && a.st_ino == d->inode->ino;
+            }
+            if (same == 1) { found = c; break; }
+        }
+        if (found >= 0)
+            break;
+    }
+    REAL(close)(dfd);
+    return found;
+}
+
+static int owner_holds(const struct ls_owner *o) { return o && o->ranges; }
+
+/* Called with the fd still open, just before the program's close of it. */
+void ls_desc_before_close(int fd, struct ls_desc *d)
+{
+    if (d->refs == 1 && d->maybe_aliases && owner_holds(d->owner) &&
+        (!d->owner || d->owner->refs == 1)) {
+        int alias = find_alias(fd, d);
+        if (alias >= 0) {
+            d->refs++;
+            ls_fd_set(alias, d);
+        }
+    }
+}
+
+void ls_desc_unref_fd(int fd, const char *call)
+{
+    (void)call;
+    struct ls_desc *d = ls_fd_get(fd);
+    if (!d)
+        return;
+    ls_fd_set(fd, NULL);
+    if (--d->refs <= 0)
+        desc_free(d);
+}
+
+struct ls_desc *ls_desc_for_fd(int fd, int *err)
+{
+    struct ls_desc *d = ls_fd_get(fd);
+    struct stat st;
+    int fl;
+
+    if (d)
+        return d;
+    if ((unsigned)fd >= FD_LIMIT) { *err = -EBADF; return NULL; }
+    if (fstat(fd, &st) < 0) { *err = -errno; return NULL; }
+    fl = REAL(fcntl)(fd, F_GETFL);
+    if (fl < 0) { *err = -errno; return NULL; }
+
+    struct ls_inode *in = ls_inode_get(st.st_dev, st.st_ino, 1);
+    if (!in) { *err = -ENOMEM; return NULL; }
+
+    int born = ls_fd_is_born(fd);
+    if (!born) {
+        /* Maybe another fd we know shares this description. */
+        for (struct ls_desc *o = in->descs; o; o = o->next_in_inode) {
+            int known = -1;
+            for (int i = 0; i < fd_max; i++)
+                if (ls_fd_peek(i) == o) { known = i; break; }
+            if (known >= 0 && ls_same_description(fd, known) == 1) {
+                o->refs++;
+                ls_fd_set(fd, o);
+                return o;
+            }
+        }
+    }
+    d = ls_alloc(sizeof *d);
+    if (!d) { ls_inode_put_if_unused(in); *err = -ENOMEM; return NULL; }
+    d->acc = (fl & O_PATH) ? -1 : (fl & O_ACCMODE);
+    d->maybe_aliases = !born;
+    d->inode = in;
+    d->next_in_inode = in->descs;
+    in->descs = d;
+    in->ndescs++;
+    desc_link_all(d);
+    d->refs = 1;
+    ls_fd_set(fd, d);
+    return d;
+}
+
+/* ---- fork: the child owns none of the parent's locks (rule 6) ----
+ * Runs in the child between fork and whatever follows: close(2) only. */
+void ls_engine_fork_child(void);
+#include "holder.h"
+
+void ls_fork_child_reset(void)
+{
+    for (struct ls_owner *o = g_all_owners; o; o = o->next_all) {
+        if (o->priv >= 0) {
+            ls_fd_mark_private(o->priv, 0);
+            REAL(close)(o->priv);
+            o->priv = -1;
+        }
+        ls_range_free_all(&o->inherited, &ls_range_allocator);
+        o->inherited = o->ranges;
+        o->ranges = NULL;
+    }
+    ls_engine_fork_child();
+    ls_xwait_fork_child();
+}

@@ -1,0 +1,613 @@
+/*
+ * interpose.c - the exported symbols, and nothing else.
+ *
+ * Each wrapper unpacks its arguments exactly as libc does (the mode of open
+ * only with O_CREAT or O_TMPFILE; one pointer-sized argument for fcntl),
+ * calls the logic, and sets errno once at the boundary: errno is left as
+ * the program had it on success, whatever the bookkeeping did.  In mode off
+ * (and before the constructor has run) every wrapper is a straight call to
+ * the real function.
+ *
+ * Fast paths: an fd the table does not track (no lock ever taken through
+ * its description) costs one load on close/dup/fcntl, no lock, no syscall.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "openlock.h"
+#include "real.h"
+#include "shim.h"
+
+#define SITE __builtin_return_address(0)
+
+extern char **environ;
+
+#define NEED_MODE(flags) (((flags) & O_CREAT) || (((flags) & O_TMPFILE) == O_TMPFILE))
+
+#define CALL_OR_ENOSYS(name, ...) \
+    (REAL(name) ? real_##name(__VA_ARGS__) : (errno = ENOSYS, -1))
+
+/* ---- new descriptors ---- */
+
+/* A call we saw created fd: forget whatever the table had at that number
+ * (a close we never saw), and remember that its description is new. */
+void ls_fd_heal(int fd)
+{
+    if (fd < 0)
+        return;
+    if (LS_UNLIKELY(ls_fd_peek(fd) != NULL || ls_fd_is_private(fd))) {
+        struct ls_guard g;
+        int saved = errno;
+        ls_enter(&g);
+        if (ls_fd_is_private(fd)) {
+            /* one of our own fds was closed behind our back */
+            for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
+                if (o->priv == fd) {
+                    o->priv = -1;
+                    ls_range_free_all(&o->ranges, &ls_range_allocator);
+                }
+            ls_fd_mark_private(fd, 0);
+        }
+        if (ls_fd_get(fd))
+            ls_desc_unref_fd(fd, NULL);
+        ls_leave(&g);
+        errno = saved;
+    }
+    ls_fd_born(fd);
+}
+
+static void after_dup(int oldfd, int newfd)
+{
+    if (newfd < 0)
+        return;
+    ls_fd_heal(newfd);
+    if (ls_fd_peek(oldfd)) {
+        struct ls_guard g;
+        int saved = errno;
+        ls_enter(&g);
+        struct ls_desc *d = ls_fd_get(oldfd);
+        if (d)
+            ls_desc_link_fd(newfd, d);
+        ls_leave(&g);
+        errno = saved;
+    } else {
+        /* two fds of a description the table does not know */
+        ls_fd_unborn(oldfd);
+        ls_fd_unborn(newfd);
+    }
+}
+
+static int open_common(int dirfd, const char *path, int flags, mode_t mode, int kind, void *site)
+{
+    int fd;
+    if (LS_UNLIKELY(ls_fixing() && ls_openlock_active())) {
+        int r = ls_openlock_open(dirfd, path, flags, mode, kind, site, &fd);
+        if (r != LS_OPENLOCK_NO_RULE)
+            return fd;
+    }
+    switch (kind) {
+    case LS_OPEN_OPEN:     fd = REAL(open)(path, flags, mode); break;
+    case LS_OPEN_OPEN64:   fd = REAL(open64)(path, flags, mode); break;
+    case LS_OPEN_OPENAT:   fd = REAL(openat)(dirfd, path, flags, mode); break;
+    case LS_OPEN_OPENAT64: fd = REAL(openat64)(dirfd, path, flags, mode); break;
+    case LS_OPEN_2:        fd = REAL(__open_2)(path, flags); break;
+    case LS_OPEN64_2:      fd = REAL(__open64_2)(path, flags); break;
+    case LS_OPENAT_2:      fd = REAL(__openat_2)(dirfd, path, flags); break;
+    case LS_OPENAT64_2:    fd = REAL(__openat64_2)(dirfd, path, flags); break;
+    case LS_OPEN_CREAT:    fd = REAL(creat)(path, mode); break;
+    default:               fd = REAL(creat64)(path, mode); break;
+    }
+    if (fd >= 0 && ls_active())
+        ls_fd_heal(fd);
+    return fd;
+}
+
+LS_EXPORT int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (NEED_MODE(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+    return open_common(AT_FDCWD, path, flags, mode, LS_OPEN_OPEN, SITE);
+}
+
+LS_EXPORT int open64(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (NEED_MODE(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+    return open_common(AT_FDCWD, path, flags, mode, LS_OPEN_OPEN64, SITE);
+}
+
+LS_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (NEED_MODE(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+    return open_common(dirfd, path, flags, mode, LS_OPEN_OPENAT, SITE);
+}
+
+LS_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (NEED_MODE(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+    return open_common(dirfd, path, flags, mode, LS_OPEN_OPENAT64, SITE);
+}
+
+LS_EXPORT int __open_2(const char *path, int flags)
+{ return open_common(AT_FDCWD, path, flags, 0, LS_OPEN_2, SITE); }
+LS_EXPORT int __open64_2(const char *path, int flags)
+{ return open_common(AT_FDCWD, path, flags, 0, LS_OPEN64_2, SITE); }
+LS_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{ return open_common(dirfd, path, flags, 0, LS_OPENAT_2, SITE); }
+LS_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{ return open_common(dirfd, path, flags, 0, LS_OPENAT64_2, SITE); }
+LS_EXPORT int creat(const char *path, mode_t mode)
+{ return open_common(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, LS_OPEN_CREAT, SITE); }
+LS_EXPORT int creat64(const char *path, mode_t mode)
+{ return open_common(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, LS_OPEN_CREAT64, SITE); }
+
+/* ---- stdio ---- */
+
+static FILE *fopen_common(const char *path, const char *mode, int is64, void *site)
+{
+    FILE *f;
+    if (LS_UNLIKELY(ls_fixing() && ls_openlock_active())) {
+        int r = ls_openlock_fopen(path, mode, site, &f);
+        if (r != LS_OPENLOCK_NO_RULE)
+            return f;
+    }
+    f = is64 ? REAL(fopen64)(path, mode) : REAL(fopen)(path, mode);
+    if (f && ls_active())
+        ls_fd_heal(fileno(f));
+    return f;
+}
+
+LS_EXPORT FILE *fopen(const char *path, const char *mode) { return fopen_common(path, mode, 0, SITE); }
+LS_EXPORT FILE *fopen64(const char *path, const char *mode) { return fopen_common(path, mode, 1, SITE); }
+
+/* The program closes fd through `do_close`; the table follows.  The order
+ * matters: hazards and the alias scan need the fd still open, and the
+ * private description (the lock) may only go once the program's close
+ * (and fclose's flush) is done, so no byte it wrote is unlocked early. */
+struct closer { int (*fn)(void *); void *arg; };
+
+static int close_tracked(int fd, const char *call, void *site, struct closer c)
+{
+    struct ls_guard g;
+    ls_enter(&g);
+    if (ls_fd_is_private(fd)) {
+        ls_leave(&g);
+        return -EBADF;          /* not the program's fd: as if not open */
+    }
+    struct ls_desc *d = ls_fd_get(fd);
+    if (d)
+        ls_engine_on_close(fd, d, call, site);
+    int r = c.fn(c.arg);
+    int e = errno;
+    if (ls_fd_get(fd))
+        ls_desc_unref_fd(fd, call);
+    ls_leave(&g);
+    return r < 0 ? -e : r;
+}
+
+static int do_close_fd(void *arg) { return REAL(close)((int)(intptr_t)arg); }
+static int do_fclose(void *arg) { return REAL(fclose)((FILE *)arg); }
+static int do_closedir(void *arg) { return REAL(closedir)((DIR *)arg); }
+
+static int needs_tracking(int fd)
+{
+    return fd >= 0 && (ls_fd_peek(fd) != NULL || ls_fd_is_private(fd));
+}
+
+LS_EXPORT int close(int fd)
+{
+    if (LS_LIKELY(!ls_active() || !needs_tracking(fd)))
+        return REAL(close)(fd);
+    int saved = errno;
+    struct closer c = { do_close_fd, (void *)(intptr_t)fd };
+    int r = close_tracked(fd, "close", SITE, c);
+    if (r < 0) { errno = -r; return -1; }
+    errno = saved;
+    return r;
+}
+
+LS_EXPORT int fclose(FILE *f)
+{
+    int fd = f ? fileno(f) : -1;
+    if (LS_LIKELY(!ls_active() || !needs_tracking(fd)))
+        return REAL(fclose)(f);
+    int saved = errno;
+    struct closer c = { do_fclose, f };
+    int r = close_tracked(fd, "fclose", SITE, c);
+    if (r == -EBADF && ls_fd_is_private(fd))
+        r = REAL(fclose)(f) < 0 ? -errno : 0;   /* not ours after all */
+    if (r < 0) { errno = -r; return EOF; }
+    errno = saved;
+    return r;
+}
+
+LS_EXPORT int closedir(DIR *dir)
+{
+    DIR *volatile dp = dir;          /* glibc declares it nonnull, yet checks */
+    int fd = dp ? dirfd(dp) : -1;
+    if (LS_LIKELY(!ls_active() || !needs_tracking(fd) || ls_fd_is_private(fd)))
+        return REAL(closedir)(dir);
+    int saved = errno;
+    struct closer c = { do_closedir, dir };
+    int r = close_tracked(fd, "closedir", SITE, c);
+    if (r < 0) { errno = -r; return -1; }
+    errno = saved;
+    return r;
+}
+
+struct freopen_args { const char *path, *mode; FILE *f; FILE *res; int is64; };
+static int do_freopen(void *arg)
+{
+    struct freopen_args *a = arg;
+    a->res = a->is64 ? REAL(freopen64)(a->path, a->mode, a->f) : REAL(freopen)(a->path, a->mode, a->f);
+    return a->res ? 0 : -1;
+}
+
+static FILE *freopen_common(const char *path, const char *mode, FILE *f, int is64, void *site)
+{
+    int fd = f ? fileno(f) : -1;
+    if (!ls_active() || !needs_tracking(fd) || ls_fd_is_private(fd)) {
+        FILE *r = is64 ? REAL(freopen64)(path, mode, f) : REAL(freopen)(path, mode, f);
+        if (r && ls_active())
+            ls_fd_heal(fileno(r));
+        return r;
+    }
+    struct freopen_args a = { path, mode, f, NULL, is64 };
+    struct closer c = { do_freopen, &a };
+    int saved = errno;
+    int r = close_tracked(fd, "freopen", site, c);
+    if (r < 0) { errno = -r; return NULL; }
+    ls_fd_heal(fileno(a.res));
+    errno = saved;
+    return a.res;
+}
+
+LS_EXPORT FILE *freopen(const char *path, const char *mode, FILE *f) { return freopen_common(path, mode, f, 0, SITE); }
+LS_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *f) { return freopen_common(path, mode, f, 1, SITE); }
+
+LS_EXPORT FILE *fdopen(int fd, const char *mode) { return REAL(fdopen)(fd, mode); }
+
+/* ---- close_range / closefrom: the program's fds go, the shim's stay ---- */
+
+static int close_range_logic(unsigned first, unsigned last, int flags, const char *call, void *site)
+{
+    if (!REAL(close_range))
+        return -ENOSYS;
+    if (flags & CLOSE_RANGE_CLOEXEC)          /* ours are close-on-exec already */
+        return REAL(close_range)(first, last, flags) < 0 ? -errno : 0;
+    struct ls_guard g;
+    ls_enter(&g);
+    unsigned top = (unsigned)ls_fd_max();
+    for (unsigned fd = first; fd <= last && fd < top; fd++) {
+        struct ls_desc *d = ls_fd_get((int)fd);
+        if (d)
+            ls_engine_on_close((int)fd, d, call, site);
+    }
+    /* close the program's fds around ours */
+    int r = 0;
+    unsigned lo = first;
+    for (struct ls_owner *o = NULL;;) {
+        (void)o;
+        unsigned next_priv = 0;
+        int found = 0;
+        /* lowest private fd >= lo and <= last */
+        for (unsigned fd = lo; fd <= last && fd < (1u << 20); fd++) {
+            if ((fd & 63) == 0 && fd + 63 <= last && !ls_fd_is_private((int)fd)) {
+                /* fast skip of empty words */
+                int any = 0;
+                for (unsigned k = fd; k < fd + 64; k++)
+                    if (ls_fd_is_private((int)k)) { any = 1; break; }
+                if (!any) { fd += 63; continue; }
+            }
+            if (ls_fd_is_private((int)fd)) { next_priv = fd; found = 1; break; }
+        }
+        if (!found) {
+            if (lo <= last && REAL(close_range)(lo, last, flags) < 0)
+                r = -errno;
+            break;
+        }
+        if (next_priv > lo && REAL(close_range)(lo, next_priv - 1, flags) < 0)
+            r = -errno;
+        if (next_priv == last || next_priv == ~0u)
+            break;
+        lo = next_priv + 1;
+    }
+    for (unsigned fd = first; fd <= last && fd < top; fd++)
+        if (ls_fd_get((int)fd))
+            ls_desc_unref_fd((int)fd, call);
+    ls_leave(&g);
+    return r;
+}
+
+LS_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+    if (!ls_active())
+        return CALL_OR_ENOSYS(close_range, first, last, flags);
+    if (first > last) { errno = EINVAL; return -1; }
+    int saved = errno;
+    int r = close_range_logic(first, last, flags, "close_range", SITE);
+    if (r < 0) { errno = -r; return -1; }
+    errno = saved;
+    return 0;
+}
+
+LS_EXPORT void closefrom(int lowfd)
+{
+    if (!ls_active()) {
+        if (REAL(closefrom)) real_closefrom(lowfd);
+        return;
+    }
+    int saved = errno;
+    if (lowfd < 0) lowfd = 0;
+    if (close_range_logic((unsigned)lowfd, ~0u, 0, "closefrom", SITE) == -ENOSYS) {
+        for (int fd = lowfd; fd < ls_fd_max() + 1024; fd++)
+            close(fd);
+    }
+    errno = saved;
+}
+
+/* ---- dup ---- */
+
+LS_EXPORT int dup(int oldfd)
+{
+    int r = REAL(dup)(oldfd);
+    if (r >= 0 && ls_active()) {
+        int saved = errno;
+        after_dup(oldfd, r);
+        errno = saved;
+    }
+    return r;
+}
+
+/* The program wants a number the shim uses: the shim moves away first. */
+static void evict_private(int fd)
+{
+    struct ls_guard g;
+    ls_enter(&g);
+    if (ls_fd_is_private(fd)) {
+        int nfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1);
+        if (nfd >= 0) {
+            for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
+                if (o->priv == fd) o->priv = nfd;
+            ls_fd_mark_private(nfd, 1);
+            ls_fd_mark_private(fd, 0);
+            REAL(close)(fd);
+        }
+    }
+    ls_leave(&g);
+}
+
+static int dup2_common(int oldfd, int newfd, int flags, int is3, void *site)
+{
+    if (!ls_active())
+        return is3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
+    int saved = errno;
+    if (newfd >= 0 && ls_fd_is_private(newfd))
+        evict_private(newfd);
+    if (oldfd == newfd || newfd < 0 || !ls_fd_peek(newfd)) {
+        int r = is3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
+        if (r >= 0 && oldfd != newfd) { after_dup(oldfd, r); errno = saved; }
+        return r;
+    }
+    /* newfd is tracked: dup2 closes it first, like close(newfd). */
+    struct ls_guard g;
+    ls_enter(&g);
+    struct ls_desc *d = ls_fd_get(newfd);
+    if (d && ls_fd_get(oldfd) == d) {      /* same description: nothing closes */
+        ls_leave(&g);
+        int r = is3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
+        if (r >= 0) errno = saved;
+        return r;
+    }
+    if (d)
+        ls_engine_on_close(newfd, d, is3 ? "dup3" : "dup2", site);
+    int r = is3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
+    int e = errno;
+    if (r >= 0 && ls_fd_get(newfd))
+        ls_desc_unref_fd(newfd, "dup2");
+    ls_leave(&g);
+    if (r < 0) { errno = e; return r; }
+    after_dup(oldfd, r);
+    errno = saved;
+    return r;
+}
+
+LS_EXPORT int dup2(int oldfd, int newfd) { return dup2_common(oldfd, newfd, 0, 0, SITE); }
+LS_EXPORT int dup3(int oldfd, int newfd, int flags) { return dup2_common(oldfd, newfd, flags, 1, SITE); }
+
+/* ---- fcntl ---- */
+
+static int fcntl_common(int fd, int cmd, void *arg, int is64, void *site)
+{
+    int r, saved;
+    if (!ls_active())
+        return is64 ? REAL(fcntl64)(fd, cmd, arg) : REAL(fcntl)(fd, cmd, arg);
+    switch (cmd) {
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+        saved = errno;
+        r = ls_fcntl_lock(fd, cmd, arg, is64 ? "fcntl64" : "fcntl", site);
+        break;
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+        saved = errno;
+        r = ls_fcntl_ofd(fd, cmd, arg, is64 ? "fcntl64" : "fcntl", site);
+        break;
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+        r = is64 ? REAL(fcntl64)(fd, cmd, arg) : REAL(fcntl)(fd, cmd, arg);
+        if (r >= 0) {
+            saved = errno;
+            after_dup(fd, r);
+            errno = saved;
+        }
+        return r;
+    default:
+        return is64 ? REAL(fcntl64)(fd, cmd, arg) : REAL(fcntl)(fd, cmd, arg);
+    }
+    if (r < 0) { errno = -r; return -1; }
+    errno = saved;
+    return r;
+}
+
+LS_EXPORT int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_common(fd, cmd, arg, 0, SITE);
+}
+
+LS_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_common(fd, cmd, arg, 1, SITE);
+}
+
+/* ---- lockf, flock ---- */
+
+static int lockf_common(int fd, int cmd, off_t len, int is64, void *site)
+{
+    if (!ls_active())
+        return is64 ? REAL(lockf64)(fd, cmd, len) : REAL(lockf)(fd, cmd, len);
+    int saved = errno;
+    int r = ls_lockf(fd, cmd, len, is64 ? "lockf64" : "lockf", site);
+    if (r < 0) { errno = -r; return -1; }
+    errno = saved;
+    return 0;
+}
+
+LS_EXPORT int lockf(int fd, int cmd, off_t len) { return lockf_common(fd, cmd, len, 0, SITE); }
+LS_EXPORT int lockf64(int fd, int cmd, off_t len) { return lockf_common(fd, cmd, len, 1, SITE); }
+
+LS_EXPORT int flock(int fd, int op)
+{
+    if (!ls_active())
+        return REAL(flock)(fd, op);
+    int saved = errno;
+    int r = ls_flock(fd, op, SITE);
+    if (r < 0) { errno = -r; return -1; }
+    errno = saved;
+    return 0;
+}
+
+/* ---- processes ---- */
+
+void ls_fork_prepare(void);
+void ls_fork_parent(void);
+void ls_fork_child(void);
+
+/* fork's work is done by the atfork handlers (they also cover daemon()
+ * and every other caller of glibc's fork). */
+LS_EXPORT pid_t fork(void) { return REAL(fork)(); }
+
+/* vfork is fork here: a vfork child shares our memory, and the shim must
+ * drop the parent's private descriptions in the child (rule 6).  POSIX
+ * allows vfork to be fork. */
+LS_EXPORT pid_t vfork(void) { return REAL(fork)(); }
+
+/* _Fork runs no atfork handlers: run ours around it. */
+LS_EXPORT pid_t _Fork(void)
+{
+    if (!REAL(_Fork)) { errno = ENOSYS; return -1; }
+    if (!ls_active())
+        return real__Fork();
+    ls_fork_prepare();
+    pid_t p = real__Fork();
+    if (p == 0) ls_fork_child();
+    else ls_fork_parent();
+    return p;
+}
+
+LS_EXPORT int daemon(int nochdir, int noclose) { return REAL(daemon)(nochdir, noclose); }
+
+/* posix_spawn children own nothing: the shim's fds are close-on-exec. */
+LS_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+}
+
+LS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+}
+
+/* ---- exec: hand the table over to the next image ---- */
+
+enum { EXEC_VE, EXEC_VPE, EXEC_F };
+
+static int exec_common(int kind, const char *path, int fd, char *const argv[], char *const envp[])
+{
+    char **nenv = (char **)envp;
+    void *cookie = NULL;
+    if (ls_active() && g_all_owners)
+        ls_exec_prepare(envp, &nenv, &cookie);
+    int r;
+    if (kind == EXEC_VE) r = REAL(execve)(path, argv, nenv);
+    else if (kind == EXEC_VPE) r = REAL(execvpe)(path, argv, nenv);
+    else r = REAL(fexecve)(fd, argv, nenv);
+    int e = errno;
+    if (cookie)
+        ls_exec_failed(cookie);
+    errno = e;
+    return r;
+}
+
+LS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{ return exec_common(EXEC_VE, path, -1, argv, envp); }
+LS_EXPORT int execv(const char *path, char *const argv[])
+{ return exec_common(EXEC_VE, path, -1, argv, environ); }
+LS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{ return exec_common(EXEC_VPE, file, -1, argv, envp); }
+LS_EXPORT int execvp(const char *file, char *const argv[])
+{ return exec_common(EXEC_VPE, file, -1, argv, environ); }
+LS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{ return exec_common(EXEC_F, NULL, fd, argv, envp); }
+
+/* execl family: the argument list onto the stack, as glibc does. */
+#define COLLECT_ARGS(arg0, last_named, argvar, envvar, want_env)            \
+    size_t n_ = 1;                                                          \
+    va_list ap_;                                                            \
+    va_start(ap_, last_named);                                              \
+    while (va_arg(ap_, const char *)) n_++;                                 \
+    va_end(ap_);                                                            \
+    const char *argvar[n_ + 1];                                             \
+    argvar[0] = arg0;                                                       \
+    va_start(ap_, last_named);                                              \
+    for (size_t i_ = 1; i_ <= n_; i_++) argvar[i_] = i_ < n_ ? va_arg(ap_, const char *) : NULL; \
+    if (n_ >= 1) (void)va_arg(ap_, const char *); /* the NULL */            \
+    char *const *envvar = want_env ? va_arg(ap_, char *const *) : environ;  \
+    va_end(ap_);
+
+LS_EXPORT int execl(const char *path, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, arg, argv, envp, 0)
+    return exec_common(EXEC_VE, path, -1, (char *const *)argv, envp);
+}
+
+LS_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, arg, argv, envp, 0)
+    return exec_common(EXEC_VPE, file, -1, (char *const *)argv, envp);
+}
+
+LS_EXPORT int execle(const char *path, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, arg, argv, envp, 1)
+    return exec_common(EXEC_VE, path, -1, (char *const *)argv, envp);
+}

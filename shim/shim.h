@@ -1,0 +1,207 @@
+/*
+ * shim.h - state shared by the pieces of the preloaded library.
+ *
+ * THE OWNER MODEL (see README "How it works" for the long form)
+ *
+ * A lock's owner is (process, open file description).  On Linux each owner
+ * is carried by a *private description*: a second open of the same inode,
+ * made by this process through /proc/self/fd/N, parked at a high fd number
+ * with FD_CLOEXEC, that takes the kernel's OFD locks on the program's
+ * behalf.  Because the private description is this process's alone:
+ *   - closing any other descriptor releases nothing (rule 1);
+ *   - two descriptions of this process are two OFD owners: they conflict,
+ *     across threads too (rule 2), and one never converts the other (4);
+ *   - a forked child closes its copies of the parent's private fds at once
+ *     (atfork), so it owns nothing and the parent's exit releases the locks
+ *     even while the child keeps the program's descriptor (rule 6); children
+ *     that no hook sees (posix_spawn, system, popen) lose them at exec,
+ *     because private fds are close-on-exec;
+ *   - at exec, private fds of descriptions that survive the exec are made
+ *     inheritable and the table is handed to the next image in one
+ *     environment variable that its constructor removes before main (7);
+ *   - the kernel sees ordinary OFD locks, which conflict with classic POSIX
+ *     locks of processes without the shim (rule 9).
+ * The kernel is the authority on conflicts.  The shim keeps a model of the
+ * ranges each owner holds only to explain and to refuse: hazards, F_GETLK
+ * holder pids, and deadlock detection (rule 3), which OFD locks lack.
+ *
+ * Files recognised as SQLite databases (a SEEK_SET lock of exactly 510
+ * bytes, SQLite's SHARED_SIZE) get ONE owner per (process, inode), shared by
+ * all descriptions of the inode in the process: SQLite's process-scoped
+ * hand-off keeps working (rule 10) and an unrelated close still cannot drop
+ * its locks.  LOCKSCOPE_SCOPE can force either scope, or native semantics.
+ *
+ * LOCKING: one mutex, g_mu, protects the fd table, descriptions, owners,
+ * inodes and the allocator.  It is always taken with every signal blocked
+ * (ls_enter/ls_leave), so a signal handler that calls close() can never
+ * find its own thread holding it, and it is held across fork by the atfork
+ * handlers.  Nothing blocking on another process happens under it: a
+ * blocking lock drops it while it waits.  Fast paths (fds the shim does not
+ * track) read the fd table without it: slots are published with release
+ * stores and only ever compared with NULL outside the mutex.
+ */
+#ifndef LOCKSCOPE_SHIM_H
+#define LOCKSCOPE_SHIM_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../config/config.h"
+#include "ranges.h"
+
+#define LS_EXPORT __attribute__((visibility("default")))
+#define LS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LS_LIKELY(x) __builtin_expect(!!(x), 1)
+
+/* Declarations glibc's headers may not give us. */
+int __open_2(const char *, int);
+int __open64_2(const char *, int);
+int __openat_2(int, const char *, int);
+int __openat64_2(int, const char *, int);
+
+/* ---- global state (set by the constructor, read-only afterwards) ---- */
+struct ls_state {
+    enum ls_mode mode;          /* effective mode; OFF when inert */
+    int inited;
+    struct ls_config cfg;
+    int have_dupfd_query;       /* F_DUPFD_QUERY works */
+    int have_kcmp;
+    int have_proc;              /* /proc/self/fd usable */
+    pid_t pid;                  /* cached getpid(), refreshed at fork */
+};
+extern struct ls_state g_ls;
+
+static inline int ls_active(void) { return g_ls.mode != LS_MODE_OFF; }
+static inline int ls_fixing(void) { return g_ls.mode >= LS_MODE_FIX; }
+
+/* ---- the critical section ---- */
+struct ls_guard { sigset_t old; };
+void ls_enter(struct ls_guard *g);
+void ls_leave(struct ls_guard *g);
+int ls_held(void);              /* debug: this thread holds g_mu */
+
+/* ---- allocator (mmap-backed, usable under g_mu from any context) ---- */
+void *ls_alloc(size_t size);     /* zeroed; NULL on failure */
+void ls_free(void *p, size_t size);
+extern const struct ls_range_alloc ls_range_allocator;
+
+/* ---- objects ---- */
+struct ls_inode;
+
+/* A lock owner: what the kernel sees as one OFD owner. */
+struct ls_owner {
+    int priv;                   /* private fd, or -1 before the first lock */
+    int refs;                   /* descriptions using this owner */
+    int acc;                    /* O_ACCMODE the private fd was opened with */
+    pid_t tid;                  /* thread that last acquired through it */
+    struct ls_range *ranges;    /* model of what it holds */
+    struct ls_range *inherited; /* in a forked child: the parent's ranges */
+    struct ls_inode *inode;
+    struct ls_owner *next_all, *prev_all;  /* all owners, for fork/exec */
+};
+
+/* An open file description of this process that the shim tracks. */
+struct ls_desc {
+    int refs;                   /* program fds in the table pointing here */
+    int acc;                    /* O_ACCMODE of the description, -1 = O_PATH */
+    int maybe_aliases;          /* fds of it may exist that the table lacks */
+    int inherited;              /* came through fork: the parent's locks */
+    int ofd_used;               /* program's own F_OFD_* locks seen on it */
+    int flock_used, fcntl_used;
+    int flock_held;             /* LOCK_SH or LOCK_EX held through it (flock) */
+    struct ls_owner *owner;     /* NULL until needed */
+    struct ls_inode *inode;
+    struct ls_desc *next_in_inode;
+    struct ls_desc *next_all, *prev_all;
+};
+
+#define LS_INODE_SQLITE 1       /* recognised as SQLite: one owner per process */
+struct ls_inode {
+    dev_t dev;
+    ino_t ino;
+    int scope;                  /* LS_SCOPE_AUTO/PROCESS/DESCRIPTION as decided */
+    int flags;
+    int flock_seen, fcntl_seen;
+    struct ls_owner *shared;    /* the owner all descriptions share, if any */
+    struct ls_desc *descs;
+    int ndescs;
+    struct ls_inode *next;      /* hash chain */
+};
+
+/* ---- fd table (fdtable.c) ---- */
+struct ls_desc *ls_fd_get(int fd);          /* under g_mu */
+struct ls_desc *ls_fd_peek(int fd);         /* lock-free: only compare with NULL */
+void ls_fd_set(int fd, struct ls_desc *d);  /* under g_mu */
+int ls_fd_max(void);                        /* highest fd ever set + 1 */
+void ls_fd_born(int fd);                    /* fd was created by a call we saw */
+int ls_fd_is_born(int fd);
+void ls_fd_unborn(int fd);
+int ls_fd_is_private(int fd);               /* one of the shim's own fds */
+void ls_fd_mark_private(int fd, int on);
+
+struct ls_inode *ls_inode_get(dev_t dev, ino_t ino, int create);
+void ls_inode_put_if_unused(struct ls_inode *in);
+
+/* Find or build the description behind a program fd; NULL + *err. */
+struct ls_desc *ls_desc_for_fd(int fd, int *err);
+/* A program fd number was closed or re-pointed: drop it from the table.
+ * `closing_fd_open`: the fd is still open (alias scan possible). */
+void ls_desc_unref_fd(int fd, const char *call);
+void ls_desc_before_close(int fd, struct ls_desc *d);
+struct ls_owner *ls_owner_new(struct ls_inode *in, int acc);
+void ls_fdtable_init(void);
+void ls_fd_heal(int fd);
+void ls_desc_link_fd(int fd, struct ls_desc *d);
+void ls_owner_release(struct ls_owner *o);
+struct ls_owner *ls_owner_for(struct ls_desc *d, int fd, int *err);
+extern struct ls_desc *g_all_descs;
+extern struct ls_owner *g_all_owners;
+
+/* ---- identity of descriptions ---- */
+int ls_same_description(int fd_a, int fd_b);   /* 1, 0, or -1 unknown */
+
+/* ---- private fds ---- */
+int ls_private_reopen(int fd, int acc);         /* -errno on failure */
+int ls_move_high(int fd);                       /* returns new fd or -errno */
+
+/* ---- the lock engine (engine.c) ---- */
+int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site);
+int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site);
+int ls_lockf(int fd, int cmd, off_t len, const char *call, void *site);
+int ls_flock(int fd, int op, void *site);
+void ls_engine_on_close(int fd, struct ls_desc *d, const char *call, void *site);
+
+/* ---- holders (holder.c) ---- */
+pid_t ls_find_holder(dev_t dev, ino_t ino, int64_t start, int64_t end, int type);
+
+/* ---- hazards (hazard.c) ---- */
+struct ls_hazard {
+    const char *name;
+    const char *action;          /* "observed" | "prevented" | "refused" */
+    const char *call;
+    int fd;                      /* -1: none */
+    dev_t dev; ino_t ino; int has_devino;
+    const char *type;
+    int has_range; int64_t start, end;
+    const char *detail;
+    void *site;
+};
+void ls_hazard(const struct ls_hazard *h);    /* under g_mu or not */
+void ls_debug(const char *fmt_literal, ...);  /* simple %s %d %x only */
+const char *ls_action_for(int changed);       /* observed/prevented/refused */
+
+/* ---- fork and exec (core.c, exec.c) ---- */
+void ls_fork_child_reset(void);
+int ls_exec_prepare(char *const envp[], char ***new_envp, void **cookie);
+void ls_exec_failed(void *cookie);
+void ls_exec_receive(void);
+
+/* errno helpers: logic returns -errno; the boundary sets errno once. */
+static inline int ls_ret(int r) { if (r < 0) { errno = -r; return -1; } return r; }
+
+pid_t ls_gettid(void);
+
+#endif
