@@ -1131,50 +1131,69 @@ uint64_t ls_rep_site_count(const struct ls_rep *rep, const char *site)
 
 /* ===== output ============================================================= */
 
-/* For a terminal: control characters (C0, DEL, C1) as \xNN, '\' doubled.
- * Strings are valid UTF-8 (the parser checked). */
+/* For a terminal: control characters (C0, DEL, C1) and bytes outside
+ * well-formed UTF-8 (possible in file names from the command line) as \xNN,
+ * '\' doubled. */
 static void put_text(FILE *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
 
-    for (; *p; p++) {
-        if (*p == '\\')
+    while (n > 0) {
+        size_t k = utf8_seq(p, n);
+        if (*p == '\\') {
             fputs("\\\\", out);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(out, "\\x%02x", *p);
-        else if (*p == 0xC2 && p[1] >= 0x80 && p[1] < 0xA0) {
-            fprintf(out, "\\xc2\\x%02x", p[1]);
-            p++;
-        } else
+        } else if (k == 1 && *p >= 0x20 && *p != 0x7f) {
             fputc(*p, out);
+        } else if (k > 1 && !(p[0] == 0xC2 && p[1] < 0xA0)) {
+            fwrite(p, 1, k, out);
+        } else {
+            if (k == 0)
+                k = 1;
+            for (size_t j = 0; j < k; j++)
+                fprintf(out, "\\x%02x", p[j]);
+        }
+        p += k;
+        n -= k;
     }
 }
 
+/* A JSON string; bytes outside well-formed UTF-8 become U+FFFD, as in the
+ * shim's records. */
 static void put_json_str(FILE *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t n;
 
     if (s == NULL) {
         fputs("null", out);
         return;
     }
+    n = strlen(s);
     fputc('"', out);
-    for (; *p; p++) {
-        if (*p == '"' || *p == '\\')
+    while (n > 0) {
+        size_t k = utf8_seq(p, n);
+        if (k == 0) {
+            fputs("\\ufffd", out);
+            k = 1;
+        } else if (*p == '"' || *p == '\\') {
             fprintf(out, "\\%c", *p);
-        else if (*p == '\n')
+        } else if (*p == '\n') {
             fputs("\\n", out);
-        else if (*p == '\t')
+        } else if (*p == '\t') {
             fputs("\\t", out);
-        else if (*p < 0x20 || *p == 0x7f)
+        } else if (*p < 0x20 || *p == 0x7f) {
             fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
+        } else {
+            fwrite(p, 1, k, out);
+        }
+        p += k;
+        n -= k;
     }
     fputc('"', out);
 }
 
-/* ISO 8601 UTC with microseconds, or the plain number if out of range. */
+/* ISO 8601 UTC with microseconds, or "@" and the seconds if out of range. */
 static void fmt_iso(char *buf, size_t cap, struct tstamp t)
 {
     struct tm tm;
@@ -1187,7 +1206,10 @@ static void fmt_iso(char *buf, size_t cap, struct tstamp t)
                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int)t.usec);
         return;
     }
-    snprintf(buf, cap, "@%lld.%06d", (long long)t.sec, (int)t.usec);
+    if (t.sec < 0 && t.usec > 0)
+        snprintf(buf, cap, "@-%lld.%06d", (long long)-(t.sec + 1), (int)(1000000 - t.usec));
+    else
+        snprintf(buf, cap, "@%lld.%06d", (long long)t.sec, (int)t.usec);
 }
 
 /* The exact JSON number, as the shim writes it. */

@@ -123,8 +123,18 @@ static int waits_for_self(pid_t me, struct ls_inode *in, struct ls_owner *self,
     return 0;
 }
 
-/* Another owner of this process on the inode holding a conflicting or
- * overlapping range: what natively would be converted or released. */
+/* Another owner of this process on the inode whose lock a request of
+ * `type` (LS_RD/LS_WR/LS_UN) on [s, e] would natively change: released by
+ * an unlock, converted by a lock of the other type.  (A lock of the same
+ * type changes nothing natively: the process's lock stays as it was.) */
+static const struct ls_range *range_of_other_type(const struct ls_range *l, int64_t s, int64_t e, int type)
+{
+    for (; l && l->start <= e; l = l->next)
+        if (l->end >= s && l->type != type)
+            return l;
+    return NULL;
+}
+
 static struct ls_owner *foreign_overlap(struct ls_inode *in, struct ls_owner *self,
                                         int64_t s, int64_t e, int type)
 {
@@ -132,10 +142,25 @@ static struct ls_owner *foreign_overlap(struct ls_inode *in, struct ls_owner *se
         struct ls_owner *o = d->owner;
         if (!o || o == self)
             continue;
-        if (type == F_UNLCK ? ls_range_overlap(o->ranges, s, e) != NULL
-                            : ls_range_conflict(o->ranges, s, e, type) != NULL)
+        if (type == LS_UN ? ls_range_overlap(o->ranges, s, e) != NULL
+                          : range_of_other_type(o->ranges, s, e, type) != NULL)
             return o;
     }
+    return NULL;
+}
+
+/* Another owner of this process holding a lock that conflicts with a
+ * request of `type` on [s, e]; with `want_write`, only its write locks. */
+static struct ls_owner *conflicting_owner(struct ls_inode *in, struct ls_owner *self,
+                                          int64_t s, int64_t e, int type)
+{
+    for (struct ls_desc *d = in->descs; d; d = d->next_in_inode) {
+        struct ls_owner *o = d->owner;
+        if (o && o != self && ls_range_conflict(o->ranges, s, e, type))
+            return o;
+    }
+    if (in->shared && in->shared != self && ls_range_conflict(in->shared->ranges, s, e, type))
+        return in->shared;
     return NULL;
 }
 
@@ -195,7 +220,7 @@ static void make_shared(struct ls_inode *in, struct ls_desc *d, int fd)
                 struct flock q = { .l_type = (short)(r->type == LS_WR ? F_WRLCK : F_RDLCK), .l_whence = SEEK_SET };
                 ls_range_to_flock(r->start, r->end, &q.l_start, &q.l_len);
                 if (sh->priv >= 0 && REAL(fcntl)(sh->priv, F_OFD_SETLK, &q) == 0)
-                    ls_range_apply(&sh->ranges, r->start, r->end, r->type, &ls_range_allocator);
+                    ls_owner_apply(sh, r->start, r->end, r->type);
             }
             ls_owner_release(old);
         }
@@ -260,6 +285,13 @@ static void audit_after_setlk(struct ls_desc *d, int fd, int64_t s, int64_t e, i
     struct ls_hazard h = { .call = call, .fd = fd, .dev = in->dev, .ino = in->ino, .has_devino = 1,
                            .type = type_name(type), .has_range = 1, .start = s, .end = e,
                            .site = site, .action = "observed" };
+    if (self->inherited && ls_range_overlap(self->inherited, s, e) &&
+        (lt == LS_UN || ls_range_conflict(self->inherited, s, e, lt))) {
+        h.name = "child-unlock-inherited";
+        h.detail = "a forked child unlocks or converts a lock its parent holds: the parent keeps it";
+        ls_hazard(&h);
+        h.detail = NULL;
+    }
     if (lt == LS_UN && !ls_range_overlap(self->ranges, s, e)) {
         h.name = "unlock-not-held";
         ls_hazard(&h);
@@ -287,9 +319,9 @@ static void audit_after_setlk(struct ls_desc *d, int fd, int64_t s, int64_t e, i
             ls_hazard(&h);
         }
         /* native: the process's lock is one; the other owner loses the part */
-        ls_range_apply(&ow->ranges, s, e, LS_UN, &ls_range_allocator);
+        ls_owner_apply(ow, s, e, LS_UN);
     }
-    ls_range_apply(&self->ranges, s, e, lt, &ls_range_allocator);
+    ls_owner_apply(self, s, e, lt);
     self->tid = me;
 }
 
@@ -336,9 +368,8 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
         int64_t qs, qe;
         ls_range_resolve(SEEK_SET, q.l_start, q.l_len, 0, &qs, &qe);
         int lt = q.l_type == F_WRLCK ? LS_WR : LS_RD;
-        struct ls_owner *other = foreign_overlap(d->inode, o, qs, qe, lt == LS_WR ? LS_RD : LS_WR);
-        if (!other)
-            other = foreign_overlap(d->inode, o, s, e, fl->l_type == F_WRLCK ? LS_WR : LS_RD);
+        (void)lt;
+        struct ls_owner *other = conflicting_owner(d->inode, o, s, e, fl->l_type == F_WRLCK ? LS_WR : LS_RD);
         if (other) {
             q.l_pid = g_ls.pid;
         } else {
@@ -407,11 +438,14 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         int audit = g_ls.mode == LS_MODE_AUDIT;
         ls_leave(&g);
         r = native_fcntl(fd, cmd, arg);
-        if (r == -EINTR) {
-            struct ls_hazard h = { .name = "lock-eintr", .action = "observed", .call = call, .fd = fd,
+        if (r == -EINTR || r == -EDEADLK) {
+            struct ls_hazard h = { .name = r == -EINTR ? "lock-eintr" : "self-deadlock", .action = "observed",
+                                   .call = call, .fd = fd,
                                    .dev = in->dev, .ino = in->ino, .has_devino = 1,
                                    .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
-                                   .site = site, .detail = "blocking lock interrupted by a signal: not held" };
+                                   .site = site,
+                                   .detail = r == -EINTR ? "blocking lock interrupted by a signal: not held"
+                                                         : "the kernel found a wait cycle between processes" };
             ls_hazard(&h);
         }
         if (audit && r == 0 && cmd != F_GETLK) {
@@ -448,18 +482,29 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
                            .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
                            .site = site, .action = "observed" };
     pid_t me = ls_gettid();
-    struct ls_owner *foreign = foreign_overlap(in, o, s, e, lt);
-    if (foreign) {
-        int strict = g_ls.mode == LS_MODE_STRICT;
-        if (lt == LS_WR && foreign->tid != me && ls_range_conflict(foreign->ranges, s, e, LS_RD)) {
-            const struct ls_range *fr = ls_range_conflict(foreign->ranges, s, e, LS_RD);
-            if (fr && fr->type == LS_WR) {
+    if (lt == LS_WR) {
+        /* natively both threads would "hold" the exclusive lock */
+        for (struct ls_desc *od = in->descs; od; od = od->next_in_inode) {
+            struct ls_owner *ow = od->owner;
+            const struct ls_range *fr;
+            if (!ow || ow == o || ow->tid == me || !(fr = ls_range_conflict(ow->ranges, s, e, LS_RD)))
+                continue;
+            for (; fr && fr->start <= e; fr = fr->next)
+                if (fr->end >= s && fr->type == LS_WR)
+                    break;
+            if (fr && fr->start <= e) {
                 h.name = "thread-double-exclusive";
                 h.action = "prevented";
                 h.detail = "natively both threads would hold this exclusive lock";
                 ls_hazard(&h);
+                h.detail = NULL;
+                break;
             }
         }
+    }
+    struct ls_owner *foreign = foreign_overlap(in, o, s, e, lt);
+    if (foreign) {
+        int strict = g_ls.mode == LS_MODE_STRICT;
         h.name = "foreign-convert";
         h.action = strict ? "refused" : "prevented";
         h.detail = lt == LS_UN ? "natively this unlock would release a lock held through another descriptor"
@@ -517,7 +562,8 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
             ls_enter(&g);
             if (w) w->tid = 0;
             h.name = "self-deadlock";
-            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
+            /* native F_SETLKW detects this cycle too: the outcome is unchanged */
+            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed";
             h.detail = "waiting would close a cycle between processes";
             ls_hazard(&h);
             ls_leave(&g);
@@ -547,7 +593,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         ls_leave(&g);
         return -e2;
     }
-    ls_range_apply(&o->ranges, s, e, lt, &ls_range_allocator);
+    ls_owner_apply(o, s, e, lt);
     if (lt != LS_UN)
         o->tid = me;
     ls_leave(&g);
@@ -650,43 +696,55 @@ int ls_lockf(int fd, int cmd, off_t len, const char *call, void *site)
 
 /* ---- close ---- */
 
+/* The hazard of a close: natively it drops every lock of the process on
+ * the file.  `self` is the closing fd's description (NULL if untracked);
+ * `releases_own`: this close is the last of a description that holds locks,
+ * whose release is expected. */
+static void close_hazard(struct ls_inode *in, int fd, struct ls_desc *self, int releases_own,
+                         const char *call, void *site)
+{
+    int other_locks = 0;
+    for (struct ls_desc *o = in->descs; o; o = o->next_in_inode)
+        if (o->owner && o->owner->ranges && !(o == self && releases_own))
+            other_locks = 1;
+    if (in->shared && in->shared->ranges && !(self && self->owner == in->shared && releases_own))
+        other_locks = 1;
+    if (!other_locks)
+        return;
+    int audit = g_ls.mode == LS_MODE_AUDIT;
+    if (audit) {
+        for (struct ls_desc *o = in->descs; o; o = o->next_in_inode)
+            if (o->owner)
+                ls_owner_clear(o->owner);
+    } else if (scope_is(in, fd, LS_SCOPE_PROCESS)) {
+        return;                 /* native semantics asked for: nothing to say */
+    }
+    struct ls_hazard h = { .name = "close-drops-lock", .action = audit ? "observed" : "prevented",
+                           .call = call, .fd = fd, .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                           .site = site,
+                           .detail = audit ? "this close dropped locks held through another descriptor"
+                                           : "natively this close would drop locks held through another descriptor" };
+    ls_hazard(&h);
+}
+
 /* Before the program's close of fd (still open): hazards, and the alias
  * scan that keeps a lock alive while another fd of its description is. */
 void ls_engine_on_close(int fd, struct ls_desc *d, const char *call, void *site)
 {
-    struct ls_inode *in = d->inode;
+    if (g_ls.mode != LS_MODE_AUDIT)
+        ls_desc_before_close(fd, d);
     int releases_own = d->refs == 1 && d->owner && d->owner->refs == 1;
-    if (g_ls.mode == LS_MODE_AUDIT) {
-        /* Native: the close drops every lock of the process on the file. */
-        int dropped = 0;
-        for (struct ls_desc *o = in->descs; o; o = o->next_in_inode) {
-            if (!o->owner || !o->owner->ranges)
-                continue;
-            if (!(o == d && releases_own))
-                dropped = 1;
-            ls_range_free_all(&o->owner->ranges, &ls_range_allocator);
-        }
-        if (dropped) {
-            struct ls_hazard h = { .name = "close-drops-lock", .action = "observed", .call = call, .fd = fd,
-                                   .dev = in->dev, .ino = in->ino, .has_devino = 1, .site = site,
-                                   .detail = "this close dropped locks held through another descriptor" };
-            ls_hazard(&h);
-        }
+    close_hazard(d->inode, fd, d, releases_own, call, site);
+}
+
+/* A close of an fd the table does not know, while this process holds
+ * locks somewhere: is it a file we hold locks on? */
+void ls_engine_on_close_untracked(int fd, const char *call, void *site)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
         return;
-    }
-    ls_desc_before_close(fd, d);
-    releases_own = d->refs == 1 && d->owner && d->owner->refs == 1;
-    int other_locks = 0;
-    for (struct ls_desc *o = in->descs; o; o = o->next_in_inode) {
-        if (o->owner && o->owner->ranges && !(o == d && releases_own))
-            other_locks = 1;
-    }
-    if (in->shared && in->shared->ranges && !(d->owner == in->shared && releases_own))
-        other_locks = 1;
-    if (other_locks && !scope_is(in, fd, LS_SCOPE_PROCESS)) {
-        struct ls_hazard h = { .name = "close-drops-lock", .action = "prevented", .call = call, .fd = fd,
-                               .dev = in->dev, .ino = in->ino, .has_devino = 1, .site = site,
-                               .detail = "natively this close would drop locks held through another descriptor" };
-        ls_hazard(&h);
-    }
+    struct ls_inode *in = ls_inode_get(st.st_dev, st.st_ino, 0);
+    if (in)
+        close_hazard(in, fd, NULL, 0, call, site);
 }

@@ -222,7 +222,7 @@ void ls_exec_receive(void)
                 int64_t e = num(&p); if (*p == '/') p++;
                 int t = (int)num(&p);
                 if (cur && s >= 0 && e >= s && (t == LS_RD || t == LS_WR))
-                    ls_range_apply(&cur->ranges, s, e, t, &ls_range_allocator);
+                    ls_owner_apply(cur, s, e, t);
                 if (*p == ',') p++;
                 else if (*p != '|') break;
             }

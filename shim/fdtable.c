@@ -45,6 +45,29 @@ static int fd_max;
 static _Atomic uint64_t *born_bits, *private_bits;
 
 struct ls_desc *g_all_descs;
+_Atomic int g_locked_owners;
+
+static void owner_recount(struct ls_owner *o)
+{
+    int now = o->ranges != NULL;
+    if (now != o->counted) {
+        atomic_fetch_add_explicit(&g_locked_owners, now ? 1 : -1, memory_order_relaxed);
+        o->counted = now;
+    }
+}
+
+int ls_owner_apply(struct ls_owner *o, int64_t s, int64_t e, int type)
+{
+    int r = ls_range_apply(&o->ranges, s, e, type, &ls_range_allocator);
+    owner_recount(o);
+    return r;
+}
+
+void ls_owner_clear(struct ls_owner *o)
+{
+    ls_range_free_all(&o->ranges, &ls_range_allocator);
+    owner_recount(o);
+}
 struct ls_owner *g_all_owners;
 
 void ls_fdtable_init(void)
@@ -271,7 +294,7 @@ void ls_owner_release(struct ls_owner *o)
         REAL(close)(o->priv);
         errno = saved;
     }
-    ls_range_free_all(&o->ranges, &ls_range_allocator);
+    ls_owner_clear(o);
     ls_range_free_all(&o->inherited, &ls_range_allocator);
     if (o->inode && o->inode->shared == o)
         o->inode->shared = NULL;
@@ -446,6 +469,7 @@ void ls_fork_child_reset(void)
         ls_range_free_all(&o->inherited, &ls_range_allocator);
         o->inherited = o->ranges;
         o->ranges = NULL;
+        owner_recount(o);
     }
     ls_engine_fork_child();
     ls_xwait_fork_child();

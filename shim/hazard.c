@@ -218,7 +218,7 @@ raw:
 /* ---- flood control ---- */
 
 #define DEDUP_SLOTS 256
-struct dedup { const char *name, *action; uintptr_t site; ino_t ino; uint64_t count, written; };
+struct dedup { const char *name, *action; uintptr_t site; ino_t ino; uint64_t count, written; struct ls_hazard first; };
 static struct dedup dedup[DEDUP_SLOTS];
 
 static struct dedup *dedup_slot(const struct ls_hazard *h)
@@ -323,6 +323,7 @@ void ls_hazard(const struct ls_hazard *h)
         if (d->count == 0) {
             d->name = h->name; d->action = h->action;
             d->site = (uintptr_t)h->site; d->ino = h->ino;
+            d->first = *h;
         }
         d->count++;
         write_it = worth_writing(d->count);
@@ -349,9 +350,10 @@ __attribute__((destructor)) static void ls_hazard_flush(void)
     for (int i = 0; i < DEDUP_SLOTS; i++) {
         struct dedup *d = &dedup[i];
         if (d->count > d->written) {
-            struct ls_hazard h = { .name = d->name, .action = d->action, .call = "exit",
-                                   .fd = -1, .site = (void *)d->site,
-                                   .detail = "repeats of an earlier record (flood control)" };
+            /* the same record again, standing for the repeats not yet written */
+            struct ls_hazard h = d->first;
+            h.fd = -1;          /* the descriptor may be long gone */
+            h.detail = "repeats of an earlier record, counted by flood control";
             emit(&h, d->count - d->written);
             d->written = d->count;
         }

@@ -49,7 +49,7 @@ void ls_fd_heal(int fd)
             for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
                 if (o->priv == fd) {
                     o->priv = -1;
-                    ls_range_free_all(&o->ranges, &ls_range_allocator);
+                    ls_owner_clear(o);
                 }
             ls_fd_mark_private(fd, 0);
         }
@@ -184,6 +184,8 @@ static int close_tracked(int fd, const char *call, void *site, struct closer c)
     struct ls_desc *d = ls_fd_get(fd);
     if (d)
         ls_engine_on_close(fd, d, call, site);
+    else if (g_locked_owners)
+        ls_engine_on_close_untracked(fd, call, site);
     int r = c.fn(c.arg);
     int e = errno;
     if (ls_fd_get(fd))
@@ -196,9 +198,12 @@ static int do_close_fd(void *arg) { return REAL(close)((int)(intptr_t)arg); }
 static int do_fclose(void *arg) { return REAL(fclose)((FILE *)arg); }
 static int do_closedir(void *arg) { return REAL(closedir)((DIR *)arg); }
 
+/* Whether a close of fd concerns the shim: a tracked fd, one of its own,
+ * or any fd while the process holds locks (it may drop them natively). */
 static int needs_tracking(int fd)
 {
-    return fd >= 0 && (ls_fd_peek(fd) != NULL || ls_fd_is_private(fd));
+    return fd >= 0 && (ls_fd_peek(fd) != NULL || ls_fd_is_private(fd) ||
+                       atomic_load_explicit(&g_locked_owners, memory_order_relaxed) > 0);
 }
 
 LS_EXPORT int close(int fd)
@@ -391,7 +396,7 @@ static int dup2_common(int oldfd, int newfd, int flags, int is3, void *site)
     int saved = errno;
     if (newfd >= 0 && ls_fd_is_private(newfd))
         evict_private(newfd);
-    if (oldfd == newfd || newfd < 0 || !ls_fd_peek(newfd)) {
+    if (oldfd == newfd || newfd < 0 || !needs_tracking(newfd)) {
         int r = is3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
         if (r >= 0 && oldfd != newfd) { after_dup(oldfd, r); errno = saved; }
         return r;
@@ -408,6 +413,8 @@ static int dup2_common(int oldfd, int newfd, int flags, int is3, void *site)
     }
     if (d)
         ls_engine_on_close(newfd, d, is3 ? "dup3" : "dup2", site);
+    else if (REAL(fcntl)(newfd, F_GETFD) >= 0)
+        ls_engine_on_close_untracked(newfd, is3 ? "dup3" : "dup2", site);
     int r = is3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
     int e = errno;
     if (r >= 0 && ls_fd_get(newfd))

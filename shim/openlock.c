@@ -96,7 +96,7 @@ static int take_lock(int fd, int type, int wait, void *site, int *owner_priv)
         ls_leave(&g);
         return -e;
     }
-    ls_range_apply(&o->ranges, 0, LS_OFFSET_MAX, type == F_WRLCK ? LS_WR : LS_RD, &ls_range_allocator);
+    ls_owner_apply(o, 0, LS_OFFSET_MAX, type == F_WRLCK ? LS_WR : LS_RD);
     o->tid = ls_gettid();
     ls_leave(&g);
     (void)site;

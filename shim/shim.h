@@ -94,6 +94,7 @@ struct ls_inode;
 /* A lock owner: what the kernel sees as one OFD owner. */
 struct ls_owner {
     int priv;                   /* private fd, or -1 before the first lock */
+    int counted;                /* counted in g_locked_owners */
     int refs;                   /* descriptions using this owner */
     int acc;                    /* O_ACCMODE the private fd was opened with */
     pid_t tid;                  /* thread that last acquired through it */
@@ -158,6 +159,10 @@ void ls_desc_link_fd(int fd, struct ls_desc *d);
 void ls_owner_release(struct ls_owner *o);
 struct ls_owner *ls_owner_for(struct ls_desc *d, int fd, int *err);
 extern struct ls_desc *g_all_descs;
+/* Owners whose model holds any range; while 0, a close needs no check. */
+extern _Atomic int g_locked_owners;
+int ls_owner_apply(struct ls_owner *o, int64_t s, int64_t e, int type);
+void ls_owner_clear(struct ls_owner *o);
 extern struct ls_owner *g_all_owners;
 
 /* ---- identity of descriptions ---- */
@@ -173,6 +178,7 @@ int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site);
 int ls_lockf(int fd, int cmd, off_t len, const char *call, void *site);
 int ls_flock(int fd, int op, void *site);
 void ls_engine_on_close(int fd, struct ls_desc *d, const char *call, void *site);
+void ls_engine_on_close_untracked(int fd, const char *call, void *site);
 
 /* ---- holders (holder.c) ---- */
 pid_t ls_find_holder(dev_t dev, ino_t ino, int64_t start, int64_t end, int type);

@@ -69,7 +69,7 @@ static const char *take_str(struct cursor *c, char *store, size_t cap)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char strs[NSTR][9000], bts[NBT][600];
+    static char strs[NSTR][3000], bts[NBT][600];
     static char arena[GUARD + LS_RECORD_MAX + GUARD];
     const char *bt[NBT];
     struct cursor c = { data, size };

@@ -692,7 +692,7 @@ static void test_truncation_extremes_tiny_cap(void **state)
         assert_true(n > 0 && n <= 256);
         check_guards(256, n);
         check_record(&v, buf, n);
-        /* something had to give: the skeleton alone is 384 bytes; the
+        /* something had to give: the skeleton alone is 364 bytes; the
          * longest number goes first */
         assert_string_equal(value_of(&v, "time", val, sizeof val), "null");
         assert_string_equal(value_of(&v, "hazard", val, sizeof val), "null");

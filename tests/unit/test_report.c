@@ -793,6 +793,23 @@ static void test_main_json(void **state)
     free(out);
     free(err);
 
+    /* a file name that is not UTF-8 (and a line to name it in a note) */
+    char *odd = path_in_tmp("odd\xff\x01name.jsonl");
+    write_file(odd, "junk\n{\"hazard\":\"h\"}\n", 20);
+    char *argv3[] = { "report", "--json", odd, NULL };
+    rc = run_report(3, argv3, &out, &err, NULL);
+    assert_int_equal(rc, 0);
+    assert_true(ls_json_valid(out, strlen(out)));
+    expect_in(out, "odd\\ufffd\\u0001name.jsonl\",\"line\":1,");
+    free(out);
+    free(err);
+    argv3[1] = "--";
+    rc = run_report(3, argv3, &out, &err, NULL);
+    assert_int_equal(rc, 0);
+    expect_in(out, "odd\\xff\\x01name.jsonl:1: not a JSON object\n");
+    free(out);
+    free(err);
+
     /* an empty summary is valid JSON too */
     char *e = path_in_tmp("empty.jsonl");
     write_file(e, "", 0);

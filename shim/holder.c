@@ -1,0 +1,993 @@
+/*
+ * holder.c - who holds a lock (from /proc), and the registry of waiters
+ * shared by processes under the shim (cross-process deadlock detection).
+ * See holder.h for the contract.
+ *
+ * HOLDERS.  The kernel prints every lock held through an fd in
+ * /proc/PID/fdinfo/FD, one line per lock (fs/locks.c lock_get_status):
+ *
+ *   lock:\t1: OFDLCK ADVISORY  READ -1 fe:00:10953906 1000 EOF
+ *   lock:\t1: POSIX  ADVISORY  WRITE 13322 fe:00:10953906 100 199
+ *
+ * i.e. id, kind (POSIX/OFDLCK/FLOCK/DELEG/LEASE...), ADVISORY|MANDATORY,
+ * READ|WRITE, pid (-1 for OFD), MAJOR:MINOR:INO of the inode's superblock
+ * (major and minor in hex, "%02x"; inode in decimal), start and end in
+ * decimal (end "EOF" = OFFSET_MAX).  /proc/locks prints the same fields
+ * for every lock of the system (plus "N: -> ..." lines for blocked waiters,
+ * which are skipped).  A lookup first reads /proc/locks: when no
+ * conflicting lock on the inode exists there, nobody holds one and no
+ * process is scanned; a classic POSIX lock of another process names its
+ * pid right there.  Only OFD locks (pid -1) need the scan of fdinfo files:
+ * this process's first, then every /proc/PID.  Processes we may not
+ * inspect, and processes that vanish during the scan, are skipped.
+ *
+ * The superblock device can differ from stat's st_dev (btrfs subvolumes,
+ * some overlayfs setups): a line whose inode matches but whose device does
+ * not is confirmed by stat-ing /proc/PID/fd/FD.
+ *
+ * WAITERS.  A file, /dev/shm/lockscope-waits-v1-UID[-PIDNS] (or the same
+ * name in /tmp), created 0600 and mapped MAP_SHARED by every process of the
+ * user under the shim; its descriptor is closed as soon as it is mapped, so
+ * the registry costs the program no fd.  A slot says "thread TID of process
+ * PID waits for (dev, ino, [start,end], type)".  ls_xwait_begin takes the
+ * registry's lock (a futex word in the mapping holding the owner's tid;
+ * stolen from a dead or zombie owner at once, from any owner after a few
+ * seconds, so nothing wedges it), drops slots of dead threads, walks the
+ * wait-for graph through processes that have slots, and either refuses
+ * with EDEADLK (publishing nothing) or publishes its slot, then unlocks.
+ * Because check and publish are one critical section, exactly one side of
+ * a cycle sees it.  The graph is process-granular, as the kernel's own
+ * detection for POSIX locks is: process P waits for process Q when a
+ * thread of P has a slot for a range Q holds a conflicting lock on.
+ *
+ * Everything here is async-signal-safe: no malloc, no stdio, no mutex;
+ * raw syscalls, fixed buffers on the stack (under 6 KB deep), atomics.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "holder.h"
+#include "real.h"
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+
+static pid_t my_tid(void) { return (pid_t)syscall(SYS_gettid); }
+static pid_t my_pid(void) { return (pid_t)syscall(SYS_getpid); }
+
+static size_t fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0, i = 0;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (n) buf[i++] = tmp[--n];
+    buf[i] = 0;
+    return i;
+}
+
+/* Append the NUL-terminated `s` at `buf + *len` (capacity cap). */
+static void cat(char *buf, size_t *len, size_t cap, const char *s)
+{
+    while (*s && *len + 1 < cap)
+        buf[(*len)++] = *s++;
+    buf[*len] = 0;
+}
+
+static void cat_u64(char *buf, size_t *len, size_t cap, uint64_t v)
+{
+    char t[24];
+    fmt_u64(t, v);
+    cat(buf, len, cap, t);
+}
+
+/* A directory entry name that is a non-negative decimal number; -1 if not. */
+static long name_number(const char *s)
+{
+    long v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 100000000L)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct dirent64_raw {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+/* ------------------------------------------------------------------ */
+/* lock lines                                                          */
+
+#define K_POSIX 1
+#define K_OFD   2
+
+struct lockrec {
+    int kind;               /* K_POSIX, K_OFD */
+    int write;
+    long long pid;
+    unsigned long maj, min;
+    uint64_t ino;
+    int64_t start, end;
+};
+
+struct want {
+    dev_t dev;
+    ino_t ino;
+    unsigned long maj, min;
+    int64_t start, end;
+    int type;               /* 0 read, 1 write */
+};
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* The token at p (up to whitespace); *tl gets its length. */
+static const char *token(const char *p, const char *e, size_t *tl)
+{
+    const char *s = skip_ws(p, e), *q = s;
+    while (q < e && *q != ' ' && *q != '\t')
+        q++;
+    *tl = (size_t)(q - s);
+    return s;
+}
+
+static int tok_is(const char *t, size_t tl, const char *lit)
+{
+    size_t n = strlen(lit);
+    return tl == n && memcmp(t, lit, n) == 0;
+}
+
+static int parse_dec(const char *t, size_t tl, long long *out)
+{
+    int neg = 0;
+    unsigned long long v = 0;
+    size_t i = 0;
+    if (tl && t[0] == '-') { neg = 1; i = 1; }
+    if (i == tl)
+        return -1;
+    for (; i < tl; i++) {
+        if (t[i] < '0' || t[i] > '9' || v > (unsigned long long)INT64_MAX / 10)
+            return -1;
+        v = v * 10 + (unsigned)(t[i] - '0');
+    }
+    if (v > (unsigned long long)INT64_MAX)
+        return -1;
+    *out = neg ? -(long long)v : (long long)v;
+    return 0;
+}
+
+/* Hex digits from *pp up to `stop`; advances past the stop char. */
+static int parse_hex_until(const char **pp, const char *e, char stop, unsigned long *out)
+{
+    const char *p = *pp;
+    unsigned long v = 0;
+    int n = 0;
+    for (; p < e && *p != stop; p++, n++) {
+        int d;
+        if (*p >= '0' && *p <= '9') d = *p - '0';
+        else if (*p >= 'a' && *p <= 'f') d = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F') d = *p - 'A' + 10;
+        else return -1;
+        if (n >= 8)
+            return -1;
+        v = v * 16 + (unsigned long)d;
+    }
+    if (p >= e || n == 0)
+        return -1;
+    *pp = p + 1;
+    *out = v;
+    return 0;
+}
+
+/* Parse "ID: KIND ADVISORY TYPE PID MAJ:MIN:INO START END" (the part after
+ * "lock:" in fdinfo, or a whole /proc/locks line).  Returns 1 for a held
+ * POSIX or OFD lock, 0 for anything else (waiters "->", flock, leases,
+ * "<none>" inodes, malformed lines). */
+static int parse_lock(const char *p, const char *e, struct lockrec *r)
+{
+    size_t tl;
+    const char *t = token(p, e, &tl);           /* "1:" */
+    long long v;
+    if (tl < 2 || t[tl - 1] != ':')
+        return 0;
+    t = token(t + tl, e, &tl);                  /* kind, or "->" */
+    if (tok_is(t, tl, "POSIX")) r->kind = K_POSIX;
+    else if (tok_is(t, tl, "OFDLCK")) r->kind = K_OFD;
+    else return 0;
+    t = token(t + tl, e, &tl);                  /* ADVISORY / MANDATORY */
+    if (!tl)
+        return 0;
+    t = token(t + tl, e, &tl);                  /* READ / WRITE */
+    if (tok_is(t, tl, "WRITE")) r->write = 1;
+    else if (tok_is(t, tl, "READ")) r->write = 0;
+    else return 0;
+    t = token(t + tl, e, &tl);                  /* pid */
+    if (parse_dec(t, tl, &r->pid))
+        return 0;
+    t = token(t + tl, e, &tl);                  /* MAJ:MIN:INO */
+    {
+        const char *q = t, *qe = t + tl;
+        if (parse_hex_until(&q, qe, ':', &r->maj) || parse_hex_until(&q, qe, ':', &r->min))
+            return 0;
+        if (parse_dec(q, (size_t)(qe - q), &v) || v < 0)
+            return 0;
+        r->ino = (uint64_t)v;
+    }
+    t = token(t + tl, e, &tl);                  /* start */
+    if (parse_dec(t, tl, &v))
+        return 0;
+    r->start = v;
+    t = token(t + tl, e, &tl);                  /* end */
+    if (tok_is(t, tl, "EOF"))
+        r->end = INT64_MAX;
+    else if (parse_dec(t, tl, &v))
+        return 0;
+    else
+        r->end = v;
+    return 1;
+}
+
+#define M_NONE  0
+#define M_EXACT 1
+#define M_INO   2           /* inode matches, device differs: confirm */
+
+static int rec_match(const struct want *w, const struct lockrec *r)
+{
+    if (r->ino != (uint64_t)w->ino)
+        return M_NONE;
+    if (r->start > w->end || w->start > r->end)
+        return M_NONE;
+    if (!w->type && !r->write)
+        return M_NONE;
+    return (r->maj == w->maj && r->min == w->min) ? M_EXACT : M_INO;
+}
+
+static void want_init(struct want *w, dev_t dev, ino_t ino, int64_t start, int64_t end, int type)
+{
+    w->dev = dev;
+    w->ino = ino;
+    w->maj = major(dev);
+    w->min = minor(dev);
+    w->start = start < 0 ? 0 : start;
+    w->end = end;
+    w->type = type ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* streaming line reader                                               */
+
+typedef int (*line_fn)(void *ctx, const char *line, size_t len);
+
+/* Calls fn for every line of fd (without '\n'); lines longer than the
+ * buffer are dropped.  Returns 1 when fn asked to stop, 0 at EOF, -1. */
+static int read_lines(int fd, char *buf, size_t cap, line_fn fn, void *ctx)
+{
+    size_t have = 0;
+    int skipping = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, cap - have);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0)
+            return (have && !skipping) ? (fn(ctx, buf, have) ? 1 : 0) : 0;
+        have += (size_t)n;
+        size_t pos = 0;
+        for (;;) {
+            char *nl = memchr(buf + pos, '\n', have - pos);
+            if (!nl)
+                break;
+            size_t len = (size_t)(nl - (buf + pos));
+            if (!skipping && fn(ctx, buf + pos, len))
+                return 1;
+            skipping = 0;
+            pos += len + 1;
+        }
+        if (pos) {
+            memmove(buf, buf + pos, have - pos);
+            have -= pos;
+        } else if (have == cap) {
+            skipping = 1;
+            have = 0;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* /proc/locks: the system-wide prefilter                              */
+
+#define DIRECT_MAX 16
+
+struct pre {
+    const struct want *w;
+    pid_t self;
+    int ofd;                /* conflicting OFD locks (exact or by inode) */
+    int posix_self;         /* conflicting POSIX locks of this process */
+    int posix_other_ino;    /* POSIX of others, device to be confirmed */
+    int ndirect;            /* POSIX of others, exact: their pids */
+    int direct_overflow;
+    pid_t direct[DIRECT_MAX];
+    pid_t confirm[DIRECT_MAX];
+    int nconfirm;
+};
+
+static int pre_line(void *ctx, const char *line, size_t len)
+{
+    struct pre *p = ctx;
+    struct lockrec r;
+    if (!parse_lock(line, line + len, &r))
+        return 0;
+    int m = rec_match(p->w, &r);
+    if (m == M_NONE)
+        return 0;
+    if (r.kind == K_OFD || r.pid <= 0) {
+        /* pid <= 0 for POSIX: remote (NFS) or invisible holder: no
+         * process to name, and scanning could not find one either. */
+        if (r.kind == K_OFD)
+            p->ofd++;
+        return 0;
+    }
+    if (r.pid == p->self) {
+        p->posix_self++;
+        return 0;
+    }
+    pid_t *arr = m == M_EXACT ? p->direct : p->confirm;
+    int *n = m == M_EXACT ? &p->ndirect : &p->nconfirm;
+    for (int i = 0; i < *n; i++)
+        if (arr[i] == (pid_t)r.pid)
+            return 0;
+    if (*n < DIRECT_MAX)
+        arr[(*n)++] = (pid_t)r.pid;
+    else
+        p->direct_overflow = 1;
+    return 0;
+}
+
+/* Returns 0, or -1 when /proc/locks could not be read (then assume the
+ * worst: everything needs the scan). */
+static int prefilter(const struct want *w, pid_t self, struct pre *p)
+{
+    char buf[1024];
+    memset(p, 0, sizeof *p);
+    p->w = w;
+    p->self = self;
+    int fd = REAL(open)("/proc/locks", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -1;
+    int r = read_lines(fd, buf, sizeof buf, pre_line, p);
+    REAL(close)(fd);
+    if (r < 0)
+        return -1;
+    if (p->direct_overflow)
+        p->ofd++;           /* too many to list: let the scan find them */
+    return 0;
+}
+
+static int pre_any(const struct pre *p)
+{
+    return p->ofd || p->posix_self || p->ndirect || p->nconfirm;
+}
+
+/* ------------------------------------------------------------------ */
+/* fdinfo scanning                                                     */
+
+struct fdscan {
+    const struct want *w;
+    int ofd_only;           /* count OFD lines only (the skip fd) */
+    int exact;              /* matching lines, exact device */
+    int ino_only;           /* matching lines, inode only */
+    int ofd_exact;          /* of which OFD, exact device */
+};
+
+static int fdinfo_line(void *ctx, const char *line, size_t len)
+{
+    struct fdscan *s = ctx;
+    struct lockrec r;
+    if (len < 5 || memcmp(line, "lock:", 5) != 0)
+        return 0;
+    if (!parse_lock(line + 5, line + len, &r))
+        return 0;
+    int m = rec_match(s->w, &r);
+    if (m == M_EXACT) {
+        s->exact++;
+        if (r.kind == K_OFD)
+            s->ofd_exact++;
+    } else if (m == M_INO) {
+        s->ino_only++;
+    }
+    return 0;
+}
+
+/* stat /proc/PID/fd/FD (PID 0: self) and compare with the wanted inode. */
+static int confirm_fd(pid_t pid, long fd, const struct want *w)
+{
+    char path[64];
+    size_t len = 0;
+    struct stat st;
+    cat(path, &len, sizeof path, "/proc/");
+    if (pid) cat_u64(path, &len, sizeof path, (uint64_t)pid);
+    else cat(path, &len, sizeof path, "self");
+    cat(path, &len, sizeof path, "/fd/");
+    cat_u64(path, &len, sizeof path, (uint64_t)fd);
+    if (fstatat(AT_FDCWD, path, &st, 0) != 0)
+        return 0;
+    return st.st_dev == w->dev && st.st_ino == w->ino;
+}
+
+/* Read one fdinfo file (relative to dirfd).  Returns 1 if a conflicting
+ * lock is held through it, 0 if not, -errno if it could not be opened.
+ * *ofd_lines (may be NULL) gets the number of conflicting OFD lines. */
+static int scan_fdinfo(int dirfd, const char *name, pid_t pid, long fdnum,
+                       const struct want *w, int *ofd_lines)
+{
+    char buf[1024];
+    struct fdscan s;
+    memset(&s, 0, sizeof s);
+    s.w = w;
+    int fd = REAL(openat)(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    read_lines(fd, buf, sizeof buf, fdinfo_line, &s);
+    REAL(close)(fd);
+    if (ofd_lines)
+        *ofd_lines = s.ofd_exact;
+    if (s.exact)
+        return 1;
+    if (s.ino_only && confirm_fd(pid, fdnum, w)) {
+        if (ofd_lines)
+            *ofd_lines = s.ino_only;
+        return 1;
+    }
+    return 0;
+}
+
+/* Does process `pid` (0: this process, through /proc/self) hold a
+ * conflicting lock through any fd other than skip_fd?  1 yes, 0 no
+ * (also: vanished, not ours to inspect). */
+static int scan_pid(int procfd, pid_t pid, const struct want *w, int skip_fd)
+{
+    char dents[2048] __attribute__((aligned(8)));
+    char name[40];
+    size_t len = 0;
+    if (pid) cat_u64(name, &len, sizeof name, (uint64_t)pid);
+    else cat(name, &len, sizeof name, "self");
+    cat(name, &len, sizeof name, "/fdinfo");
+    int dfd = REAL(openat)(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return 0;
+    int found = 0;
+    for (;;) {
+        long n = syscall(SYS_getdents64, dfd, dents, sizeof dents);
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n && !found;) {
+            struct dirent64_raw *d = (struct dirent64_raw *)(void *)(dents + off);
+            off += d->d_reclen;
+            long fdnum = name_number(d->d_name);
+            if (fdnum < 0 || (pid == 0 && fdnum == skip_fd) || (pid == 0 && fdnum == dfd))
+                continue;
+            int r = scan_fdinfo(dfd, d->d_name, pid, fdnum, w, NULL);
+            if (r == 1)
+                found = 1;
+            else if (r == -EACCES || r == -EPERM || r == -ESRCH)
+                goto out;   /* not ours to read, or gone: skip the process */
+        }
+        if (found)
+            break;
+    }
+out:
+    REAL(close)(dfd);
+    return found;
+}
+
+/* Conflicting OFD lines on this process's fd `fd` (-1: none). */
+static int scan_own_fd(const struct want *w, int fd)
+{
+    char path[48];
+    size_t len = 0;
+    int lines = 0;
+    if (fd < 0)
+        return 0;
+    cat(path, &len, sizeof path, "/proc/self/fdinfo/");
+    cat_u64(path, &len, sizeof path, (uint64_t)fd);
+    if (scan_fdinfo(AT_FDCWD, path, 0, fd, w, &lines) < 0)
+        return 0;
+    return lines;
+}
+
+static int add_pid(pid_t *pids, int n, int max, pid_t p)
+{
+    for (int i = 0; i < n; i++)
+        if (pids[i] == p)
+            return n;
+    if (n < max)
+        pids[n++] = p;
+    return n;
+}
+
+static int open_proc(void)
+{
+    return REAL(open)("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int ls_find_holders(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
+                    int self_skip_fd, pid_t *pids, int max)
+{
+    struct want w;
+    struct pre pre;
+    int saved = errno, n = 0, full, own;
+    pid_t self = my_pid();
+    if (max <= 0 || !pids)
+        return 0;
+    want_init(&w, dev, ino, start, end, type);
+
+    if (prefilter(&w, self, &pre) == 0) {
+        if (!pre_any(&pre))
+            goto done;
+        /* The full scan is needed for OFD locks other than those held
+         * through the requester's own description. */
+        full = pre.ofd && pre.ofd > scan_own_fd(&w, self_skip_fd);
+        own = pre.ofd || pre.posix_self;
+    } else {
+        full = own = 1;     /* no /proc/locks: prefilter zeroed pre */
+    }
+
+    int procfd = open_proc();
+    if (procfd < 0)
+        goto done;
+    /* This process first. */
+    if (own && scan_pid(procfd, 0, &w, self_skip_fd))
+        n = add_pid(pids, n, max, self);
+    for (int i = 0; i < pre.ndirect && n < max; i++)
+        n = add_pid(pids, n, max, pre.direct[i]);
+    for (int i = 0; i < pre.nconfirm && n < max; i++)
+        if (scan_pid(procfd, pre.confirm[i], &w, -1))
+            n = add_pid(pids, n, max, pre.confirm[i]);
+    if (full && n < max) {
+        char dents[2048] __attribute__((aligned(8)));
+        for (;;) {
+            long r = syscall(SYS_getdents64, procfd, dents, sizeof dents);
+            if (r <= 0)
+                break;
+            for (long off = 0; off < r && n < max;) {
+                struct dirent64_raw *d = (struct dirent64_raw *)(void *)(dents + off);
+                off += d->d_reclen;
+                long p = name_number(d->d_name);
+                if (p <= 0 || p == self)
+                    continue;
+                int known = 0;
+                for (int i = 0; i < n; i++)
+                    if (pids[i] == (pid_t)p)
+                        known = 1;
+                if (!known && scan_pid(procfd, (pid_t)p, &w, -1))
+                    n = add_pid(pids, n, max, (pid_t)p);
+            }
+            if (n >= max)
+                break;
+        }
+    }
+    REAL(close)(procfd);
+done:
+    errno = saved;
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* the registry of waiters                                             */
+
+#define REG_SLOTS    4096
+#define REG_MAGIC    0x4c535731u       /* "LSW1" */
+#define REG_VERSION  1
+#define SEQ_MASK     0x3ffffu          /* slot handle = idx + REG_SLOTS * seq */
+#define STEAL_NS     3000000000LL      /* a live owner keeps the lock at most this */
+#define POLL_NS      10000000L         /* futex wait slice */
+#define WALK_DEPTH   16
+#define WALK_PIDS    256               /* distinct waiting processes considered */
+#define WALK_QUERIES 64                /* resources examined per walk */
+
+struct reg_slot {
+    int32_t pid;            /* 0: free; stored last on publish */
+    int32_t tid;
+    uint32_t seq;
+    int32_t type;           /* 0 read, 1 write */
+    uint64_t dev, ino;
+    int64_t start, end;     /* inclusive; INT64_MAX = EOF */
+};
+
+struct reg {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t lock;          /* futex word: 0 free, else the owner's tid */
+    uint32_t hiwater;       /* slots [0, hiwater) may be in use */
+    uint32_t seq;
+    uint32_t pad[11];
+    struct reg_slot slot[REG_SLOTS];
+};
+
+#define ST_UNTRIED 0
+#define ST_OPENING 1
+#define ST_READY   2
+#define ST_NONE    3
+
+static int reg_state;
+static pid_t reg_opener;
+static struct reg *reg_map;
+
+static struct reg *reg_open_in(const char *dir)
+{
+    char path[160], ns[64];
+    size_t len = 0;
+    struct stat st;
+    cat(path, &len, sizeof path, dir);
+    cat(path, &len, sizeof path, "/lockscope-waits-v1-");
+    cat_u64(path, &len, sizeof path, (uint64_t)geteuid());
+    /* one registry per pid namespace: pids must mean the same thing */
+    ssize_t nl = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    if (nl > 0) {
+        char num[32];
+        size_t k = 0;
+        for (ssize_t i = 0; i < nl && k + 1 < sizeof num; i++)
+            if (ns[i] >= '0' && ns[i] <= '9')
+                num[k++] = ns[i];
+        num[k] = 0;
+        if (k) {
+            cat(path, &len, sizeof path, "-");
+            cat(path, &len, sizeof path, num);
+        }
+    }
+    int fd = REAL(open)(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0)
+        return NULL;
+    struct reg *m = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+        goto out;
+    if ((st.st_mode & 0777) != 0600 && fchmod(fd, 0600) != 0)
+        goto out;
+    if (st.st_size < (off_t)sizeof(struct reg) && ftruncate(fd, sizeof(struct reg)) != 0)
+        goto out;
+    void *p = mmap(NULL, sizeof(struct reg), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        goto out;
+    m = p;
+    uint32_t z = 0;
+    if (!__atomic_compare_exchange_n(&m->magic, &z, REG_MAGIC, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+        && z != REG_MAGIC) {
+        munmap(p, sizeof(struct reg));
+        m = NULL;
+        goto out;
+    }
+    __atomic_store_n(&m->version, REG_VERSION, __ATOMIC_RELAXED);
+out:
+    REAL(close)(fd);
+    return m;
+}
+
+static struct reg *reg_get(void)
+{
+    int st = __atomic_load_n(&reg_state, __ATOMIC_ACQUIRE);
+    if (st == ST_READY)
+        return reg_map;
+    if (st == ST_NONE)
+        return NULL;
+    pid_t tid = my_tid();
+    for (int spins = 0;; spins++) {
+        int exp = ST_UNTRIED;
+        if (__atomic_compare_exchange_n(&reg_state, &exp, ST_OPENING, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&reg_opener, tid, __ATOMIC_RELAXED);
+            struct reg *m = reg_open_in("/dev/shm");
+            if (!m)
+                m = reg_open_in("/tmp");
+            reg_map = m;
+            __atomic_store_n(&reg_state, m ? ST_READY : ST_NONE, __ATOMIC_RELEASE);
+            return m;
+        }
+        if (exp == ST_READY)
+            return reg_map;
+        if (exp == ST_NONE)
+            return NULL;
+        /* another thread is opening; a signal handler that interrupted
+         * the opener must not wait for it */
+        if (__atomic_load_n(&reg_opener, __ATOMIC_RELAXED) == tid || spins > 2000)
+            return NULL;
+        sched_yield();
+    }
+}
+
+void ls_xwait_fork_child(void)
+{
+    /* Slots carry the parent's pid and tid: ls_xwait_end checks both, so
+     * the child can never clear (nor own) one of them.  What remains is an
+     * open in progress in a parent thread the child does not have. */
+    if (__atomic_load_n(&reg_state, __ATOMIC_RELAXED) == ST_OPENING) {
+        reg_opener = 0;
+        __atomic_store_n(&reg_state, ST_UNTRIED, __ATOMIC_RELAXED);
+    }
+}
+
+static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+/* A thread is gone (or a zombie that holds nothing). */
+static int tid_dead(pid_t pid, pid_t tid)
+{
+    long r = pid > 0 ? syscall(SYS_tgkill, pid, tid, 0) : syscall(SYS_tkill, tid, 0);
+    return r != 0 && errno == ESRCH;
+}
+
+static int tid_zombie(pid_t tid)
+{
+    char path[48], buf[256];
+    size_t len = 0;
+    cat(path, &len, sizeof path, "/proc/");
+    cat_u64(path, &len, sizeof path, (uint64_t)tid);
+    cat(path, &len, sizeof path, "/stat");
+    int fd = REAL(open)(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return errno == ENOENT || errno == ESRCH;
+    ssize_t n = read(fd, buf, sizeof buf);
+    REAL(close)(fd);
+    if (n <= 0)
+        return 0;
+    for (ssize_t i = n - 1; i >= 0; i--)
+        if (buf[i] == ')')
+            return i + 2 < n && (buf[i + 2] == 'Z' || buf[i + 2] == 'X');
+    return 0;
+}
+
+/* 0: locked; -1: this thread already holds it (re-entered from a signal
+ * handler) - go without detection. */
+static int reg_lock(struct reg *r, pid_t tid)
+{
+    uint32_t seen = 0;
+    int64_t since = 0;
+    int polls = 0;
+    for (;;) {
+        uint32_t cur = 0;
+        if (__atomic_compare_exchange_n(&r->lock, &cur, (uint32_t)tid, 0,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return 0;
+        if (cur == (uint32_t)tid)
+            return -1;
+        if (cur != seen) {
+            seen = cur;
+            since = now_ns();
+            polls = 0;
+        }
+        int steal = tid_dead(0, (pid_t)cur)
+                 || (polls > 0 && tid_zombie((pid_t)cur))
+                 || now_ns() - since > STEAL_NS;
+        if (steal) {
+            if (__atomic_compare_exchange_n(&r->lock, &cur, (uint32_t)tid, 0,
+                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                return 0;
+            continue;
+        }
+        struct timespec ts = { 0, POLL_NS };
+        futex(&r->lock, FUTEX_WAIT, cur, &ts);
+        polls++;
+    }
+}
+
+static void reg_unlock(struct reg *r, pid_t tid)
+{
+    uint32_t me = (uint32_t)tid;
+    if (__atomic_compare_exchange_n(&r->lock, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        futex(&r->lock, FUTEX_WAKE, 1, NULL);
+}
+
+static void slot_clear(struct reg_slot *s)
+{
+    __atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
+}
+
+/* Drop slots of dead threads, shrink hiwater, list the other processes
+ * that wait.  Under the registry lock. */
+static int reg_sweep(struct reg *r, pid_t self, pid_t *wp, int wmax)
+{
+    uint32_t hi = __atomic_load_n(&r->hiwater, __ATOMIC_RELAXED), last = 0;
+    pid_t lp = 0, lt = 0;       /* last thread found alive */
+    int n = 0;
+    if (hi > REG_SLOTS)
+        hi = REG_SLOTS;
+    for (uint32_t i = 0; i < hi; i++) {
+        struct reg_slot *s = &r->slot[i];
+        pid_t p = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
+        if (!p)
+            continue;
+        if (!(p == lp && s->tid == lt)) {
+            if (tid_dead(p, s->tid)) {
+                slot_clear(s);
+                continue;
+            }
+            lp = p;
+            lt = s->tid;
+        }
+        last = i + 1;
+        if (p != self)
+            n = add_pid(wp, n, wmax, p);
+    }
+    __atomic_store_n(&r->hiwater, last, __ATOMIC_RELAXED);
+    return n;
+}
+
+/* Does `pid` (a waiting process; self: this one) hold a lock conflicting
+ * with w, going by the prefilter's findings? */
+static int holds(int procfd, pid_t pid, pid_t self, const struct want *w, const struct pre *pre,
+                 int pre_ok, int skip_fd)
+{
+    if (pid == self) {
+        if (pre_ok && !pre->ofd && !pre->posix_self)
+            return 0;
+        return scan_pid(procfd, 0, w, skip_fd);
+    }
+    if (pre_ok) {
+        for (int i = 0; i < pre->ndirect; i++)
+            if (pre->direct[i] == pid)
+                return 1;
+        int maybe = pre->ofd > 0;
+        for (int i = 0; i < pre->nconfirm; i++)
+            if (pre->confirm[i] == pid)
+                maybe = 1;
+        if (!maybe)
+            return 0;
+    }
+    return scan_pid(procfd, pid, w, -1);
+}
+
+/* The wait-for walk.  Returns -EDEADLK when some process we wait for
+ * (transitively) waits for something this process holds. */
+static int walk(struct reg *r, pid_t self, const struct want *w0, const pid_t *wp, int nw)
+{
+    int depth[WALK_PIDS];
+    int queue[WALK_PIDS], qh = 0, qn = 0, queries = 0;
+    unsigned char seen[WALK_PIDS];
+    struct pre pre;
+    int pre_ok, rc = 0;
+    int procfd = open_proc();
+    if (procfd < 0)
+        return 0;
+    memset(seen, 0, sizeof seen);
+
+    /* depth 0: which waiting processes hold what we want (another
+     * description of this process is the engine's business) */
+    pre_ok = prefilter(w0, self, &pre) == 0;
+    if (!pre_ok || pre_any(&pre)) {
+        for (int i = 0; i < nw; i++)
+            if (holds(procfd, wp[i], self, w0, &pre, pre_ok, -1)) {
+                seen[i] = 1;
+                depth[qn] = 1;
+                queue[qn++] = i;
+            }
+    }
+    while (qh < qn && !rc) {
+        int wi = queue[qh], d = depth[qh];
+        qh++;
+        pid_t h = wp[wi];
+        uint32_t hi = __atomic_load_n(&r->hiwater, __ATOMIC_RELAXED);
+        if (hi > REG_SLOTS)
+            hi = REG_SLOTS;
+        for (uint32_t i = 0; i < hi && !rc; i++) {
+            struct reg_slot *s = &r->slot[i];
+            if (__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE) != h)
+                continue;
+            if (++queries > WALK_QUERIES)
+                goto out;
+            struct want w;
+            want_init(&w, (dev_t)s->dev, (ino_t)s->ino, s->start, s->end, s->type);
+            pre_ok = prefilter(&w, self, &pre) == 0;
+            if (pre_ok && !pre_any(&pre))
+                continue;
+            /* h waits for something this process holds: a cycle */
+            if (holds(procfd, self, self, &w, &pre, pre_ok, -1)) {
+                rc = -EDEADLK;
+                break;
+            }
+            if (d >= WALK_DEPTH)
+                continue;
+            for (int j = 0; j < nw; j++) {
+                if (seen[j] || wp[j] == h)
+                    continue;
+                if (holds(procfd, wp[j], self, &w, &pre, pre_ok, -1)) {
+                    seen[j] = 1;
+                    depth[qn] = d + 1;
+                    queue[qn++] = j;
+                }
+            }
+        }
+    }
+out:
+    REAL(close)(procfd);
+    return rc;
+}
+
+int ls_xwait_begin(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
+                   int self_skip_fd, int *slot)
+{
+    int saved = errno, rc = 0;
+    pid_t wp[WALK_PIDS];
+    if (slot)
+        *slot = -1;
+    struct reg *r = reg_get();
+    if (!r)
+        goto done;
+    pid_t self = my_pid(), tid = my_tid();
+    if (reg_lock(r, tid) < 0)
+        goto done;
+    int nw = reg_sweep(r, self, wp, WALK_PIDS);
+    if (nw > 0) {
+        struct want w;
+        want_init(&w, dev, ino, start, end, type);
+        rc = walk(r, self, &w, wp, nw);
+    }
+    if (rc == 0 && slot) {
+        for (uint32_t i = 0; i < REG_SLOTS; i++) {
+            struct reg_slot *s = &r->slot[i];
+            if (__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE))
+                continue;
+            uint32_t seq = (__atomic_add_fetch(&r->seq, 1, __ATOMIC_RELAXED) & SEQ_MASK);
+            s->tid = tid;
+            s->seq = seq;
+            s->type = type ? 1 : 0;
+            s->dev = (uint64_t)dev;
+            s->ino = (uint64_t)ino;
+            s->start = start < 0 ? 0 : start;
+            s->end = end;
+            __atomic_store_n(&s->pid, self, __ATOMIC_RELEASE);
+            if (i >= __atomic_load_n(&r->hiwater, __ATOMIC_RELAXED))
+                __atomic_store_n(&r->hiwater, i + 1, __ATOMIC_RELAXED);
+            *slot = (int)(i + REG_SLOTS * seq);
+            break;
+        }
+    }
+    reg_unlock(r, tid);
+done:
+    errno = saved;
+    return rc;
+}
+
+void ls_xwait_end(int slot)
+{
+    struct reg *r = __atomic_load_n(&reg_state, __ATOMIC_ACQUIRE) == ST_READY ? reg_map : NULL;
+    if (slot < 0 || !r)
+        return;
+    int saved = errno;
+    struct reg_slot *s = &r->slot[(unsigned)slot % REG_SLOTS];
+    uint32_t seq = (unsigned)slot / REG_SLOTS;
+    if (__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE) == my_pid() && s->tid == my_tid() && s->seq == seq)
+        slot_clear(s);
+    errno = saved;
+}

@@ -1,0 +1,889 @@
+/*
+ * test_holder.c - unit tests of shim/holder.c: holders of a lock found
+ * through /proc (OFD and classic POSIX locks of other processes, our own
+ * fds, the requester's skipped fd, read/read non-conflicts, ranges, dedupe,
+ * max), and the registry of waiters: 2- and 3-process wait cycles give
+ * EDEADLK to exactly the request that closes them, chains without a cycle
+ * do not, slots of dead threads and processes are dropped, a registry lock
+ * left by a dead, zombie or stuck owner does not wedge anything, and no fd
+ * leaks.
+ *
+ * holder.c is linked alone: the few pieces of the shim it needs (the real
+ * function table) are stubbed below.  The registry is the real per-user
+ * one (it is shared with any program running under the shim meanwhile;
+ * the tests only add and remove their own slots).  Some tests look inside
+ * the mapped registry: they mirror its layout (struct t_reg).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "holder.h"
+
+#ifdef LS_UNIT_TEST
+#include "real.h"
+/* The slice of the shim's real-function table that holder.c uses. */
+int (*real_open)(const char *, int, ...) = open;
+int (*real_openat)(int, const char *, int, ...) = openat;
+int (*real_close)(int) = close;
+int ls_real_bound = 1;
+void ls_real_bind(void) {}
+#endif
+
+#define EOFF INT64_MAX
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                             */
+
+static char dir[64];
+
+struct file { char path[128]; dev_t dev; ino_t ino; };
+
+static void mkfile(struct file *f, const char *name)
+{
+    snprintf(f->path, sizeof f->path, "%s/%s", dir, name);
+    int fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    close(fd);
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1;       /* the DIR's own fd */
+}
+
+/* Lock [start, start+len) (len 0: to EOF) through a fresh open of path.
+ * ofd: F_OFD_SETLK(W), else classic F_SETLK(W).  Returns the fd. */
+static int lock_path(const char *path, int ofd, int wr, off_t start, off_t len, int wait)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct flock fl = { .l_type = wr ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET,
+                        .l_start = start, .l_len = len };
+    int cmd = ofd ? (wait ? F_OFD_SETLKW : F_OFD_SETLK) : (wait ? F_SETLKW : F_SETLK);
+    if (fcntl(fd, cmd, &fl) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A child process and two pipes to talk to it. */
+struct kid { pid_t pid; int rd, wr; };
+
+static struct kid kid_start(void (*fn)(int rd, int wr, void *arg), void *arg)
+{
+    int up[2], down[2];
+    struct kid k;
+    assert_int_equal(pipe2(up, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(down, O_CLOEXEC), 0);
+    k.pid = fork();
+    assert_true(k.pid >= 0);
+    if (k.pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        fn(down[0], up[1], arg);
+        _exit(0);
+    }
+    close(up[1]);
+    close(down[0]);
+    k.rd = up[0];
+    k.wr = down[1];
+    return k;
+}
+
+static char get1(int fd)
+{
+    char c = 0;
+    for (;;) {
+        ssize_t n = read(fd, &c, 1);
+        if (n == 1)
+            return c;
+        if (n < 0 && errno == EINTR)
+            continue;
+        return 0;   /* EOF: the other side died */
+    }
+}
+
+static void put1(int fd, char c)
+{
+    while (write(fd, &c, 1) != 1 && errno == EINTR)
+        ;
+}
+
+static int kid_end(struct kid *k)
+{
+    int st = 0;
+    put1(k->wr, 'Q');
+    close(k->wr);
+    close(k->rd);
+    while (waitpid(k->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int has_pid(const pid_t *p, int n, pid_t want)
+{
+    for (int i = 0; i < n; i++)
+        if (p[i] == want)
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* children                                                            */
+
+struct hold_arg {
+    const struct file *f;
+    int ofd, wr;
+    off_t start, len;
+    int share_with_grandchild;
+};
+
+/* Take a lock, say 'R', keep it until told to quit. */
+static void kid_hold(int rd, int wr, void *a)
+{
+    struct hold_arg *h = a;
+    int fd = lock_path(h->f->path, h->ofd, h->wr, h->start, h->len, 0);
+    if (fd < 0)
+        _exit(2);
+    pid_t g = 0;
+    int gp[2];
+    if (h->share_with_grandchild) {
+        /* a grandchild that shares the locked description (OFD: it is a
+         * holder too) */
+        if (pipe(gp))
+            _exit(3);
+        g = fork();
+        if (g == 0) {
+            char c;
+            close(gp[1]);
+            while (read(gp[0], &c, 1) < 0 && errno == EINTR)
+                ;
+            _exit(0);
+        }
+        close(gp[0]);
+        if (write(wr, &g, sizeof g) != sizeof g)
+            _exit(4);
+    }
+    put1(wr, 'R');
+    get1(rd);
+    if (g > 0) {
+        close(gp[1]);
+        waitpid(g, NULL, 0);
+    }
+    _exit(0);
+}
+
+/* ------------------------------------------------------------------ */
+/* ls_find_holders                                                      */
+
+static void test_ofd_child_holder(void **state)
+{
+    int f0 = count_fds();
+    struct file f;
+    pid_t p[8];
+    mkfile(&f, "ofd");
+    struct hold_arg h = { &f, 1, 1, 100, 100, 0 };       /* write [100,199] */
+    struct kid k = kid_start(kid_hold, &h);
+    assert_int_equal(get1(k.rd), 'R');
+
+    int n = ls_find_holders(f.dev, f.ino, 0, EOFF, 0, -1, p, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0], k.pid);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 150, 160, 1, -1, p, 8), 1);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 199, 199, 0, -1, p, 8), 1);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 200, 300, 1, -1, p, 8), 0);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, 99, 1, -1, p, 8), 0);
+    /* another inode, same device */
+    assert_int_equal(ls_find_holders(f.dev, f.ino + 1, 0, EOFF, 1, -1, p, 8), 0);
+    /* max 0 */
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, -1, p, 0), 0);
+
+    assert_int_equal(kid_end(&k), 0);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, -1, p, 8), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+static void test_posix_child_holder(void **state)
+{
+    int f0 = count_fds();
+    struct file f;
+    pid_t p[8];
+    mkfile(&f, "posix");
+    struct hold_arg h = { &f, 0, 0, 0, 0, 0 };           /* read [0,EOF) */
+    struct kid k = kid_start(kid_hold, &h);
+    assert_int_equal(get1(k.rd), 'R');
+
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 10, 20, 1, -1, p, 8), 1);
+    assert_int_equal(p[0], k.pid);
+    /* read vs read: no conflict */
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 10, 20, 0, -1, p, 8), 0);
+
+    assert_int_equal(kid_end(&k), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+static void test_read_read_ofd(void **state)
+{
+    int f0 = count_fds();
+    struct file f;
+    pid_t p[8];
+    mkfile(&f, "rr");
+    struct hold_arg h = { &f, 1, 0, 0, 0, 0 };           /* OFD read */
+    struct kid k = kid_start(kid_hold, &h);
+    assert_int_equal(get1(k.rd), 'R');
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 0, -1, p, 8), 0);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, -1, p, 8), 1);
+    assert_int_equal(p[0], k.pid);
+    assert_int_equal(kid_end(&k), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+static void test_self_and_skip_fd(void **state)
+{
+    int f0 = count_fds();
+    struct file f;
+    pid_t p[8];
+    mkfile(&f, "self");
+    int a = lock_path(f.path, 1, 0, 0, 0, 0);            /* our OFD read */
+    assert_true(a >= 0);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, -1, p, 8), 1);
+    assert_int_equal(p[0], getpid());
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, a, p, 8), 0);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 0, -1, p, 8), 0);
+
+    /* a second description of ours counts, the skipped one does not */
+    int b = lock_path(f.path, 1, 0, 5, 1, 0);
+    assert_true(b >= 0);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, a, p, 8), 1);
+    assert_int_equal(p[0], getpid());
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 6, EOFF, 1, a, p, 8), 0);
+    close(b);
+
+    /* another process's read lock too: only it, with ours skipped */
+    struct hold_arg h = { &f, 1, 0, 0, 0, 0 };
+    struct kid k = kid_start(kid_hold, &h);
+    assert_int_equal(get1(k.rd), 'R');
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, a, p, 8), 1);
+    assert_int_equal(p[0], k.pid);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, -1, p, 8), 2);
+    assert_true(has_pid(p, 2, k.pid) && has_pid(p, 2, getpid()));
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, -1, p, 1), 1);
+    assert_int_equal(kid_end(&k), 0);
+    close(a);
+
+    /* our own classic POSIX lock is found through our fdinfo */
+    a = lock_path(f.path, 0, 1, 0, 10, 0);
+    assert_true(a >= 0);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, 0, 0, -1, p, 8), 1);
+    assert_int_equal(p[0], getpid());
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, 0, 0, a, p, 8), 0);
+    close(a);
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, -1, p, 8), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+static void test_shared_description_dedupe(void **state)
+{
+    int f0 = count_fds();
+    struct file f;
+    pid_t p[8], g;
+    mkfile(&f, "shared");
+    struct hold_arg h = { &f, 1, 1, 0, 0, 1 };           /* kid + grandchild */
+    struct kid k = kid_start(kid_hold, &h);
+    assert_int_equal(read(k.rd, &g, sizeof g), (ssize_t)sizeof g);
+    assert_int_equal(get1(k.rd), 'R');
+    int n = ls_find_holders(f.dev, f.ino, 0, EOFF, 0, -1, p, 8);
+    assert_int_equal(n, 2);
+    assert_true(has_pid(p, n, k.pid));
+    assert_true(has_pid(p, n, g));
+    assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 0, -1, p, 1), 1);
+    assert_true(p[0] == k.pid || p[0] == g);
+    assert_int_equal(kid_end(&k), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+/* On an overlay whose layers are other filesystems, stat's st_dev is the
+ * layer's device while lock lines name the overlay's superblock: such
+ * holders are confirmed through /proc/PID/fd.  Needs a private mount
+ * namespace (root); skipped otherwise.  Runs in a child (no cmocka there:
+ * exit 0 passed, 77 skipped, else the failed step). */
+static int overlay_run(void)
+{
+    char low[96], up[128], wk[128], mnt[128], z[160], opts[512];
+    snprintf(low, sizeof low, "/dev/shm/ls-holder-low-%d", (int)getpid());
+    snprintf(up, sizeof up, "%s/up", dir);
+    snprintf(wk, sizeof wk, "%s/wk", dir);
+    snprintf(mnt, sizeof mnt, "%s/mnt", dir);
+    snprintf(z, sizeof z, "%s/z", low);
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return 77;
+    if (mkdir(low, 0700) || mkdir(up, 0700) || mkdir(wk, 0700) || mkdir(mnt, 0700))
+        return 2;
+    int fd = open(z, O_RDWR | O_CREAT, 0600);
+    if (fd < 0)
+        return 3;
+    close(fd);
+    snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", low, up, wk);
+    int rc = 77;
+    if (mount("overlay", mnt, "overlay", 0, opts) != 0)
+        goto out;
+    snprintf(z, sizeof z, "%s/z", mnt);
+    struct stat sm, sz;
+    if (stat(mnt, &sm) || stat(z, &sz) || sm.st_dev == sz.st_dev)
+        goto out;                   /* no mismatch to test here */
+    int sp[2];
+    if (pipe(sp))
+        return 4;
+    pid_t k = fork();
+    if (k == 0) {
+        int h = open(z, O_RDONLY);
+        struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+        if (h < 0 || fcntl(h, F_OFD_SETLK, &fl))
+            _exit(1);
+        put1(sp[1], 'R');
+        pause();
+        _exit(0);
+    }
+    rc = 5;
+    if (get1(sp[0]) == 'R') {
+        pid_t p[4];
+        int n = ls_find_holders(sz.st_dev, sz.st_ino, 0, EOFF, 1, -1, p, 4);
+        rc = (n == 1 && p[0] == k) ? 0 : 6;
+        /* the wrong device with the right inode: not a holder */
+        if (!rc && ls_find_holders(sz.st_dev + 1, sz.st_ino, 0, EOFF, 1, -1, p, 4) != 0)
+            rc = 7;
+    }
+    kill(k, SIGKILL);
+    waitpid(k, NULL, 0);
+out:
+    umount(mnt);
+    unlink(z);
+    snprintf(z, sizeof z, "%s/z", low);
+    unlink(z);
+    rmdir(low);
+    return rc;
+}
+
+static void test_overlay_device_mismatch(void **state)
+{
+    int f0 = count_fds(), st = 0;
+    pid_t r = fork();
+    if (r == 0)
+        _exit(overlay_run());
+    waitpid(r, &st, 0);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+/* ------------------------------------------------------------------ */
+/* the registry: a white-box view                                      */
+
+struct t_slot { int32_t pid, tid; uint32_t seq; int32_t type; uint64_t dev, ino; int64_t start, end; };
+struct t_reg { uint32_t magic, version, lock, hiwater, seq, pad[11]; struct t_slot slot[4096]; };
+
+static struct t_reg *reg_view(void)
+{
+    static struct t_reg *v;
+    if (v)
+        return v;
+    /* the registry is mapped after a first use */
+    int s;
+    assert_int_equal(ls_xwait_begin(0, 0, 0, 0, 0, -1, &s), 0);
+    assert_true(s >= 0);
+    ls_xwait_end(s);
+    FILE *m = fopen("/proc/self/maps", "re");
+    char line[512], path[512] = "";
+    assert_non_null(m);
+    while (fgets(line, sizeof line, m)) {
+        char *p = strstr(line, "/lockscope-waits-");
+        if (p) {
+            while (p > line && p[-1] != ' ')
+                p--;
+            snprintf(path, sizeof path, "%s", p);
+            path[strcspn(path, "\n")] = 0;
+            break;
+        }
+    }
+    fclose(m);
+    assert_true(path[0] == '/');
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_uid, geteuid());
+    assert_true(st.st_size >= (off_t)sizeof(struct t_reg));
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    void *p = mmap(NULL, sizeof(struct t_reg), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    v = p;
+    assert_int_equal(v->magic, 0x4c535731u);
+    return v;
+}
+
+static int slots_of(pid_t pid)
+{
+    struct t_reg *r = reg_view();
+    int n = 0;
+    for (int i = 0; i < 4096; i++)
+        if (__atomic_load_n(&r->slot[i].pid, __ATOMIC_ACQUIRE) == pid)
+            n++;
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* cycles                                                              */
+
+struct wait_arg {
+    const struct file *hold;     /* lock this first (OFD write) */
+    int hold_posix;              /* ...as a classic POSIX lock instead */
+    const struct file *want;     /* then, on 'G', begin + wait for this */
+};
+
+/* Hold `hold`; 'R'; on 'G': ls_xwait_begin(want) -> 'P' (published) or
+ * 'E' (EDEADLK) or 'X'; then block on `want`, end the slot, 'D'; quit. */
+static void kid_hold_then_wait(int rd, int wr, void *a)
+{
+    struct wait_arg *w = a;
+    int h = lock_path(w->hold->path, !w->hold_posix, 1, 0, 0, 0);
+    if (h < 0)
+        _exit(2);
+    put1(wr, 'R');
+    if (get1(rd) != 'G')
+        _exit(3);
+    int fd = open(w->want->path, O_RDWR | O_CLOEXEC), slot = -7;
+    int r = ls_xwait_begin(w->want->dev, w->want->ino, 0, EOFF, 1, fd, &slot);
+    put1(wr, r == -EDEADLK ? 'E' : (r == 0 && slot >= 0) ? 'P' : 'X');
+    if (r != 0)
+        _exit(5);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(fd, F_OFD_SETLKW, &fl) != 0)
+        _exit(6);
+    ls_xwait_end(slot);
+    put1(wr, 'D');
+    get1(rd);
+    _exit(0);
+}
+
+/* Wait until process `pid` sleeps (blocked in its lock). */
+static void wait_blocked(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 2000; i++) {
+        FILE *f = fopen(path, "re");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = 0;
+            char *p = strrchr(buf, ')');
+            if (p && p[2] == 'S')
+                return;
+        }
+        usleep(1000);
+    }
+    fail_msg("process %d never blocked", (int)pid);
+}
+
+static void cycle2(int posix)
+{
+    int f0 = count_fds();
+    struct file A, B;
+    mkfile(&A, posix ? "c2pa" : "c2a");
+    mkfile(&B, posix ? "c2pb" : "c2b");
+    struct wait_arg wa = { &B, posix, &A };
+    struct kid k = kid_start(kid_hold_then_wait, &wa);
+    assert_int_equal(get1(k.rd), 'R');          /* kid holds B */
+    int a = lock_path(A.path, 1, 1, 0, 0, 0);   /* we hold A */
+    assert_true(a >= 0);
+    put1(k.wr, 'G');
+    assert_int_equal(get1(k.rd), 'P');          /* kid published "waits for A" */
+    wait_blocked(k.pid);
+    assert_int_equal(slots_of(k.pid), 1);
+
+    int slot = 99, fb = open(B.path, O_RDWR | O_CLOEXEC);
+    errno = 1234;
+    assert_int_equal(ls_xwait_begin(B.dev, B.ino, 0, EOFF, 1, fb, &slot), -EDEADLK);
+    assert_int_equal(errno, 1234);
+    assert_int_equal(slot, -1);
+    assert_int_equal(slots_of(getpid()), 0);    /* nothing published */
+    /* A: only we hold it (the kid waits for it): no cycle, published */
+    assert_int_equal(ls_xwait_begin(A.dev, A.ino, 0, EOFF, 1, -1, &slot), 0);
+    assert_true(slot >= 0);
+    ls_xwait_end(slot);
+
+    close(a);                                   /* kid gets A */
+    assert_int_equal(get1(k.rd), 'D');
+    assert_int_equal(kid_end(&k), 0);
+    assert_int_equal(slots_of(k.pid), 0);
+    close(fb);
+    assert_int_equal(count_fds(), f0);
+}
+
+static void test_cycle2_ofd(void **state) { cycle2(0); }
+static void test_cycle2_posix_holder(void **state) { cycle2(1); }
+
+static void test_cycle3(void **state)
+{
+    int f0 = count_fds();
+    struct file A, B, C;
+    mkfile(&A, "c3a");
+    mkfile(&B, "c3b");
+    mkfile(&C, "c3c");
+    struct wait_arg w1 = { &B, 0, &C };         /* C1 holds B, waits for C */
+    struct wait_arg w2 = { &C, 0, &A };         /* C2 holds C, waits for A */
+    struct kid k1 = kid_start(kid_hold_then_wait, &w1);
+    struct kid k2 = kid_start(kid_hold_then_wait, &w2);
+    assert_int_equal(get1(k1.rd), 'R');
+    assert_int_equal(get1(k2.rd), 'R');
+    int a = lock_path(A.path, 1, 1, 0, 0, 0);   /* we hold A */
+    assert_true(a >= 0);
+    put1(k1.wr, 'G');
+    assert_int_equal(get1(k1.rd), 'P');
+    put1(k2.wr, 'G');
+    assert_int_equal(get1(k2.rd), 'P');
+    wait_blocked(k1.pid);
+    wait_blocked(k2.pid);
+
+    /* we -> B (C1) -> C (C2) -> A (us): the request that closes it fails */
+    int slot = 5;
+    assert_int_equal(ls_xwait_begin(B.dev, B.ino, 0, EOFF, 0, -1, &slot), -EDEADLK);
+    assert_int_equal(slot, -1);
+    assert_int_equal(ls_xwait_begin(C.dev, C.ino, 7, 7, 0, -1, &slot), -EDEADLK);
+    /* a range nobody holds: fine */
+    struct file D;
+    mkfile(&D, "c3d");
+    assert_int_equal(ls_xwait_begin(D.dev, D.ino, 0, EOFF, 1, -1, &slot), 0);
+    assert_true(slot >= 0);
+    ls_xwait_end(slot);
+
+    close(a);                                   /* C2 gets A */
+    assert_int_equal(get1(k2.rd), 'D');
+    assert_int_equal(kid_end(&k2), 0);          /* C2 exits: C1 gets C */
+    assert_int_equal(get1(k1.rd), 'D');
+    assert_int_equal(kid_end(&k1), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+/* A chain that does not come back to us is no deadlock. */
+static void test_chain_no_cycle(void **state)
+{
+    int f0 = count_fds();
+    struct file B, C;
+    mkfile(&B, "chb");
+    mkfile(&C, "chc");
+    struct hold_arg h = { &C, 1, 1, 0, 0, 0 };  /* C2 holds C, waits for nothing */
+    struct kid k2 = kid_start(kid_hold, &h);
+    assert_int_equal(get1(k2.rd), 'R');
+    struct wait_arg w1 = { &B, 0, &C };         /* C1 holds B, waits for C */
+    struct kid k1 = kid_start(kid_hold_then_wait, &w1);
+    assert_int_equal(get1(k1.rd), 'R');
+    put1(k1.wr, 'G');
+    assert_int_equal(get1(k1.rd), 'P');
+    wait_blocked(k1.pid);
+
+    int slot = -1;
+    assert_int_equal(ls_xwait_begin(B.dev, B.ino, 0, EOFF, 1, -1, &slot), 0);
+    assert_true(slot >= 0);
+    assert_int_equal(slots_of(getpid()), 1);
+    ls_xwait_end(slot);
+    ls_xwait_end(slot);                         /* twice: harmless */
+    assert_int_equal(slots_of(getpid()), 0);
+
+    assert_int_equal(kid_end(&k2), 0);          /* C1 gets C */
+    assert_int_equal(get1(k1.rd), 'D');
+    assert_int_equal(kid_end(&k1), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+/* A thread that published and died without ending is not a waiter. */
+struct dead_arg { const struct file *hold, *want; };
+
+static void *dead_thread(void *a)
+{
+    const struct file *w = a;
+    int slot;
+    int r = ls_xwait_begin(w->dev, w->ino, 0, EOFF, 1, -1, &slot);
+    return (void *)(intptr_t)(r == 0 && slot >= 0);
+}
+
+static void kid_dead_waiter(int rd, int wr, void *a)
+{
+    struct dead_arg *d = a;
+    int h = lock_path(d->hold->path, 1, 1, 0, 0, 0);
+    if (h < 0)
+        _exit(2);
+    pthread_t t;
+    void *ok = NULL;
+    if (pthread_create(&t, NULL, dead_thread, (void *)d->want) || pthread_join(t, &ok) || !ok)
+        _exit(3);
+    put1(wr, 'R');
+    get1(rd);
+    _exit(0);
+}
+
+static void test_dead_thread_slot(void **state)
+{
+    int f0 = count_fds();
+    struct file A, B;
+    mkfile(&A, "dta");
+    mkfile(&B, "dtb");
+    int a = lock_path(A.path, 1, 1, 0, 0, 0);   /* we hold A */
+    assert_true(a >= 0);
+    struct dead_arg d = { &B, &A };             /* kid holds B; a dead thread of it "waits" for A */
+    struct kid k = kid_start(kid_dead_waiter, &d);
+    assert_int_equal(get1(k.rd), 'R');
+    assert_int_equal(slots_of(k.pid), 1);
+    int slot = -1;
+    assert_int_equal(ls_xwait_begin(B.dev, B.ino, 0, EOFF, 1, -1, &slot), 0);
+    assert_true(slot >= 0);
+    ls_xwait_end(slot);
+    assert_int_equal(slots_of(k.pid), 0);       /* swept */
+    assert_int_equal(kid_end(&k), 0);
+    close(a);
+    assert_int_equal(count_fds(), f0);
+}
+
+/* Slots of a killed process are swept by the next begin. */
+static void kid_publish_many(int rd, int wr, void *a)
+{
+    const struct file *f = a;
+    for (int i = 0; i < 100; i++) {
+        int slot;
+        if (ls_xwait_begin(f->dev, f->ino, i, i, 1, -1, &slot) != 0 || slot < 0)
+            _exit(2);
+    }
+    put1(wr, 'R');
+    pause();
+    _exit(0);
+}
+
+static void test_killed_process_slots(void **state)
+{
+    int f0 = count_fds();
+    struct file f;
+    mkfile(&f, "killed");
+    struct kid k = kid_start(kid_publish_many, &f);
+    assert_int_equal(get1(k.rd), 'R');
+    assert_int_equal(slots_of(k.pid), 100);
+    kill(k.pid, SIGKILL);
+    assert_int_equal(kid_end(&k), 128 + SIGKILL);
+    assert_int_equal(slots_of(k.pid), 100);
+    int slot;
+    assert_int_equal(ls_xwait_begin(f.dev, f.ino, 0, EOFF, 1, -1, &slot), 0);
+    assert_true(slot >= 0);
+    assert_int_equal(slots_of(k.pid), 0);
+    ls_xwait_end(slot);
+    /* a child never ends (nor owns) a slot of its parent */
+    assert_int_equal(ls_xwait_begin(f.dev, f.ino, 0, EOFF, 1, -1, &slot), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        ls_xwait_fork_child();
+        ls_xwait_end(slot);
+        _exit(0);
+    }
+    waitpid(c, NULL, 0);
+    assert_int_equal(slots_of(getpid()), 1);
+    ls_xwait_end(slot);
+    assert_int_equal(slots_of(getpid()), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void kid_sleep(int rd, int wr, void *a)
+{
+    put1(wr, 'R');
+    get1(rd);
+    _exit(0);
+}
+
+/* The registry's lock, left held by a dead, a zombie or a stuck owner. */
+static void test_registry_lock_not_wedged(void **state)
+{
+    int f0 = count_fds();
+    struct t_reg *r = reg_view();
+    struct timespec t0;
+    int slot;
+
+    /* dead (reaped) owner */
+    pid_t c = fork();
+    if (c == 0)
+        _exit(0);
+    waitpid(c, NULL, 0);
+    __atomic_store_n(&r->lock, (uint32_t)c, __ATOMIC_RELEASE);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(ls_xwait_begin(0, 1, 0, 0, 0, -1, &slot), 0);
+    assert_true(slot >= 0);
+    ls_xwait_end(slot);
+    assert_true(since(&t0) < 0.5);
+    assert_int_equal(__atomic_load_n(&r->lock, __ATOMIC_ACQUIRE), 0);
+
+    /* zombie owner (not reaped yet) */
+    c = fork();
+    if (c == 0)
+        _exit(0);
+    siginfo_t si;
+    assert_int_equal(waitid(P_PID, (id_t)c, &si, WEXITED | WNOWAIT), 0);
+    __atomic_store_n(&r->lock, (uint32_t)c, __ATOMIC_RELEASE);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(ls_xwait_begin(0, 1, 0, 0, 0, -1, &slot), 0);
+    assert_true(slot >= 0);
+    ls_xwait_end(slot);
+    assert_true(since(&t0) < 0.5);
+    waitpid(c, NULL, 0);
+
+    /* a live owner that never lets go: stolen after a few seconds */
+    struct kid k = kid_start(kid_sleep, NULL);
+    assert_int_equal(get1(k.rd), 'R');
+    __atomic_store_n(&r->lock, (uint32_t)k.pid, __ATOMIC_RELEASE);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(ls_xwait_begin(0, 1, 0, 0, 0, -1, &slot), 0);
+    assert_true(slot >= 0);
+    ls_xwait_end(slot);
+    double t = since(&t0);
+    assert_true(t > 2.0 && t < 6.0);
+    assert_int_equal(__atomic_load_n(&r->lock, __ATOMIC_ACQUIRE), 0);
+    assert_int_equal(kid_end(&k), 0);
+
+    /* our own tid as the owner: a re-entered call goes without detection */
+    __atomic_store_n(&r->lock, (uint32_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    slot = 3;
+    assert_int_equal(ls_xwait_begin(0, 1, 0, 0, 0, -1, &slot), 0);
+    assert_int_equal(slot, -1);
+    __atomic_store_n(&r->lock, 0, __ATOMIC_RELEASE);
+    assert_int_equal(count_fds(), f0);
+}
+
+/* Killed at random moments (often inside the critical section, while it
+ * walks through a waiting holder): the next caller is never held up. */
+static void kid_churn(int rd, int wr, void *a)
+{
+    const struct file *f = a;
+    put1(wr, 'R');
+    for (;;) {
+        int slot;
+        if (ls_xwait_begin(f->dev, f->ino, 0, EOFF, 1, -1, &slot) == 0)
+            ls_xwait_end(slot);
+    }
+}
+
+static void test_killed_in_critical_section(void **state)
+{
+    int f0 = count_fds();
+    struct file A, B, C;
+    mkfile(&A, "kcs_a");
+    mkfile(&B, "kcs_b");
+    mkfile(&C, "kcs_c");
+    /* W holds A and waits for B (held by H): every churn begin on A walks */
+    struct hold_arg hb = { &B, 1, 1, 0, 0, 0 };
+    struct kid h = kid_start(kid_hold, &hb);
+    assert_int_equal(get1(h.rd), 'R');
+    struct wait_arg wa = { &A, 0, &B };
+    struct kid w = kid_start(kid_hold_then_wait, &wa);
+    assert_int_equal(get1(w.rd), 'R');
+    put1(w.wr, 'G');
+    assert_int_equal(get1(w.rd), 'P');
+
+    unsigned seed = (unsigned)getpid();
+    double worst = 0;
+    for (int i = 0; i < 30; i++) {
+        struct kid c = kid_start(kid_churn, &A);
+        assert_int_equal(get1(c.rd), 'R');
+        usleep(1000 + (unsigned)rand_r(&seed) % 20000);
+        kill(c.pid, SIGKILL);
+        kid_end(&c);
+        struct timespec t0;
+        int slot;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(ls_xwait_begin(C.dev, C.ino, 0, EOFF, 1, -1, &slot), 0);
+        assert_true(slot >= 0);
+        ls_xwait_end(slot);
+        double t = since(&t0);
+        if (t > worst)
+            worst = t;
+    }
+    assert_true(worst < 1.0);
+    assert_int_equal(kid_end(&h), 0);           /* W gets B */
+    assert_int_equal(get1(w.rd), 'D');
+    assert_int_equal(kid_end(&w), 0);
+    assert_int_equal(count_fds(), f0);
+}
+
+/* ------------------------------------------------------------------ */
+
+static int group_setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/ls-holder-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ofd_child_holder),
+        cmocka_unit_test(test_posix_child_holder),
+        cmocka_unit_test(test_read_read_ofd),
+        cmocka_unit_test(test_self_and_skip_fd),
+        cmocka_unit_test(test_shared_description_dedupe),
+        cmocka_unit_test(test_overlay_device_mismatch),
+        cmocka_unit_test(test_cycle2_ofd),
+        cmocka_unit_test(test_cycle2_posix_holder),
+        cmocka_unit_test(test_cycle3),
+        cmocka_unit_test(test_chain_no_cycle),
+        cmocka_unit_test(test_dead_thread_slot),
+        cmocka_unit_test(test_killed_process_slots),
+        cmocka_unit_test(test_registry_lock_not_wedged),
+        cmocka_unit_test(test_killed_in_critical_section),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
