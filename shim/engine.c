@@ -703,14 +703,16 @@ int ls_lockf(int fd, int cmd, off_t len, const char *call, void *site)
 static void close_hazard(struct ls_inode *in, int fd, struct ls_desc *self, int releases_own,
                          const char *call, void *site)
 {
-    int other_locks = 0;
-    for (struct ls_desc *o = in->descs; o; o = o->next_in_inode)
+    const struct ls_range *dropped = NULL;  /* the first lock natively dropped */
+    for (struct ls_desc *o = in->descs; o && !dropped; o = o->next_in_inode)
         if (o->owner && o->owner->ranges && !(o == self && releases_own))
-            other_locks = 1;
-    if (in->shared && in->shared->ranges && !(self && self->owner == in->shared && releases_own))
-        other_locks = 1;
-    if (!other_locks)
+            dropped = o->owner->ranges;
+    if (!dropped && in->shared && in->shared->ranges && !(self && self->owner == in->shared && releases_own))
+        dropped = in->shared->ranges;
+    if (!dropped)
         return;
+    int dtype = dropped->type;
+    int64_t ds = dropped->start, de = dropped->end;
     int audit = g_ls.mode == LS_MODE_AUDIT;
     if (audit) {
         for (struct ls_desc *o = in->descs; o; o = o->next_in_inode)
@@ -721,6 +723,7 @@ static void close_hazard(struct ls_inode *in, int fd, struct ls_desc *self, int 
     }
     struct ls_hazard h = { .name = "close-drops-lock", .action = audit ? "observed" : "prevented",
                            .call = call, .fd = fd, .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                           .type = dtype == LS_WR ? "write" : "read", .has_range = 1, .start = ds, .end = de,
                            .site = site,
                            .detail = audit ? "this close dropped locks held through another descriptor"
                                            : "natively this close would drop locks held through another descriptor" };

@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""helper.py - the Python halves of tests/real/run.sh.
+
+Each subcommand prints one result line on stdout that run.sh compares with
+what it expects (the same line natively and under the shim), details of
+anything that went wrong on stderr, and exits 0 only when the result is the
+expected one.
+
+  handoff DB MODE N       two connections of one process used in turn, N times
+                          (DESIGN-NOTES "Traps: SQLite"): A takes SHARED, B
+                          joins, A finishes, B commits a write.  Then a
+                          process without the shim must get an EXCLUSIVE lock
+                          while both connections stay open (no stale lock).
+  threads DB MODE T N TAG T threads, each with its own connection, N small
+                          write transactions each (busy timeout); prints the
+                          rows this process inserted.
+  check DB                integrity_check and row count.
+  hazard DB               How To Corrupt An SQLite Database File, 2.2: hold a
+                          write transaction, open and close the database file
+                          with os.open/os.close, then probe with an sqlite3
+                          process that runs without the shim.
+  rule1 FILE HOW          lock FILE (HOW: lockf, setlk or setlkw), open and
+                          close FILE again, probe from a process without the
+                          shim: prints "lock kept" or "lock lost".
+  probe-lock FILE         (internal) try a non-blocking write lock on FILE;
+                          prints "free" or "held by PID".
+
+MODE is an SQLite journal mode: delete (rollback journal) or wal.
+"""
+import fcntl
+import os
+import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+
+SQLITE3 = os.environ.get("SQLITE3", "sqlite3")
+FLOCK_FMT = "hhqqi4x"   # struct flock on x86_64/aarch64 glibc: 32 bytes
+
+
+def clean_env():
+    """The environment of a probe: no preload, no lockscope settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("LOCKSCOPE_") and k != "LD_PRELOAD"}
+    return env
+
+
+def err(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def connect(db, timeout):
+    c = sqlite3.connect(db, timeout=timeout, isolation_level=None,
+                        check_same_thread=False)
+    return c
+
+
+def setup(db, mode):
+    c = connect(db, 5)
+    got = c.execute("PRAGMA journal_mode=%s" % mode).fetchone()[0]
+    if got.lower() != mode.lower():
+        err("journal_mode is %s, wanted %s" % (got, mode))
+        sys.exit(2)
+    c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, who TEXT, n INTEGER)")
+    c.close()
+
+
+def sqlite_probe(db, sql):
+    """Run sqlite3 without the shim; return (ok, output)."""
+    r = subprocess.run([SQLITE3, db] + sql, env=clean_env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=30)
+    return r.returncode == 0, r.stdout.strip()
+
+
+def cmd_handoff(db, mode, n):
+    n = int(n)
+    setup(db, mode)
+    # timeout=0: a BUSY shows at once instead of after a wait.
+    a = connect(db, 0)
+    b = connect(db, 0)
+    ok = 0
+    for i in range(n):
+        first, second = (a, b) if i % 2 == 0 else (b, a)
+        try:
+            first.execute("BEGIN")
+            first.execute("SELECT count(*) FROM t").fetchone()      # SHARED
+            second.execute("BEGIN")
+            second.execute("SELECT count(*) FROM t").fetchone()     # joins
+            first.execute("COMMIT")                                 # finishes
+            second.execute("INSERT INTO t(who, n) VALUES('handoff', ?)", (i,))
+            second.execute("COMMIT")                                # writes
+            ok += 1
+        except sqlite3.Error as e:
+            err("iteration %d: %s" % (i, e))
+            for c in (a, b):
+                try:
+                    c.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+    rows = a.execute("SELECT count(*) FROM t").fetchone()[0]
+    integ = a.execute("PRAGMA integrity_check").fetchone()[0]
+    # Both connections idle but open: nothing of theirs may still be locked.
+    pok, pout = sqlite_probe(db, ["BEGIN EXCLUSIVE", "COMMIT"])
+    a.close()
+    b.close()
+    print("handoff %d/%d rows %d integrity %s probe %s"
+          % (ok, n, rows, integ, "ok" if pok else "failed"))
+    if not pok:
+        err("probe: " + pout)
+    return ok == n and rows == n and integ == "ok" and pok
+
+
+def cmd_threads(db, mode, nthreads, n, tag):
+    nthreads, n = int(nthreads), int(n)
+    setup(db, mode)
+    errors = []
+    lock = threading.Lock()
+
+    def work(k):
+        who = "%s-%d" % (tag, k)
+        try:
+            c = connect(db, 30)
+            c.execute("PRAGMA synchronous=OFF")
+            for i in range(n):
+                c.execute("BEGIN IMMEDIATE")
+                c.execute("INSERT INTO t(who, n) VALUES(?, ?)", (who, i))
+                have = c.execute("SELECT count(*) FROM t WHERE who=?", (who,)).fetchone()[0]
+                c.execute("COMMIT")
+                if have != i + 1:
+                    raise RuntimeError("%s sees %d rows of its own, wanted %d" % (who, have, i + 1))
+                if i % 10 == 0:                       # a read transaction too
+                    c.execute("BEGIN")
+                    c.execute("SELECT count(*) FROM t").fetchone()
+                    c.execute("COMMIT")
+            c.close()
+        except Exception as e:                        # noqa: BLE001
+            with lock:
+                errors.append("%s: %s" % (who, e))
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(nthreads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    c = connect(db, 30)
+    mine = c.execute("SELECT count(*) FROM t WHERE who LIKE ?", (tag + "-%",)).fetchone()[0]
+    c.close()
+    for e in errors:
+        err(e)
+    print("threads %s inserted %d errors %d" % (tag, mine, len(errors)))
+    return not errors and mine == nthreads * n
+
+
+def cmd_check(db):
+    c = connect(db, 30)
+    integ = c.execute("PRAGMA integrity_check").fetchone()[0]
+    rows = c.execute("SELECT count(*) FROM t").fetchone()[0]
+    c.close()
+    print("integrity %s rows %d" % (integ, rows))
+    return integ == "ok"
+
+
+def cmd_hazard(db):
+    setup(db, "delete")
+    c = connect(db, 0)
+    c.execute("INSERT INTO t(who, n) VALUES('before', 0)")
+    c.execute("BEGIN IMMEDIATE")                       # RESERVED: a write lock
+    c.execute("INSERT INTO t(who, n) VALUES('holder', 1)")
+    fd = os.open(db, os.O_RDONLY)                      # the innocent-looking
+    os.close(fd)                                       # open and close
+    pok, pout = sqlite_probe(db, ["BEGIN IMMEDIATE", "ROLLBACK"])
+    c.execute("COMMIT")
+    rows = c.execute("SELECT count(*) FROM t").fetchone()[0]
+    integ = c.execute("PRAGMA integrity_check").fetchone()[0]
+    c.close()
+    if pok:
+        print("probe got a write lock: lock lost")
+    else:
+        print("probe: %s: lock kept" % ("database is locked" if "locked" in pout else pout))
+    err("rows %d integrity %s" % (rows, integ))
+    return rows == 2 and integ == "ok"
+
+
+def flock_bytes(typ, start=0, length=0, whence=os.SEEK_SET):
+    return struct.pack(FLOCK_FMT, typ, whence, start, length, 0)
+
+
+def cmd_rule1(path, how):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    os.write(fd, b"x" * 100)
+    if how == "lockf":
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0, os.SEEK_SET)
+    elif how == "setlk":
+        fcntl.fcntl(fd, fcntl.F_SETLK, flock_bytes(fcntl.F_WRLCK, 0, 10))
+    elif how == "setlkw":
+        fcntl.fcntl(fd, fcntl.F_SETLKW, flock_bytes(fcntl.F_WRLCK, 0, 10))
+    else:
+        err("unknown HOW " + how)
+        return False
+    # Python's own file object: open() + close() of the same file.
+    with open(path, "rb") as f:
+        f.read(1)
+    fd2 = os.open(path, os.O_RDONLY)
+    os.close(fd2)
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "probe-lock", path],
+                       env=clean_env(), stdout=subprocess.PIPE, text=True, timeout=30)
+    out = r.stdout.strip()
+    # The lock is still usable: unlock through the original descriptor.
+    if how == "lockf":
+        fcntl.lockf(fd, fcntl.LOCK_UN, 10, 0, os.SEEK_SET)
+    else:
+        fcntl.fcntl(fd, fcntl.F_SETLK, flock_bytes(fcntl.F_UNLCK, 0, 10))
+    os.close(fd)
+    if out == "free":
+        print("lock lost")
+    elif out.startswith("held"):
+        print("lock kept")
+    else:
+        err("probe said: %r" % out)
+        return False
+    return True
+
+
+def cmd_probe_lock(path):
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLK, flock_bytes(fcntl.F_WRLCK, 0, 10))
+    except OSError:
+        got = fcntl.fcntl(fd, fcntl.F_GETLK, flock_bytes(fcntl.F_WRLCK, 0, 10))
+        typ, _, _, _, pid = struct.unpack(FLOCK_FMT, got)
+        print("held by %d" % pid)
+        return True
+    print("free")
+    return True
+
+
+def main(argv):
+    cmds = {"handoff": cmd_handoff, "threads": cmd_threads, "check": cmd_check,
+            "hazard": cmd_hazard, "rule1": cmd_rule1, "probe-lock": cmd_probe_lock}
+    if len(argv) < 2 or argv[1] not in cmds:
+        err(__doc__)
+        return 2
+    try:
+        return 0 if cmds[argv[1]](*argv[2:]) else 1
+    except TypeError as e:
+        err("%s: %s" % (argv[1], e))
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
