@@ -34,6 +34,10 @@
  *           "op=OP n=N1" and "op=OP n=N" (run under valgrind
  *           --tool=callgrind --collect-atstart=no --instr-atstart=no;
  *           instrumentation starts after the setup)
+ *   -C      (whole-process callgrind runs of fork_exit) dump the counters
+ *           before each fork: a child inherits its parent's counters, so
+ *           without this, its dump counts the parent's instructions again;
+ *           with it, the dumps of all processes add up to the whole
  *
  * One line per op on stdout:
  *   op=OP n=N threads=T ns=MEAN best=BEST nvcsw=V fds=K locks=K files=K
@@ -71,6 +75,7 @@
 #define CALLGRIND_ZERO_STATS
 #define CALLGRIND_TOGGLE_COLLECT
 #define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
+#define CALLGRIND_DUMP_STATS
 #endif
 
 /* Per-thread state: each thread locks files of its own. */
@@ -88,6 +93,7 @@ struct ctx {
 typedef void (*op_fn)(struct ctx *);
 
 static const char *g_dir;
+static int g_cg_fork;   /* -C: dump callgrind's counters before each fork */
 
 static void die(const char *what, int e)
 {
@@ -155,6 +161,8 @@ static void op_open_lock_close(struct ctx *c)
 static void op_fork_exit(struct ctx *c)
 {
     (void)c;
+    if (g_cg_fork)
+        CALLGRIND_DUMP_STATS;   /* the child starts counting from zero */
     pid_t p = fork();
     if (p < 0) die("fork_exit: fork", errno);
     if (p == 0)
@@ -348,7 +356,7 @@ static long room_for(long want)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench [-d DIR] [-b B] [-w W] [-f K] [-l K] [-L K] [-t T] [-c N1] OP[,OP...] N\nOPs:");
+    fprintf(stderr, "usage: bench [-d DIR] [-b B] [-w W] [-f K] [-l K] [-L K] [-t T] [-c N1] [-C] OP[,OP...] N\nOPs:");
     for (size_t i = 0; i < NOPS; i++)
         fprintf(stderr, " %s", OPS[i].name);
     fprintf(stderr, "\n");
@@ -360,7 +368,7 @@ int main(int argc, char **argv)
     long nfds = 0, nlocks = 0, nfiles = 0, warm = -1, cg_n1 = 0;
     int batches = 5, nthreads = 0, opt;
     g_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    while ((opt = getopt(argc, argv, "d:b:w:f:l:L:t:c:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:b:w:f:l:L:t:c:C")) != -1) {
         switch (opt) {
         case 'd': g_dir = optarg; break;
         case 'b': batches = atoi(optarg); break;
@@ -370,6 +378,7 @@ int main(int argc, char **argv)
         case 'L': nfiles = atol(optarg); break;
         case 't': nthreads = atoi(optarg); break;
         case 'c': cg_n1 = atol(optarg); break;
+        case 'C': g_cg_fork = 1; break;
         default: usage();
         }
     }

@@ -12,7 +12,7 @@
  * strictest setting for a shim's overhead.
  *
  * Prints: op=sqlite_MODE n=N threads=0 ns=MEAN best=BEST nvcsw=V
- * (nanoseconds per iteration).
+ * version=SQLITE_VERSION (nanoseconds per iteration).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
         snprintf(side, sizeof side, "%s%s", path, sfx[i]);
         unlink(side);
     }
-    printf("op=sqlite_%s n=%ld threads=0 ns=%.2f best=%.2f nvcsw=%ld\n", mode, per * batches,
-           total / (double)(per * batches), best / (double)per, r1.ru_nvcsw - r0.ru_nvcsw);
+    printf("op=sqlite_%s n=%ld threads=0 ns=%.2f best=%.2f nvcsw=%ld version=%s\n", mode, per * batches,
+           total / (double)(per * batches), best / (double)per, r1.ru_nvcsw - r0.ru_nvcsw, sqlite3_libversion());
     return 0;
 }

@@ -14,6 +14,9 @@ expected one.
   threads DB MODE T N TAG T threads, each with its own connection, N small
                           write transactions each (busy timeout); prints the
                           rows this process inserted.
+  stress DB N TAG         N hand-offs of two connections (readers, then a
+                          writer joined by a reader) with a busy timeout, to
+                          run in several processes at once.
   check DB                integrity_check and row count.
   hazard DB               How To Corrupt An SQLite Database File, 2.2: hold a
                           write transaction, open and close the database file
@@ -153,6 +156,48 @@ def cmd_threads(db, mode, nthreads, n, tag):
     return not errors and mine == nthreads * n
 
 
+def cmd_stress(db, n, tag):
+    n = int(n)
+    a = connect(db, 30)
+    b = connect(db, 30)
+    ok = 0
+    errors = 0
+    for i in range(n):
+        first, second = (a, b) if i % 2 == 0 else (b, a)
+        try:
+            # Readers: the kernel lock is taken through `first` and released
+            # through `second` (the last one out).
+            first.execute("BEGIN")
+            first.execute("SELECT count(*) FROM t").fetchone()
+            second.execute("BEGIN")
+            second.execute("SELECT count(*) FROM t").fetchone()
+            first.execute("COMMIT")
+            second.execute("COMMIT")
+            # A writer that `first` joins as a reader while it writes.  No
+            # connection holds a lock while another of this process waits,
+            # so natively nothing can deadlock and every commit succeeds.
+            second.execute("BEGIN IMMEDIATE")
+            second.execute("INSERT INTO t(who, n) VALUES(?, ?)", (tag, i))
+            first.execute("BEGIN")
+            first.execute("SELECT count(*) FROM t").fetchone()
+            first.execute("COMMIT")
+            second.execute("COMMIT")
+            ok += 1
+        except sqlite3.Error as e:
+            errors += 1
+            err("%s iteration %d: %s" % (tag, i, e))
+            for c in (a, b):
+                try:
+                    c.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+    mine = a.execute("SELECT count(*) FROM t WHERE who=?", (tag,)).fetchone()[0]
+    a.close()
+    b.close()
+    print("stress %s %d/%d errors %d" % (tag, ok, n, errors))
+    return ok == n and mine == n
+
+
 def cmd_check(db):
     c = connect(db, 30)
     integ = c.execute("PRAGMA integrity_check").fetchone()[0]
@@ -237,7 +282,7 @@ def cmd_probe_lock(path):
 
 
 def main(argv):
-    cmds = {"handoff": cmd_handoff, "threads": cmd_threads, "check": cmd_check,
+    cmds = {"handoff": cmd_handoff, "threads": cmd_threads, "check": cmd_check, "stress": cmd_stress,
             "hazard": cmd_hazard, "rule1": cmd_rule1, "probe-lock": cmd_probe_lock}
     if len(argv) < 2 or argv[1] not in cmds:
         err(__doc__)

@@ -32,8 +32,9 @@
 #include "scen.h"
 
 #include <dirent.h>
+#include <sys/mman.h>
 
-#define FILES 2000
+#define FILES 1000
 #define PROCS 4
 
 static int rules_applied(void)
@@ -176,14 +177,17 @@ static void wait_case(const char *name, char op)
 
 struct counts { int claimed, dead, busy, gone, unlink_failed; };
 
+static pthread_barrier_t *bar;      /* process-shared: all start each file together */
+
 static void worker(int go, int out)
 {
     struct counts c = {0};
     char b;
     if (read(go, &b, 1) != 1) _exit(2);
     for (int i = 0; i < FILES; i++) {
+        pthread_barrier_wait(bar);
         char path[64];
-        snprintf(path, sizeof path, "lockscope-ol-race-%04d", i);
+        snprintf(path, sizeof path, "lockscope-ol-race-%03d", i);
         int fd = exlock_open(path, O_RDWR | O_NONBLOCK, 0);
         if (fd < 0) {
             if (errno == ENOENT) c.gone++;
@@ -209,9 +213,15 @@ static void seed_race(void)
 {
     for (int i = 0; i < FILES; i++) {
         char path[64];
-        snprintf(path, sizeof path, "lockscope-ol-race-%04d", i);
+        snprintf(path, sizeof path, "lockscope-ol-race-%03d", i);
         put(path, "x");
     }
+    bar = mmap(NULL, sizeof *bar, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (bar == MAP_FAILED) scen_die("mmap");
+    pthread_barrierattr_t ba;
+    pthread_barrierattr_init(&ba);
+    pthread_barrierattr_setpshared(&ba, PTHREAD_PROCESS_SHARED);
+    pthread_barrier_init(bar, &ba, PROCS);
     int go[2], out[2];
     if (pipe(go) < 0 || pipe(out) < 0) scen_die("pipe");
     pid_t kids[PROCS];
