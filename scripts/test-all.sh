@@ -21,7 +21,7 @@ suite() {
     "$@" >"$log" 2>&1
     local rc=$?
     local p f s
-    p=$(grep -E '^[A-Za-z:]* *[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | sed -E 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\1/')
+    p=$(grep -E '^[A-Za-z:]* *[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | sed -E 's/^[^0-9]*([0-9]+) passed.*/\1/')
     f=$(grep -E '^[A-Za-z:]* *[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | sed -E 's/.* ([0-9]+) failed.*/\1/')
     s=$(grep -E '^[A-Za-z:]* *[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped' "$log" | tail -1 | sed -E 's/.* ([0-9]+) skipped.*/\1/')
     if [ -z "$p" ]; then

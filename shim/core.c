@@ -25,7 +25,69 @@ void ls_hazard_config_error(const char *msg);
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pid_t g_mu_holder;
 static sigset_t fork_saved_mask;
+static int fork_skipped_lock;
 static __thread pid_t tls_tid;
+
+/* This thread is entering, inside, or leaving the critical section.  Set
+ * BEFORE the mutex is taken and cleared AFTER it is released, so that a
+ * signal handler interrupting any instant of that never tries to take a
+ * mutex its own thread may hold: ls_enter() answers -1 and the caller
+ * takes the signal path (the real call now, the table's update deferred
+ * to this thread's ls_leave). */
+static __thread volatile sig_atomic_t tls_cs;
+
+/* The deferred updates, per thread: pushed by signal handlers, applied by
+ * the interrupted ls_leave.  Slots are reserved with an atomic add, so
+ * nested handlers never overwrite each other. */
+#define DEFER_MAX 64
+struct deferred { int kind, a, b; volatile sig_atomic_t ready; };
+static __thread struct deferred tls_defer[DEFER_MAX];
+static __thread _Atomic int tls_ndefer;
+static __thread volatile sig_atomic_t tls_defer_overflow;
+
+void ls_defer(int kind, int a, int b)
+{
+    int i = atomic_fetch_add(&tls_ndefer, 1);
+    if (i >= DEFER_MAX) {
+        tls_defer_overflow = 1;
+        return;
+    }
+    tls_defer[i].kind = kind;
+    tls_defer[i].a = a;
+    tls_defer[i].b = b;
+    atomic_signal_fence(memory_order_seq_cst);
+    tls_defer[i].ready = 1;
+}
+
+int ls_in_critical(void) { return tls_cs != 0; }
+
+void ls_apply_deferred(int kind, int a, int b);
+
+/* Under g_mu: apply what handlers deferred on this thread. */
+static void process_deferred(void)
+{
+    int done = 0;
+    for (;;) {
+        int n = atomic_load(&tls_ndefer);
+        if (done >= n || done >= DEFER_MAX) {
+            if (tls_defer_overflow) {
+                tls_defer_overflow = 0;
+                ls_apply_deferred(LS_DEFER_RESYNC, -1, -1);
+            }
+            int expect = n;
+            if (atomic_compare_exchange_strong(&tls_ndefer, &expect, 0))
+                return;
+            if (done >= DEFER_MAX) done = 0;     /* overflowed meanwhile: resync covers it */
+            continue;
+        }
+        struct deferred *d = &tls_defer[done];
+        if (!d->ready)
+            continue;           /* a handler that reserved it is still running: cannot be, it ran to completion */
+        ls_apply_deferred(d->kind, d->a, d->b);
+        d->ready = 0;
+        done++;
+    }
+}
 
 pid_t ls_gettid(void)
 {
@@ -34,20 +96,47 @@ pid_t ls_gettid(void)
     return tls_tid;
 }
 
-void ls_enter(struct ls_guard *g)
+int ls_enter(struct ls_guard *g)
 {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &g->old);
+    (void)g;
+    if (tls_cs)
+        return -1;              /* a signal handler inside our own section */
+    tls_cs = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    pthread_mutex_lock(&g_mu);
+    g_mu_holder = ls_gettid();
+    return 0;
+}
+
+/* Back into the section after leaving it inside one operation (around a
+ * wait): this thread is not inside, so this cannot fail. */
+void ls_reenter(struct ls_guard *g)
+{
+    (void)g;
+    tls_cs = 1;
+    atomic_signal_fence(memory_order_seq_cst);
     pthread_mutex_lock(&g_mu);
     g_mu_holder = ls_gettid();
 }
 
 void ls_leave(struct ls_guard *g)
 {
-    g_mu_holder = 0;
-    pthread_mutex_unlock(&g_mu);
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    (void)g;
+    for (;;) {
+        process_deferred();
+        g_mu_holder = 0;
+        pthread_mutex_unlock(&g_mu);
+        atomic_signal_fence(memory_order_seq_cst);
+        tls_cs = 0;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (!atomic_load(&tls_ndefer))
+            return;
+        /* a handler deferred something after we looked: once more */
+        tls_cs = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        pthread_mutex_lock(&g_mu);
+        g_mu_holder = ls_gettid();
+    }
 }
 
 int ls_held(void) { return g_mu_holder == ls_gettid(); }
@@ -61,12 +150,17 @@ static void atfork_prepare(void)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &fork_saved_mask);
-    pthread_mutex_lock(&g_mu);
+    /* fork from a handler that interrupted our own section: the mutex is
+     * ours already; taking it again would hang */
+    fork_skipped_lock = tls_cs != 0;
+    if (!fork_skipped_lock)
+        pthread_mutex_lock(&g_mu);
 }
 
 static void atfork_parent(void)
 {
-    pthread_mutex_unlock(&g_mu);
+    if (!fork_skipped_lock)
+        pthread_mutex_unlock(&g_mu);
     pthread_sigmask(SIG_SETMASK, &fork_saved_mask, NULL);
 }
 
@@ -76,6 +170,9 @@ static void atfork_child(void)
     memcpy(&g_mu, &fresh, sizeof fresh);
     g_mu_holder = 0;
     tls_tid = 0;
+    tls_cs = 0;
+    atomic_store(&tls_ndefer, 0);
+    tls_defer_overflow = 0;
     g_ls.pid = (pid_t)syscall(SYS_getpid);
     if (g_ls.inited && ls_active())
         ls_fork_child_reset();

@@ -37,12 +37,39 @@
 #define NO_HOLDER_PID 2147483647
 
 
-/* ---- the caller's struct flock ---- */
+/* ---- the caller's struct flock ----
+ * Read and written as the kernel would: EFAULT, never a crash, for a NULL,
+ * wild or read-only pointer.  The common case costs no syscall: a struct
+ * on the calling thread's own stack, between our frame and the top of the
+ * stack's mapping, is certainly mapped and writable.  Anything else goes
+ * through process_vm_readv/writev, which answer EFAULT. */
+
+static __thread uintptr_t tls_stack_lo, tls_stack_hi;
+
+static int on_own_stack(const void *p, size_t n)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t a = (uintptr_t)p;
+    if (a < sp || a - sp > 256 * 1024)
+        return 0;
+    if (sp < tls_stack_lo || sp >= tls_stack_hi) {
+        struct ls_mapping m;
+        if (!ls_held() || ls_maps_find(sp, &m) < 0 || !m.writable)
+            return 0;
+        tls_stack_lo = m.lo;
+        tls_stack_hi = m.hi;
+    }
+    return a + n <= tls_stack_hi;
+}
 
 static int copy_in(void *dst, const void *src, size_t n)
 {
     if ((uintptr_t)src < 4096)
         return -EFAULT;
+    if (on_own_stack(src, n)) {
+        memcpy(dst, src, n);
+        return 0;
+    }
     struct iovec l = { dst, n }, r = { (void *)src, n };
     ssize_t k = process_vm_readv(g_ls.pid, &l, 1, &r, 1, 0);
     if (k == (ssize_t)n)
@@ -58,6 +85,10 @@ static int copy_out(void *dst, const void *src, size_t n)
 {
     if ((uintptr_t)dst < 4096)
         return -EFAULT;
+    if (on_own_stack(dst, n)) {
+        memcpy(dst, src, n);
+        return 0;
+    }
     struct iovec l = { (void *)src, n }, r = { dst, n };
     ssize_t k = process_vm_writev(g_ls.pid, &l, 1, &r, 1, 0);
     if (k == (ssize_t)n)
@@ -351,7 +382,7 @@ static int native_fcntl(int fd, int cmd, void *arg)
 static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t s, int64_t e,
                  const char *call, void *site, struct ls_guard *g)
 {
-    struct ls_owner *o = d->owner;
+    struct ls_owner *o = d->owner ? d->owner : d->inode->shared;
     int qfd = o && o->priv >= 0 ? o->priv : fd;
     struct flock q;
     memset(&q, 0, sizeof q);
@@ -379,7 +410,7 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             ls_leave(g);
             pid_t pids[1];
             int n = ls_find_holders(dev, ino, s, e, fl->l_type == F_WRLCK ? LS_WR : LS_RD, skip, pids, 1);
-            ls_enter(g);
+            ls_reenter(g);
             if (n > 0) {
                 q.l_pid = pids[0];
             } else {
@@ -403,7 +434,8 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     int64_t s, e;
     int err = 0, r;
 
-    ls_enter(&g);
+    if (ls_enter(&g) < 0)
+        return -ENOLCK;         /* a lock from a signal handler that interrupted the shim */
     struct ls_desc *d = ls_desc_for_fd(fd, &err);
     if (!d) { ls_leave(&g); return err; }
     if (d->acc < 0) { ls_leave(&g); return -EBADF; }        /* O_PATH */
@@ -449,7 +481,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
             ls_hazard(&h);
         }
         if (audit && r == 0 && cmd != F_GETLK) {
-            ls_enter(&g);
+            ls_reenter(&g);
             d = ls_desc_for_fd(fd, &err);
             if (d) audit_after_setlk(d, fd, s, e, fl.l_type, call, site);
             ls_leave(&g);
@@ -461,20 +493,51 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         !in->shared && !scope_is(in, fd, LS_SCOPE_DESCRIPTION))
         make_shared(in, d, fd);
 
+    if (cmd == F_GETLK) {
+        /* no private description needed: without one, the program's own
+         * description holds no lock of ours and OFD_GETLK on it sees all */
+        r = getlk(d, fd, &fl, arg, s, e, call, site, &g);
+        ls_leave(&g);
+        return r;
+    }
+    if (fl.l_type == F_UNLCK && !(d->owner ? d->owner : in->shared)) {
+        /* nothing held through this description: no private one is made
+         * for an unlock; only what natively would have happened is said */
+        struct ls_owner *foreign = foreign_overlap(in, NULL, s, e, LS_UN);
+        struct ls_hazard h = { .call = call, .fd = fd, .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                               .type = "unlock", .has_range = 1, .start = s, .end = e, .site = site };
+        if (foreign) {
+            int strict = g_ls.mode == LS_MODE_STRICT;
+            h.name = "foreign-convert";
+            h.action = strict ? "refused" : "prevented";
+            h.detail = "natively this unlock would release a lock held through another descriptor";
+            ls_hazard(&h);
+            if (strict) { ls_leave(&g); return -ENOLCK; }
+        }
+        h.name = "unlock-not-held";
+        h.action = "observed";
+        h.detail = NULL;
+        ls_hazard(&h);
+        ls_leave(&g);
+        return 0;
+    }
+
     struct ls_owner *o = ls_owner_for(d, fd, &err);
+    if (!o && (err == -EMFILE || err == -ENFILE || err == -ENOMEM || err == -ENOLCK)) {
+        /* Out of fds or memory for the private description: the request
+         * fails as the kernel fails one it has no room for.  Semantics are
+         * never changed silently for a passing shortage. */
+        ls_leave(&g);
+        return -ENOLCK;
+    }
     if (!o) {
-        /* No private description (no /proc, or the file's mode forbids a
-         * re-open): native semantics for this file, said once. */
+        /* No private description can ever be made (no /proc, a socket or
+         * FIFO, a mode that forbids re-opening): native semantics for this
+         * file, said once. */
         in->scope = LS_SCOPE_PROCESS;
         ls_debug("lockscope: fd %d: cannot re-open for a private description (errno %d): native semantics", fd, -err);
         ls_leave(&g);
         return native_fcntl(fd, cmd, arg);
-    }
-
-    if (cmd == F_GETLK) {
-        r = getlk(d, fd, &fl, arg, s, e, call, site, &g);
-        ls_leave(&g);
-        return r;
     }
 
     int lt = fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN;
@@ -559,7 +622,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         int slot = -1;
         r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
         if (r == -EDEADLK) {
-            ls_enter(&g);
+            ls_reenter(&g);
             if (w) w->tid = 0;
             h.name = "self-deadlock";
             /* native F_SETLKW detects this cycle too: the outcome is unchanged */
@@ -572,7 +635,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         r = REAL(fcntl)(priv, F_OFD_SETLKW, &q);
         int saved = errno;
         ls_xwait_end(slot);
-        ls_enter(&g);
+        ls_reenter(&g);
         if (w) w->tid = 0;
         errno = saved;
         if (r < 0 && errno == EINTR) {
@@ -611,7 +674,8 @@ int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
         return native_fcntl(fd, cmd, arg);
     struct ls_guard g;
     int err = 0;
-    ls_enter(&g);
+    if (ls_enter(&g) < 0)
+        return native_fcntl(fd, cmd, arg);
     struct ls_desc *d = ls_desc_for_fd(fd, &err);
     if (!d) { ls_leave(&g); return native_fcntl(fd, cmd, arg); }
     int mine = d->ofd_used;
@@ -643,7 +707,7 @@ int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
                                    .detail = "another process holds OFD locks through this same open file description: both would own them" };
             ls_hazard(&h);
             if (strict) {
-                ls_enter(&g);
+                ls_reenter(&g);
                 d = ls_fd_get(fd);
                 if (d) d->ofd_used = 0;
                 ls_leave(&g);

@@ -56,7 +56,8 @@ static int survives(int fd)
 int ls_exec_prepare(char *const envp[], char ***new_envp, void **cookiep)
 {
     struct ls_guard g;
-    ls_enter(&g);
+    if (ls_enter(&g) < 0)
+        return -EBUSY;          /* exec from a handler inside the shim: no hand-over */
     size_t nlocks = 0, nfds = 0;
     for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
         nlocks += ls_range_count(o->ranges) + 1;
@@ -154,7 +155,11 @@ void ls_exec_failed(void *cookie)
 {
     struct cookie *ck = cookie;
     struct ls_guard g;
-    ls_enter(&g);
+    if (ls_enter(&g) < 0) {
+        for (int i = 0; i < ck->n; i++)          /* the cookie's memory is left */
+            REAL(fcntl)(ck->privs[i], F_SETFD, FD_CLOEXEC);
+        return;
+    }
     for (int i = 0; i < ck->n; i++)
         REAL(fcntl)(ck->privs[i], F_SETFD, FD_CLOEXEC);
     ls_free(ck->env, ck->envsize);
@@ -184,7 +189,8 @@ void ls_exec_receive(void)
     if (!val)
         return;
     struct ls_guard g;
-    ls_enter(&g);
+    if (ls_enter(&g) < 0)
+        return;
     const char *p = val;
     struct ls_owner *cur = NULL;
     struct stat pst;

@@ -9,16 +9,216 @@
  * LOCKSCOPE_FLOCK=ofd turns flock into a whole-file OFD lock on the
  * program's own description: the same sharing through dup and fork, an
  * atomic upgrade, and a conflict with fcntl locks (as over NFS).
+ *
+ * flock-fcntl-mix is seen two ways.  In this process: the inode's
+ * flock_seen/fcntl_seen flags (the fcntl side is in engine.c).  Across
+ * processes: before a flock lock on a file where this process holds no
+ * fcntl-domain lock, /proc/locks is read for POSIX or OFD locks on the same
+ * inode; any there is another process's (or the program's own F_OFD_*).
+ * The other direction (another process's flock met by this process's
+ * fcntl) is engine.c's to see.  Not done with the cure on: other processes'
+ * cured flocks are OFD locks too, and the cure makes both kinds conflict.
  */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "real.h"
 #include "shim.h"
 
 #define NFS_MAGIC 0x6969
+
+/* ---- /proc/locks: is a POSIX or OFD lock held on (dev, ino)? ---- */
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    return p;
+}
+
+static const char *skip_tok(const char *p, const char *e)
+{
+    while (p < e && *p != ' ' && *p != '\t') p++;
+    return p;
+}
+
+static int starts(const char *p, const char *e, const char *lit)
+{
+    size_t n = strlen(lit);
+    return (size_t)(e - p) >= n && memcmp(p, lit, n) == 0 && (p + n == e || p[n] == ' ' || p[n] == '\t');
+}
+
+/* Parse an unsigned number in `base` from *pp up to a non-digit. */
+static int num(const char **pp, const char *e, unsigned base, unsigned long long *out)
+{
+    const char *p = *pp;
+    unsigned long long v = 0;
+    int n = 0;
+    for (; p < e; p++, n++) {
+        unsigned d;
+        if (*p >= '0' && *p <= '9') d = (unsigned)(*p - '0');
+        else if (base == 16 && *p >= 'a' && *p <= 'f') d = (unsigned)(*p - 'a' + 10);
+        else break;
+        if (v > (~0ULL - d) / base) return -1;
+        v = v * base + d;
+    }
+    if (!n) return -1;
+    *pp = p;
+    *out = v;
+    return 0;
+}
+
+/* One /proc/locks line: 1 when it is a held POSIX/OFD lock on inode `ino`
+ * (*maj, *min: the superblock device it names). */
+static int lock_line(const char *p, const char *e, ino_t ino, unsigned long long *maj,
+                     unsigned long long *min)
+{
+    unsigned long long v;
+    p = skip_tok(skip_ws(p, e), e);                 /* "N:" */
+    p = skip_ws(p, e);
+    if (!starts(p, e, "POSIX") && !starts(p, e, "OFDLCK"))
+        return 0;                                   /* FLOCK, LEASE, "->" waiters */
+    p = skip_tok(p, e);
+    p = skip_tok(skip_ws(p, e), e);                 /* ADVISORY */
+    p = skip_tok(skip_ws(p, e), e);                 /* READ / WRITE */
+    p = skip_tok(skip_ws(p, e), e);                 /* pid */
+    p = skip_ws(p, e);
+    if (num(&p, e, 16, maj) || p >= e || *p++ != ':') return 0;
+    if (num(&p, e, 16, min) || p >= e || *p++ != ':') return 0;
+    if (num(&p, e, 10, &v)) return 0;
+    return v == (unsigned long long)ino;
+}
+
+/* The superblock device of fd as /proc/locks names it, when it differs
+ * from st_dev (btrfs subvolumes): mnt_id from fdinfo, then mountinfo. */
+static int sb_dev(int fd, unsigned long long *maj, unsigned long long *min)
+{
+    char path[64] = "/proc/self/fdinfo/", buf[2048];
+    size_t l = 18 + ls_fmt_u64(path + 18, (uint64_t)fd);
+    path[l] = 0;
+    int f = REAL(open)(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0) return -1;
+    ssize_t n = read(f, buf, sizeof buf - 1);
+    REAL(close)(f);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *m = strstr(buf, "mnt_id:");
+    unsigned long long id, v;
+    const char *p = m ? m + 7 : NULL;
+    if (!p) return -1;
+    p = skip_ws(p, buf + n);
+    if (num(&p, buf + n, 10, &id)) return -1;
+    f = REAL(open)("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (f < 0) return -1;
+    /* "ID PARENT MAJ:MIN ..." one mount a line */
+    char mi[2048];
+    size_t have = 0;
+    int found = -1;
+    for (;;) {
+        ssize_t r = read(f, mi + have, sizeof mi - have);
+        if (r <= 0) break;
+        have += (size_t)r;
+        char *line = mi, *end = mi + have, *nl;
+        while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
+            const char *q = line;
+            if (!num(&q, nl, 10, &v) && v == id) {
+                q = skip_tok(skip_ws(q, nl), nl);   /* parent */
+                q = skip_ws(q, nl);
+                if (!num(&q, nl, 10, maj) && q < nl && *q++ == ':' && !num(&q, nl, 10, min))
+                    found = 0;
+                break;
+            }
+            line = nl + 1;
+        }
+        if (nl || found == 0) break;
+        have = (size_t)(end - line);
+        memmove(mi, line, have);
+        if (have == sizeof mi) have = 0;            /* an absurd line: drop it */
+    }
+    REAL(close)(f);
+    return found;
+}
+
+/* 1 when /proc/locks lists a POSIX or OFD lock on fd's inode. */
+static int fcntl_locks_on(int fd, dev_t dev, ino_t ino)
+{
+    char buf[2048];                                 /* never under g_mu: may be slow */
+    int f = REAL(open)("/proc/locks", O_RDONLY | O_CLOEXEC);
+    if (f < 0) return 0;
+    size_t have = 0;
+    int hit = 0, other_dev = 0;
+    for (;;) {
+        ssize_t r = read(f, buf + have, sizeof buf - have);
+        if (r <= 0) break;
+        have += (size_t)r;
+        char *line = buf, *end = buf + have, *nl;
+        while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
+            unsigned long long maj, min;
+            if (lock_line(line, nl, ino, &maj, &min)) {
+                if (maj == major(dev) && min == minor(dev)) { hit = 1; break; }
+                other_dev = 1;
+            }
+            line = nl + 1;
+        }
+        if (hit) break;
+        have = (size_t)(end - line);
+        memmove(buf, line, have);
+        if (have == sizeof buf) have = 0;
+    }
+    REAL(close)(f);
+    if (!hit && other_dev) {
+        /* Same inode number under another device: this file's only if that
+         * is its superblock's device (btrfs subvolumes, some overlays). */
+        unsigned long long smaj, smin;
+        if (sb_dev(fd, &smaj, &smin) == 0 && (smaj != major(dev) || smin != minor(dev))) {
+            f = REAL(open)("/proc/locks", O_RDONLY | O_CLOEXEC);
+            if (f < 0) return 0;
+            have = 0;
+            for (;;) {
+                ssize_t r = read(f, buf + have, sizeof buf - have);
+                if (r <= 0) break;
+                have += (size_t)r;
+                char *line = buf, *end = buf + have, *nl;
+                while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
+                    unsigned long long maj, min;
+                    if (lock_line(line, nl, ino, &maj, &min) && maj == smaj && min == smin) { hit = 1; break; }
+                    line = nl + 1;
+                }
+                if (hit) break;
+                have = (size_t)(end - line);
+                memmove(buf, line, have);
+                if (have == sizeof buf) have = 0;
+            }
+            REAL(close)(f);
+        }
+    }
+    return hit;
+}
+
+/* The program used fcntl locks on the inode in this process: classic ones
+ * (engine.c sets fcntl_seen) or its own F_OFD_* (ofd_used). */
+static int fcntl_used_here(const struct ls_inode *in)
+{
+    if (in->fcntl_seen) return 1;
+    for (const struct ls_desc *d = in->descs; d; d = d->next_in_inode)
+        if (d->ofd_used) return 1;
+    return 0;
+}
+
+/* This process holds fcntl-domain locks on the inode through the shim's
+ * owners (open-and-lock rules, locks handed over at exec): /proc/locks
+ * cannot tell them from another process's OFD locks. */
+static int own_fcntl_locks(const struct ls_inode *in)
+{
+    if (in->shared && in->shared->ranges) return 1;
+    for (const struct ls_desc *d = in->descs; d; d = d->next_in_inode)
+        if (d->owner && d->owner->ranges) return 1;
+    return 0;
+}
 
 int ls_flock(int fd, int op, void *site)
 {
@@ -28,25 +228,45 @@ int ls_flock(int fd, int op, void *site)
 
     struct ls_guard g;
     int err = 0;
-    ls_enter(&g);
+    int strict = g_ls.mode == LS_MODE_STRICT;
+    int cure = g_ls.cfg.flock == LS_FLOCK_OFD && ls_fixing();
+    if (ls_enter(&g) < 0)        /* signal handler inside the shim: native flock */
+        return REAL(flock)(fd, op) < 0 ? -errno : 0;
     struct ls_desc *d = ls_desc_for_fd(fd, &err);
     if (!d) {
         ls_leave(&g);
         return REAL(flock)(fd, op) < 0 ? -errno : 0;   /* native errno */
     }
     struct ls_inode *in = d->inode;
-    int strict = g_ls.mode == LS_MODE_STRICT;
-    int cure = g_ls.cfg.flock == LS_FLOCK_OFD && ls_fixing();
+    int foreign = 0;
+    if (base != LOCK_UN && !fcntl_used_here(in) && !cure && !own_fcntl_locks(in)) {
+        /* Another process's fcntl locks?  Read /proc/locks outside g_mu,
+         * then look the description up again. */
+        dev_t dev = in->dev;
+        ino_t ino = in->ino;
+        ls_leave(&g);
+        foreign = fcntl_locks_on(fd, dev, ino);
+        ls_reenter(&g);
+        d = ls_desc_for_fd(fd, &err);
+        if (!d) {
+            ls_leave(&g);
+            return REAL(flock)(fd, op) < 0 ? -errno : 0;
+        }
+        in = d->inode;
+    }
+    int acc = d->acc;
     struct ls_hazard h = { .call = "flock", .fd = fd, .dev = in->dev, .ino = in->ino,
                            .has_devino = 1, .site = site,
                            .type = base == LOCK_SH ? "shared" : base == LOCK_EX ? "exclusive" : "unlock" };
     if (base != LOCK_UN) {
         in->flock_seen = 1;
         d->flock_used = 1;
-        if (in->fcntl_seen) {
+        int here = fcntl_used_here(in);
+        if (here || foreign) {
             h.name = "flock-fcntl-mix";
             h.action = strict ? "refused" : "observed";
-            h.detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS";
+            h.detail = here ? "flock and fcntl locks on one file: separate on Linux, one lock over NFS"
+                                      : "another process holds fcntl locks on this file: separate from flock on Linux, one lock over NFS";
             ls_hazard(&h);
             if (strict) { ls_leave(&g); return -ENOLCK; }
         }
@@ -59,7 +279,6 @@ int ls_flock(int fd, int op, void *site)
         }
     }
     ls_leave(&g);
-
     struct statfs sf;
     if (base != LOCK_UN && fstatfs(fd, &sf) == 0 && sf.f_type == NFS_MAGIC) {
         h.name = "flock-on-nfs";
@@ -78,6 +297,12 @@ int ls_flock(int fd, int op, void *site)
         if (r < 0 && errno == EBADF) {
             /* flock needs no access mode; an OFD write lock does */
             r = REAL(flock)(fd, op);
+        } else if (r == 0 && base == LOCK_UN && acc != O_RDWR) {
+            /* a description that is not O_RDWR may hold a native flock
+             * taken by the fallback above: release that too */
+            int saved = errno;
+            REAL(flock)(fd, LOCK_UN);
+            errno = saved;
         }
     } else {
         r = REAL(flock)(fd, op);
@@ -89,7 +314,7 @@ int ls_flock(int fd, int op, void *site)
         h.detail = "blocking flock interrupted by a signal: not held";
         ls_hazard(&h);
     }
-    ls_enter(&g);
+    ls_reenter(&g);
     d = ls_fd_get(fd);
     if (d) {
         if (r == 0) d->flock_held = base == LOCK_UN ? 0 : base;

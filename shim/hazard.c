@@ -10,13 +10,25 @@
  *
  * Flood control: identical records (hazard, action, call site, inode) are
  * counted in a small table; the 1st, 10th, 100th... are written, each
- * with "repeat" = how many it stands for, and the remainder at exit.
+ * with "repeat" = how many it stands for, and the remainder at exit (with
+ * the path of the first one, fd and backtrace null).  The table belongs to
+ * one process: a forked child starts with an empty one, so no repeat is
+ * counted twice.  Repeats still pending are lost when the process ends
+ * without running destructors (_exit, a fatal signal, exec unless
+ * ls_hazard_flush_pending runs first).
+ *
+ * The log descriptor is marked private (closefrom and close leave it
+ * alone), and its identity is checked before every record: if the program
+ * managed to close it or put another file on its number (dup2 onto it, a
+ * raw close_range), the log is opened again rather than written into the
+ * program's file.
  */
 #include <execinfo.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +40,9 @@
 extern char *program_invocation_short_name;
 
 static int log_fd = -1;
+static int log_is_file;         /* log_fd is ours (not the program's stderr) */
+static dev_t log_dev;
+static ino_t log_ino;
 static int log_json;
 static int log_open_failed;
 static char recbuf[LS_RECORD_MAX];
@@ -45,19 +60,39 @@ void ls_hazard_init(void)
 
 static int open_log(void)
 {
+    if (log_fd >= 0 && log_is_file) {
+        struct stat st;
+        if (fstat(log_fd, &st) != 0 || st.st_dev != log_dev || st.st_ino != log_ino) {
+            /* closed or replaced behind our back: the number is not ours */
+            ls_fd_mark_private(log_fd, 0);
+            log_fd = -1;
+        }
+    }
     if (log_fd >= 0 || log_open_failed)
         return log_fd;
     const char *p = g_ls.cfg.log;
     int json = g_ls.cfg.format == LS_FORMAT_JSON;
     if (!p || !strcmp(p, "stderr")) {
         log_fd = 2;
+        log_is_file = 0;
     } else {
         int fd = REAL(open)(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
         if (fd < 0) {
             log_open_failed = 1;
             return -1;
         }
-        log_fd = ls_move_high(fd);
+        fd = ls_move_high(fd);
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            REAL(close)(fd);
+            log_open_failed = 1;
+            return -1;
+        }
+        log_fd = fd;
+        log_is_file = 1;
+        log_dev = st.st_dev;
+        log_ino = st.st_ino;
+        ls_fd_mark_private(log_fd, 1);
         if (g_ls.cfg.format == LS_FORMAT_DEFAULT)
             json = 1;
     }
@@ -109,7 +144,7 @@ void ls_debug(const char *fmt, ...)
         return;
     struct ls_guard g;
     int held = ls_held();
-    if (!held) ls_enter(&g);
+    if (!held && ls_enter(&g) < 0) return;  /* a handler inside the shim: no record */
     va_list ap;
     va_start(ap, fmt);
     size_t n = vfmt(debugbuf, sizeof debugbuf - 1, fmt, ap);
@@ -186,6 +221,8 @@ static size_t site_of(uintptr_t addr, char *out, size_t cap)
                 const char *base = "?";
                 if (path) { base = strrchr(path, '/') + 1; }
                 size_t bl = strlen(base);
+                if (bl > 10 && !memcmp(base + bl - 10, " (deleted)", 10))
+                    bl -= 10;           /* the module was replaced on disk */
                 if (bl > cap - 24) bl = cap - 24;
                 memcpy(out, base, bl);
                 n = bl;
@@ -218,8 +255,42 @@ raw:
 /* ---- flood control ---- */
 
 #define DEDUP_SLOTS 256
-struct dedup { const char *name, *action; uintptr_t site; ino_t ino; uint64_t count, written; struct ls_hazard first; };
+#define DEDUP_PATH 512
+struct dedup {
+    const char *name, *action;
+    uintptr_t site;
+    ino_t ino;
+    uint64_t count, written;
+    struct ls_hazard first;
+    char path[DEDUP_PATH];      /* the first record's path, "" if unknown */
+};
 static struct dedup dedup[DEDUP_SLOTS];
+static pid_t dedup_pid;         /* the process the counts belong to */
+
+/* A forked child inherits the parent's counts: forget them (the parent
+ * writes its own pending repeats). */
+static void dedup_own(void)
+{
+    if (dedup_pid != g_ls.pid) {
+        memset(dedup, 0, sizeof dedup);
+        dedup_pid = g_ls.pid;
+    }
+}
+
+/* /proc/self/fd's answer for fd into buf (NUL-terminated); NULL if none. */
+static const char *fd_path(int fd, char *buf, size_t cap)
+{
+    if (fd < 0)
+        return NULL;
+    char link[48] = "/proc/self/fd/";
+    size_t l = 14 + ls_fmt_u64(link + 14, (uint64_t)fd);
+    link[l] = 0;
+    ssize_t n = readlink(link, buf, cap - 1);
+    if (n <= 0 || (size_t)n >= cap - 1)
+        return NULL;            /* none, or cut short: no wrong path */
+    buf[n] = 0;
+    return buf;
+}
 
 static struct dedup *dedup_slot(const struct ls_hazard *h)
 {
@@ -247,7 +318,9 @@ const char *ls_action_for(int changed)
     return changed ? "prevented" : "observed";
 }
 
-static void emit(const struct ls_hazard *h, uint64_t repeat)
+/* Write one record; `path` overrides the fd's path (flush at exit), and
+ * `flushed` leaves the backtrace null (the stack is the destructor's). */
+static void emit(const struct ls_hazard *h, uint64_t repeat, const char *path_override, int flushed)
 {
     struct ls_record r;
     char path[1024], site[256];
@@ -264,13 +337,7 @@ static void emit(const struct ls_hazard *h, uint64_t repeat)
     r.tid = ls_gettid();
     r.has_fd = h->fd >= 0;
     r.fd = h->fd;
-    if (h->fd >= 0) {
-        char link[48] = "/proc/self/fd/";
-        size_t l = 14 + ls_fmt_u64(link + 14, (uint64_t)h->fd);
-        link[l] = 0;
-        ssize_t n = readlink(link, path, sizeof path - 1);
-        if (n > 0) { path[n] = 0; r.path = path; }
-    }
+    r.path = path_override ? path_override : fd_path(h->fd, path, sizeof path);
     r.has_devino = h->has_devino;
     r.dev_major = major(h->dev);
     r.dev_minor = minor(h->dev);
@@ -289,7 +356,7 @@ static void emit(const struct ls_hazard *h, uint64_t repeat)
     r.time_usec = (int32_t)(ts.tv_nsec / 1000);
     r.detail = h->detail;
     r.repeat = repeat;
-    if (g_ls.cfg.backtrace) {
+    if (g_ls.cfg.backtrace && !flushed) {
         void *frames[34];
         int n = backtrace(frames, 34);
         size_t k = 0;
@@ -315,7 +382,8 @@ void ls_hazard(const struct ls_hazard *h)
     struct ls_guard g;
     int held = ls_held();
     int saved = errno;
-    if (!held) ls_enter(&g);
+    if (!held && ls_enter(&g) < 0) return;  /* a handler inside the shim: no record */
+    dedup_own();
     struct dedup *d = dedup_slot(h);
     uint64_t repeat = 1;
     int write_it = 1;
@@ -324,6 +392,8 @@ void ls_hazard(const struct ls_hazard *h)
             d->name = h->name; d->action = h->action;
             d->site = (uintptr_t)h->site; d->ino = h->ino;
             d->first = *h;
+            if (!fd_path(h->fd, d->path, sizeof d->path))
+                d->path[0] = 0;
         }
         d->count++;
         write_it = worth_writing(d->count);
@@ -332,9 +402,45 @@ void ls_hazard(const struct ls_hazard *h)
             d->written = d->count;
     }
     if (write_it)
-        emit(h, repeat);
+        emit(h, repeat, NULL, 0);
     if (g_ls.cfg.abort_on_hazard) {
+        /* The record is out.  Release g_mu before abort(): a SIGABRT
+         * handler that closes a file or takes a lock must not find it
+         * held by its own thread. */
+        if (!held) {
+            ls_leave(&g);
+        } else {
+            struct ls_guard all;
+            all.unused = 0;
+            ls_leave(&all);
+        }
         abort();
+    }
+    if (!held) ls_leave(&g);
+    errno = saved;
+}
+
+/* Write what flood control still holds back (at exit, and before exec). */
+void ls_hazard_flush_pending(void)
+{
+    if (!g_ls.inited || !ls_active())
+        return;
+    struct ls_guard g;
+    int held = ls_held();
+    int saved = errno;
+    if (!held && ls_enter(&g) < 0) return;  /* a handler inside the shim: no record */
+    if (dedup_pid == g_ls.pid) {
+        for (int i = 0; i < DEDUP_SLOTS; i++) {
+            struct dedup *d = &dedup[i];
+            if (d->count > d->written) {
+                /* the same record again, standing for the repeats not yet written */
+                struct ls_hazard h = d->first;
+                h.fd = -1;          /* the descriptor may be long gone */
+                h.detail = "repeats of an earlier record, counted by flood control";
+                emit(&h, d->count - d->written, d->path[0] ? d->path : NULL, 1);
+                d->written = d->count;
+            }
+        }
     }
     if (!held) ls_leave(&g);
     errno = saved;
@@ -343,20 +449,5 @@ void ls_hazard(const struct ls_hazard *h)
 /* At exit, write what flood control still holds back. */
 __attribute__((destructor)) static void ls_hazard_flush(void)
 {
-    if (!g_ls.inited || !ls_active())
-        return;
-    struct ls_guard g;
-    ls_enter(&g);
-    for (int i = 0; i < DEDUP_SLOTS; i++) {
-        struct dedup *d = &dedup[i];
-        if (d->count > d->written) {
-            /* the same record again, standing for the repeats not yet written */
-            struct ls_hazard h = d->first;
-            h.fd = -1;          /* the descriptor may be long gone */
-            h.detail = "repeats of an earlier record, counted by flood control";
-            emit(&h, d->count - d->written);
-            d->written = d->count;
-        }
-    }
-    ls_leave(&g);
+    ls_hazard_flush_pending();
 }

@@ -36,6 +36,22 @@ extern char **environ;
 
 /* A call we saw created fd: forget whatever the table had at that number
  * (a close we never saw), and remember that its description is new. */
+/* Under g_mu: fd was just created by a call we saw. */
+static void heal_locked(int fd)
+{
+    if (ls_fd_is_private(fd)) {
+        /* one of our own fds was closed behind our back: its locks are gone */
+        for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
+            if (o->priv == fd) {
+                o->priv = -1;
+                ls_owner_clear(o);
+            }
+        ls_fd_mark_private(fd, 0);
+    }
+    if (ls_fd_get(fd))
+        ls_desc_unref_fd(fd, NULL);
+}
+
 void ls_fd_heal(int fd)
 {
     if (fd < 0)
@@ -43,22 +59,27 @@ void ls_fd_heal(int fd)
     if (LS_UNLIKELY(ls_fd_peek(fd) != NULL || ls_fd_is_private(fd))) {
         struct ls_guard g;
         int saved = errno;
-        ls_enter(&g);
-        if (ls_fd_is_private(fd)) {
-            /* one of our own fds was closed behind our back */
-            for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
-                if (o->priv == fd) {
-                    o->priv = -1;
-                    ls_owner_clear(o);
-                }
-            ls_fd_mark_private(fd, 0);
+        if (ls_enter(&g) < 0) {
+            ls_defer(LS_DEFER_NEWFD, fd, -1);
+        } else {
+            heal_locked(fd);
+            ls_leave(&g);
         }
-        if (ls_fd_get(fd))
-            ls_desc_unref_fd(fd, NULL);
-        ls_leave(&g);
         errno = saved;
     }
     ls_fd_born(fd);
+}
+
+static void dup_locked(int oldfd, int newfd)
+{
+    struct ls_desc *d = ls_fd_get(oldfd);
+    if (d) {
+        ls_desc_link_fd(newfd, d);
+    } else {
+        /* two fds of a description the table does not know */
+        ls_fd_unborn(oldfd);
+        ls_fd_unborn(newfd);
+    }
 }
 
 static void after_dup(int oldfd, int newfd)
@@ -69,16 +90,49 @@ static void after_dup(int oldfd, int newfd)
     if (ls_fd_peek(oldfd)) {
         struct ls_guard g;
         int saved = errno;
-        ls_enter(&g);
-        struct ls_desc *d = ls_fd_get(oldfd);
-        if (d)
-            ls_desc_link_fd(newfd, d);
-        ls_leave(&g);
+        if (ls_enter(&g) < 0) {
+            ls_defer(LS_DEFER_DUP, oldfd, newfd);
+        } else {
+            dup_locked(oldfd, newfd);
+            ls_leave(&g);
+        }
         errno = saved;
     } else {
-        /* two fds of a description the table does not know */
         ls_fd_unborn(oldfd);
         ls_fd_unborn(newfd);
+    }
+}
+
+/* Under g_mu, in the ls_leave of the section a signal handler interrupted:
+ * the table catches up with what the handler did. */
+void ls_apply_deferred(int kind, int a, int b)
+{
+    switch (kind) {
+    case LS_DEFER_CLOSED:
+        if (ls_fd_get(a))
+            ls_desc_unref_fd(a, NULL);
+        break;
+    case LS_DEFER_NEWFD:
+        heal_locked(a);
+        break;
+    case LS_DEFER_DUP:
+        heal_locked(b);
+        dup_locked(a, b);
+        break;
+    case LS_DEFER_RESYNC: {
+        int saved = errno;
+        for (int fd = 0; fd < ls_fd_max(); fd++)
+            if (ls_fd_get(fd) && REAL(fcntl)(fd, F_GETFD) < 0 && errno == EBADF)
+                ls_desc_unref_fd(fd, NULL);
+        for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
+            if (o->priv >= 0 && REAL(fcntl)(o->priv, F_GETFD) < 0 && errno == EBADF) {
+                ls_fd_mark_private(o->priv, 0);
+                o->priv = -1;
+                ls_owner_clear(o);
+            }
+        errno = saved;
+        break;
+    }
     }
 }
 
@@ -176,7 +230,15 @@ struct closer { int (*fn)(void *); void *arg; };
 static int close_tracked(int fd, const char *call, void *site, struct closer c)
 {
     struct ls_guard g;
-    ls_enter(&g);
+    if (ls_enter(&g) < 0) {
+        /* signal path: close now, the table follows at the section's end */
+        if (ls_fd_is_private(fd))
+            return -EBADF;
+        int r = c.fn(c.arg);
+        int e = errno;
+        ls_defer(LS_DEFER_CLOSED, fd, -1);
+        return r < 0 ? -e : r;
+    }
     if (ls_fd_is_private(fd)) {
         ls_leave(&g);
         return -EBADF;          /* not the program's fd: as if not open */
@@ -288,8 +350,8 @@ static int close_range_logic(unsigned first, unsigned last, int flags, const cha
     if (flags & CLOSE_RANGE_CLOEXEC)          /* ours are close-on-exec already */
         return REAL(close_range)(first, last, flags) < 0 ? -errno : 0;
     struct ls_guard g;
-    ls_enter(&g);
-    unsigned top = (unsigned)ls_fd_max();
+    int signal_path = ls_enter(&g) < 0;
+    unsigned top = signal_path ? 0 : (unsigned)ls_fd_max();
     for (unsigned fd = first; fd <= last && fd < top; fd++) {
         struct ls_desc *d = ls_fd_get((int)fd);
         if (d)
@@ -323,6 +385,10 @@ static int close_range_logic(unsigned first, unsigned last, int flags, const cha
         if (next_priv == last || next_priv == ~0u)
             break;
         lo = next_priv + 1;
+    }
+    if (signal_path) {
+        ls_defer(LS_DEFER_RESYNC, -1, -1);
+        return r;
     }
     for (unsigned fd = first; fd <= last && fd < top; fd++)
         if (ls_fd_get((int)fd))
@@ -375,7 +441,8 @@ LS_EXPORT int dup(int oldfd)
 static void evict_private(int fd)
 {
     struct ls_guard g;
-    ls_enter(&g);
+    if (ls_enter(&g) < 0)
+        return;                 /* signal path: the dup2 wins, healed later */
     if (ls_fd_is_private(fd)) {
         int nfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1);
         if (nfd >= 0) {
@@ -403,7 +470,15 @@ static int dup2_common(int oldfd, int newfd, int flags, int is3, void *site)
     }
     /* newfd is tracked: dup2 closes it first, like close(newfd). */
     struct ls_guard g;
-    ls_enter(&g);
+    if (ls_enter(&g) < 0) {
+        int r = is3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
+        if (r >= 0) {
+            ls_defer(LS_DEFER_CLOSED, newfd, -1);
+            ls_defer(LS_DEFER_DUP, oldfd, newfd);
+            errno = saved;
+        }
+        return r;
+    }
     struct ls_desc *d = ls_fd_get(newfd);
     if (d && ls_fd_get(oldfd) == d) {      /* same description: nothing closes */
         ls_leave(&g);

@@ -12,12 +12,18 @@
  * private description, whole file): F_GETLK sees it, it conflicts with
  * fcntl/lockf locks of every process (with and without the shim), it is
  * released at the description's last close and survives exec.
- * O_CREAT is split into "open existing" then "create exclusively", so the
- * shim always knows whether it created the file, and removes a file it
- * created when the lock cannot be had (nonblock): no file is left behind
- * that the program did not get.
- * Not locked (documented): O_PATH opens, directories, FIFOs and other
- * non-regular files.
+ * O_CREAT and O_EXCL go to the kernel as given (dangling symlinks,
+ * directories and O_EXCL behave natively).  A file this open created is NOT
+ * removed when its lock cannot be had: the only one who can hold a lock on a
+ * file we just created is a process that opened it meanwhile, and removing
+ * it would hand that process a lock on a dead file, the very race this code
+ * exists to close (BSD's O_EXLOCK|O_CREAT|O_NONBLOCK leaves it too).
+ * Descriptors the program never sees (a failed attempt, a retry) are closed
+ * without going through the program's close(): no close-drops-lock record
+ * for a close the program did not make.
+ * Not locked (documented): O_PATH and O_TMPFILE opens, directories, FIFOs
+ * and other non-regular files; O_TRUNC/O_CREAT on a directory fail with EISDIR as they
+ * do natively.
  */
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -26,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "openlock.h"
 #include "real.h"
 #include "shim.h"
@@ -34,18 +41,40 @@
 
 int ls_openlock_active(void) { return g_ls.cfg.n_open_rules > 0; }
 
+/* The real path of what open(dirfd, path) names, if it exists: resolved
+ * from the path as the kernel walks it (a lexical ".." after a symlink would
+ * name another file), through /proc/self/fd/N for openat's directory. */
+static int real_of(int dirfd, const char *path, char *out)
+{
+    if (path[0] == '/' || dirfd == AT_FDCWD)
+        return realpath(path, out) ? 0 : -1;
+    char joined[4096] = "/proc/self/fd/";
+    size_t n = 14 + ls_fmt_u64(joined + 14, (uint64_t)dirfd), pl = strlen(path);
+    if (n + 1 + pl + 1 > sizeof joined)
+        return -1;
+    joined[n++] = '/';
+    memcpy(joined + n, path, pl + 1);
+    return realpath(joined, out) ? 0 : -1;
+}
+
+/* The first rule (environment rules come first) that matches any form of
+ * the path: as given, absolute, real.  Rules are one array, so "first" is
+ * the lowest address. */
 static const struct ls_open_rule *match(int dirfd, const char *path, char *abs, size_t cap)
 {
-    const struct ls_open_rule *r = ls_config_match_open(&g_ls.cfg, path);
-    if (r) return r;
+    const struct ls_open_rule *best = ls_config_match_open(&g_ls.cfg, path), *r;
+    if (best == g_ls.cfg.open_rules)
+        return best;                         /* the first rule: nothing can beat it */
     if (ls_path_absolute(dirfd, path, abs, cap) == 0) {
         r = ls_config_match_open(&g_ls.cfg, abs);
-        if (r) return r;
-        char real[4096];
-        if (realpath(abs, real))             /* existing file: its real path */
-            r = ls_config_match_open(&g_ls.cfg, real);
+        if (r && (!best || r < best)) best = r;
     }
-    return r;
+    char real[4096];
+    if (real_of(dirfd, path, real) == 0) {   /* existing file: its real path */
+        r = ls_config_match_open(&g_ls.cfg, real);
+        if (r && (!best || r < best)) best = r;
+    }
+    return best;
 }
 
 static int real_openat_kind(int dirfd, const char *path, int flags, mode_t mode)
@@ -53,17 +82,40 @@ static int real_openat_kind(int dirfd, const char *path, int flags, mode_t mode)
     return REAL(openat)(dirfd, path, flags, mode);
 }
 
+/* Close a descriptor this code opened and the program never saw: the table
+ * forgets it (its owner, hence its lock, goes), no hazard is recorded. */
+static void discard(int fd)
+{
+    struct ls_guard g;
+    int saved = errno;
+    if (ls_enter(&g) < 0) {      /* signal path */
+        REAL(close)(fd);
+        ls_defer(LS_DEFER_CLOSED, fd, -1);
+        errno = saved;
+        return;
+    }
+    REAL(close)(fd);
+    if (ls_fd_get(fd))
+        ls_desc_unref_fd(fd, NULL);
+    ls_leave(&g);
+    errno = saved;
+}
+
 /* The whole-file lock on fd's owner; may wait (without g_mu). */
 static int take_lock(int fd, int type, int wait, void *site, int *owner_priv)
 {
     struct ls_guard g;
     int err = 0;
-    ls_enter(&g);
+    if (ls_enter(&g) < 0)
+        return -ENOLCK;          /* an open from a handler inside the shim */
     struct ls_desc *d = ls_desc_for_fd(fd, &err);
     struct ls_owner *o = d ? ls_owner_for(d, fd, &err) : NULL;
     if (!o) { ls_leave(&g); return err ? err : -ENOLCK; }
-    if (o->priv >= 0 && type == F_WRLCK && o->acc == O_RDONLY) {
-        /* a write lock needs a writable description: re-open the private one */
+    if (o->priv >= 0 && ((type == F_WRLCK && o->acc == O_RDONLY) ||
+                         (type == F_RDLCK && o->acc == O_WRONLY))) {
+        /* a write lock needs a writable description, a read lock a readable
+         * one (exclusive rule on O_RDONLY, shared rule on O_WRONLY):
+         * re-open the private one read-write */
         int p = ls_private_reopen(fd, O_RDWR);
         if (p >= 0) {
             ls_fd_mark_private(o->priv, 0);
@@ -71,7 +123,9 @@ static int take_lock(int fd, int type, int wait, void *site, int *owner_priv)
             o->priv = p;
             o->acc = O_RDWR;
         } else {
-            type = F_RDLCK;      /* the best we can: documented */
+            /* no permission for the other direction: the one lock this
+             * description can carry (documented) */
+            type = type == F_WRLCK ? F_RDLCK : F_WRLCK;
         }
     }
     struct flock q;
@@ -85,7 +139,7 @@ static int take_lock(int fd, int type, int wait, void *site, int *owner_priv)
         ls_leave(&g);
         r = REAL(fcntl)(priv, F_OFD_SETLKW, &q);
         int e = errno;
-        ls_enter(&g);
+        ls_reenter(&g);
         errno = e;
         d = ls_fd_get(fd);
         o = d ? d->owner : NULL;
@@ -107,7 +161,9 @@ int ls_openlock_open(int dirfd, const char *path, int flags, mode_t mode, int ki
                      void *site, int *fd_out)
 {
     char abs[4096];
-    if (!path || (flags & O_PATH))
+    /* O_PATH locks nothing; O_TMPFILE names a directory and makes an unnamed
+     * file nobody can race for (and whose st_nlink of 0 would look dead) */
+    if (!path || (flags & O_PATH) || (flags & O_TMPFILE) == O_TMPFILE)
         return LS_OPENLOCK_NO_RULE;
     const struct ls_open_rule *rule = match(dirfd, path, abs, sizeof abs);
     if (!rule)
@@ -125,30 +181,26 @@ int ls_openlock_open(int dirfd, const char *path, int flags, mode_t mode, int ki
              : rule->kind == LS_OPENLOCK_SHARED ? F_RDLCK
              : writing ? F_WRLCK : F_RDLCK;
     int wait = !rule->nonblock && !(flags & O_NONBLOCK);
-    int base = flags & ~(O_TRUNC | O_CREAT | O_EXCL);
+    int base = flags & ~O_TRUNC;             /* truncate only once locked */
     int nofollow = (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0;
 
     for (int attempt = 0; attempt < MAX_RETRIES; attempt++) {
-        int created = 0;
-        int fd = -1;
-        if (!(flags & O_EXCL))
-            fd = real_openat_kind(dirfd, path, base, 0);
-        if (fd < 0 && (flags & O_CREAT) && ((flags & O_EXCL) || errno == ENOENT)) {
-            fd = real_openat_kind(dirfd, path, base | O_CREAT | O_EXCL, mode);
-            if (fd >= 0)
-                created = 1;
-            else if (errno == EEXIST && !(flags & O_EXCL))
-                continue;                     /* appeared meanwhile: open it */
-        }
+        int fd = real_openat_kind(dirfd, path, base, mode);
         if (fd < 0) {
             *fd_out = -1;
             return LS_OPENLOCK_DONE;          /* errno from the open */
         }
         ls_fd_heal(fd);
         struct stat fst;
-        if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode)) {
+        int fs = fstat(fd, &fst);
+        if (fs < 0 || !S_ISREG(fst.st_mode)) {
             /* not a regular file: no lock (documented) */
-            if ((flags & O_TRUNC) && S_ISREG(fst.st_mode)) (void)ftruncate(fd, 0);
+            if (fs == 0 && S_ISDIR(fst.st_mode) && (flags & O_TRUNC)) {
+                discard(fd);                  /* the kernel's answer to O_TRUNC on a directory */
+                errno = EISDIR;
+                *fd_out = -1;
+                return LS_OPENLOCK_DONE;
+            }
             errno = saved;
             *fd_out = fd;
             return LS_OPENLOCK_DONE;
@@ -157,9 +209,7 @@ int ls_openlock_open(int dirfd, const char *path, int flags, mode_t mode, int ki
         int r = take_lock(fd, type, wait, site, &priv);
         if (r < 0) {
             int e = r == -EAGAIN ? EWOULDBLOCK : -r;
-            if (created)
-                unlinkat(dirfd, path, 0);
-            close(fd);
+            discard(fd);
             if (e == EINTR) {
                 struct ls_hazard h = { .name = "lock-eintr", .action = "observed", .call = "open",
                                        .fd = -1, .dev = fst.st_dev, .ino = fst.st_ino, .has_devino = 1,
@@ -183,20 +233,30 @@ int ls_openlock_open(int dirfd, const char *path, int flags, mode_t mode, int ki
                                    .has_range = 1, .start = 0, .end = LS_OFFSET_MAX, .site = site,
                                    .detail = "the file was unlinked or replaced between open and lock: retried" };
             ls_hazard(&h);
-            close(fd);
+            discard(fd);
             continue;
         }
         if ((flags & O_TRUNC) && acc != O_RDONLY && ftruncate(fd, 0) < 0) {
             int e = errno;
-            close(fd);
+            discard(fd);
             errno = e;
             *fd_out = -1;
             return LS_OPENLOCK_DONE;
         }
         if ((flags & O_TRUNC) && acc == O_RDONLY) {
-            /* Linux truncates on O_RDONLY|O_TRUNC when it may write: do the same */
-            int w = REAL(openat)(dirfd, path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
-            if (w >= 0) REAL(close)(w);
+            /* Linux truncates on O_RDONLY|O_TRUNC (and refuses it without
+             * write permission): do the same, on the very inode we locked */
+            char self[48] = "/proc/self/fd/";
+            self[14 + ls_fmt_u64(self + 14, (uint64_t)fd)] = 0;
+            int w = REAL(open)(self, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+            if (w < 0) {
+                int e = errno;
+                discard(fd);
+                errno = e;
+                *fd_out = -1;
+                return LS_OPENLOCK_DONE;
+            }
+            REAL(close)(w);
         }
         errno = saved;
         *fd_out = fd;
@@ -237,11 +297,8 @@ int ls_openlock_fopen(const char *path, const char *mode, void *site, FILE **out
         return r;
     if (fd < 0) { *out = NULL; return LS_OPENLOCK_DONE; }
     FILE *f = REAL(fdopen)(fd, fdmode);
-    if (!f) {
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
+    if (!f)
+        discard(fd);                          /* keeps errno */
     *out = f;
     return LS_OPENLOCK_DONE;
 }

@@ -78,10 +78,18 @@ static inline int ls_active(void) { return g_ls.mode != LS_MODE_OFF; }
 static inline int ls_fixing(void) { return g_ls.mode >= LS_MODE_FIX; }
 
 /* ---- the critical section ---- */
-struct ls_guard { sigset_t old; };
-void ls_enter(struct ls_guard *g);
+struct ls_guard { int unused; };
+/* 0: entered.  -1: this thread is already inside (a signal handler that
+ * interrupted the shim): take the signal path, never wait. */
+int ls_enter(struct ls_guard *g) __attribute__((warn_unused_result));
 void ls_leave(struct ls_guard *g);
-int ls_held(void);              /* debug: this thread holds g_mu */
+void ls_reenter(struct ls_guard *g);
+int ls_held(void);              /* this thread holds g_mu */
+int ls_in_critical(void);       /* this thread is inside (or entering) the section */
+
+/* Signal path: what a handler did, for the interrupted ls_leave to apply. */
+enum { LS_DEFER_CLOSED = 1, LS_DEFER_NEWFD, LS_DEFER_DUP, LS_DEFER_RESYNC };
+void ls_defer(int kind, int a, int b);
 
 /* ---- allocator (mmap-backed, usable under g_mu from any context) ---- */
 void *ls_alloc(size_t size);     /* zeroed; NULL on failure */
@@ -209,5 +217,9 @@ void ls_exec_receive(void);
 static inline int ls_ret(int r) { if (r < 0) { errno = -r; return -1; } return r; }
 
 pid_t ls_gettid(void);
+
+/* ---- /proc/self/maps (maps.c; caller holds g_mu) ---- */
+struct ls_mapping { uintptr_t lo, hi, offset; int writable; char name[128]; };
+int ls_maps_find(uintptr_t addr, struct ls_mapping *m);
 
 #endif
