@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "holder.h"
+#include "openlock.h"
 #include "log.h"
 #include "real.h"
 #include "shim.h"
@@ -216,6 +217,35 @@ static int inode_scope(struct ls_inode *in, int fd)
     }
     in->scope = sc == LS_SCOPE_AUTO ? LS_SCOPE_AUTO + 100 : (int)sc;  /* 100+: auto, decided */
     return in->scope;
+}
+
+/* With LOCKSCOPE_SCOPE rules, an open also matches the path as given and
+ * its absolute form (the kernel's name for the fd, used later, is only the
+ * real path): a rule written for a symlinked directory still applies. */
+void ls_scope_at_open(int dirfd, const char *path, int fd)
+{
+    char abs[4096];
+    const char *form = path;
+    enum ls_scope sc = ls_config_match_scope(&g_ls.cfg, path);
+    if (sc == LS_SCOPE_AUTO && ls_path_absolute(dirfd, path, abs, sizeof abs) == 0) {
+        sc = ls_config_match_scope(&g_ls.cfg, abs);
+        form = abs;
+    }
+    if (sc == LS_SCOPE_AUTO)
+        return;                 /* decided later from the real path */
+    struct stat st;
+    struct ls_guard g;
+    int saved = errno;
+    if (fstat(fd, &st) == 0 && ls_enter(&g) == 0) {
+        struct ls_inode *in = ls_inode_get(st.st_dev, st.st_ino, 1);
+        if (in && !in->descs) {
+            in->scope = (int)sc;
+            ls_debug("lockscope: scope of %s: %s (rule, path as opened)", form,
+                     sc == LS_SCOPE_PROCESS ? "process" : "description");
+        }
+        ls_leave(&g);
+    }
+    errno = saved;
 }
 
 static int scope_is(struct ls_inode *in, int fd, enum ls_scope want)

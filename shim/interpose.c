@@ -156,8 +156,11 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode, int 
     case LS_OPEN_CREAT:    fd = REAL(creat)(path, mode); break;
     default:               fd = REAL(creat64)(path, mode); break;
     }
-    if (fd >= 0 && ls_active())
+    if (fd >= 0 && ls_active()) {
         ls_fd_heal(fd);
+        if (LS_UNLIKELY(g_ls.cfg.n_scope_rules))
+            ls_scope_at_open(dirfd, path, fd);
+    }
     return fd;
 }
 
@@ -213,8 +216,11 @@ static FILE *fopen_common(const char *path, const char *mode, int is64, void *si
             return f;
     }
     f = is64 ? REAL(fopen64)(path, mode) : REAL(fopen)(path, mode);
-    if (f && ls_active())
+    if (f && ls_active()) {
         ls_fd_heal(fileno(f));
+        if (LS_UNLIKELY(g_ls.cfg.n_scope_rules))
+            ls_scope_at_open(AT_FDCWD, path, fileno(f));
+    }
     return f;
 }
 

@@ -187,6 +187,7 @@ int ls_lockf(int fd, int cmd, off_t len, const char *call, void *site);
 int ls_flock(int fd, int op, void *site);
 void ls_engine_on_close(int fd, struct ls_desc *d, const char *call, void *site);
 void ls_engine_on_close_untracked(int fd, const char *call, void *site);
+void ls_scope_at_open(int dirfd, const char *path, int fd);
 
 /* ---- holders (holder.c) ---- */
 pid_t ls_find_holder(dev_t dev, ino_t ino, int64_t start, int64_t end, int type);
