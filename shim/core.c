@@ -234,6 +234,8 @@ static void ls_init(void)
     } else {
         g_ls.mode = g_ls.cfg.mode;
     }
+    g_ls.open_hook = g_ls.mode != LS_MODE_OFF &&
+                     (g_ls.cfg.n_open_rules > 0 || g_ls.cfg.n_scope_rules > 0);
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     g_ls.inited = 1;
     /* The exec hand-over is read even in mode off: the locks it carries

@@ -280,8 +280,8 @@ static void make_shared(struct ls_inode *in, struct ls_desc *d, int fd)
             for (struct ls_range *r = old->ranges; r; r = r->next) {
                 struct flock q = { .l_type = (short)(r->type == LS_WR ? F_WRLCK : F_RDLCK), .l_whence = SEEK_SET };
                 ls_range_to_flock(r->start, r->end, &q.l_start, &q.l_len);
-                if (sh->priv >= 0 && REAL(fcntl)(sh->priv, F_OFD_SETLK, &q) == 0)
-                    ls_owner_apply(sh, r->start, r->end, r->type);
+                if (sh->priv < 0 || REAL(fcntl)(sh->priv, F_OFD_SETLK, &q) == 0)
+                    ls_owner_apply(sh, r->start, r->end, r->type);   /* audit: the model only */
             }
             ls_owner_release(old);
         }
@@ -332,9 +332,17 @@ struct ls_owner *ls_owner_for(struct ls_desc *d, int fd, int *err)
 /* ---- audit: native call, model mirrors native semantics ---- */
 
 static void audit_after_setlk(struct ls_desc *d, int fd, int64_t s, int64_t e, int type,
-                              const char *call, void *site)
+                              int sqlite_hint, const char *call, void *site)
 {
     struct ls_inode *in = d->inode;
+    /* SQLite is recognised in audit too: its connections share one owner
+     * in the model, so its normal hand-off is not reported as a hazard */
+    if (sqlite_hint && !in->shared && !scope_is(in, fd, LS_SCOPE_DESCRIPTION))
+        make_shared(in, d, fd);
+    if (!d->owner && in->shared) {
+        d->owner = in->shared;
+        in->shared->refs++;
+    }
     struct ls_owner *self = d->owner;
     if (!self) {
         self = ls_owner_new(in, d->acc);
@@ -439,7 +447,34 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             int skip = o ? o->priv : -1;
             ls_leave(g);
             pid_t pids[1];
-            int n = ls_find_holders(dev, ino, s, e, fl->l_type == F_WRLCK ? LS_WR : LS_RD, skip, pids, 1);
+            int n = 0;
+            /* The holder may let go between the kernel's answer and the
+             * scan: ask the kernel again, a few times, before saying that
+             * nobody can be named. */
+            for (int tries = 0; tries < 3; tries++) {
+                n = ls_find_holders(dev, ino, s, e, fl->l_type == F_WRLCK ? LS_WR : LS_RD, skip, pids, 1);
+                if (n > 0)
+                    break;
+                struct flock again;
+                memset(&again, 0, sizeof again);
+                again.l_type = fl->l_type;
+                again.l_whence = SEEK_SET;
+                ls_range_to_flock(s, e, &again.l_start, &again.l_len);
+                if (REAL(fcntl)(qfd, F_OFD_GETLK, &again) < 0)
+                    break;
+                if (again.l_type == F_UNLCK) {
+                    ls_reenter(g);
+                    short t = F_UNLCK;
+                    return copy_out(&((struct flock *)arg)->l_type, &t, sizeof t);
+                }
+                if (again.l_pid > 0) {   /* a classic holder meanwhile */
+                    q = again;
+                    ls_reenter(g);
+                    return copy_out(arg, &q, sizeof q);
+                }
+                q = again;
+                ls_range_resolve(SEEK_SET, q.l_start, q.l_len, 0, &qs, &qe);
+            }
             ls_reenter(g);
             if (n > 0) {
                 q.l_pid = pids[0];
@@ -484,6 +519,21 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         }
     }
     struct ls_inode *in = d->inode;
+    if (!in->flock_seen && !in->flock_checked && cmd != F_GETLK && fl.l_type != F_UNLCK) {
+        /* Once per file: does another process hold flock locks on it?
+         * (/proc/locks, read without g_mu) */
+        dev_t dev = in->dev;
+        ino_t ino = in->ino;
+        in->flock_checked = 1;
+        ls_leave(&g);
+        int other = ls_flock_locks_on(fd, dev, ino);
+        ls_reenter(&g);
+        d = ls_desc_for_fd(fd, &err);
+        if (!d) { ls_leave(&g); return err; }
+        in = d->inode;
+        if (other)
+            in->flock_seen = 1;
+    }
     d->fcntl_used = 1;
     in->fcntl_seen = 1;
     if (in->flock_seen && cmd != F_GETLK && fl.l_type != F_UNLCK) {
@@ -510,10 +560,26 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
                                                          : "the kernel found a wait cycle between processes" };
             ls_hazard(&h);
         }
+        if (audit && r == 0 && cmd == F_GETLK) {
+            /* natively a holder without a pid comes back as l_pid -1 */
+            struct flock got;
+            if (copy_in(&got, arg, sizeof got) == 0 && got.l_type != F_UNLCK && got.l_pid <= 0) {
+                int64_t qs, qe;
+                if (ls_range_resolve(SEEK_SET, got.l_start, got.l_len, 0, &qs, &qe) < 0) { qs = s; qe = e; }
+                struct ls_hazard h = { .name = "getlk-ofd-pid", .action = "observed", .call = call, .fd = fd,
+                                       .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                                       .type = type_name(got.l_type), .has_range = 1, .start = qs, .end = qe,
+                                       .site = site,
+                                       .detail = "F_GETLK reported a conflicting lock with no holder pid (l_pid -1)" };
+                ls_hazard(&h);
+            }
+        }
         if (audit && r == 0 && cmd != F_GETLK) {
             ls_reenter(&g);
             d = ls_desc_for_fd(fd, &err);
-            if (d) audit_after_setlk(d, fd, s, e, fl.l_type, call, site);
+            if (d) audit_after_setlk(d, fd, s, e, fl.l_type,
+                                     fl.l_type != F_UNLCK && fl.l_whence == SEEK_SET && fl.l_len == 510,
+                                     call, site);
             ls_leave(&g);
         }
         return r;
@@ -712,7 +778,19 @@ int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
     d->ofd_used = 1;
     dev_t dev = d->inode->dev;
     ino_t ino = d->inode->ino;
+    int mix = d->inode->flock_seen;
+    d->inode->fcntl_seen = 1;
     ls_leave(&g);
+    if (mix) {
+        int strict = g_ls.mode == LS_MODE_STRICT;
+        struct ls_hazard h = { .name = "flock-fcntl-mix", .call = call, .fd = fd, .dev = dev, .ino = ino,
+                               .has_devino = 1, .type = type_name(fl.l_type), .site = site,
+                               .action = strict ? "refused" : "observed",
+                               .detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS" };
+        ls_hazard(&h);
+        if (strict)
+            return -ENOLCK;
+    }
     /* Does someone else hold OFD locks through this very description?
      * The kernel lists a description's locks in the fdinfo of any of its fds. */
     int64_t s, e;

@@ -35,14 +35,17 @@
 #define PAGE_BITS 10
 #define PAGE_SLOTS (1 << PAGE_BITS)
 #define NPAGES 1024
-#define FD_LIMIT (PAGE_SLOTS * NPAGES)
+#define FD_LIMIT LS_FD_LIMIT
 
 typedef struct ls_desc *_Atomic slot_t;
 static slot_t *pages[NPAGES];
 static int fd_max;
 
-/* One bit per fd, reserved once (MAP_NORESERVE: untouched pages cost nothing). */
-static _Atomic uint64_t *born_bits, *private_bits;
+/* One byte per fd (bss: untouched pages cost nothing).  ls_fd_state is
+ * written under g_mu only; ls_fd_born_map by plain byte stores from any
+ * thread (no read-modify-write, so no lost update). */
+uint8_t ls_fd_state[LS_FD_LIMIT];
+uint8_t ls_fd_born_map[LS_FD_LIMIT];
 
 struct ls_desc *g_all_descs;
 _Atomic int g_locked_owners;
@@ -72,13 +75,6 @@ struct ls_owner *g_all_owners;
 
 void ls_fdtable_init(void)
 {
-    size_t len = FD_LIMIT / 8;
-    void *p = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p != MAP_FAILED) {
-        born_bits = p;
-        private_bits = (void *)((char *)p + len);
-    }
 }
 
 struct ls_desc *ls_fd_peek(int fd)
@@ -107,35 +103,23 @@ void ls_fd_set(int fd, struct ls_desc *d)
         __atomic_store_n(&pages[fd >> PAGE_BITS], pg, __ATOMIC_RELEASE);
     }
     atomic_store_explicit(&pg[fd & (PAGE_SLOTS - 1)], d, memory_order_release);
+    uint8_t st = ls_fd_state[fd];
+    __atomic_store_n(&ls_fd_state[fd], (uint8_t)(d ? st | LS_FD_TRACKED : st & ~LS_FD_TRACKED),
+                     __ATOMIC_RELEASE);
     if (d && fd + 1 > fd_max)
         fd_max = fd + 1;
 }
 
 int ls_fd_max(void) { return fd_max; }
 
-static void bit_set(_Atomic uint64_t *bits, int fd, int on)
+void ls_fd_mark_private(int fd, int on)
 {
-    if (!bits || (unsigned)fd >= FD_LIMIT)
+    if ((unsigned)fd >= LS_FD_LIMIT)
         return;
-    uint64_t m = (uint64_t)1 << (fd & 63);
-    if (on)
-        atomic_fetch_or_explicit(&bits[fd >> 6], m, memory_order_relaxed);
-    else
-        atomic_fetch_and_explicit(&bits[fd >> 6], ~m, memory_order_relaxed);
+    uint8_t st = ls_fd_state[fd];
+    __atomic_store_n(&ls_fd_state[fd], (uint8_t)(on ? st | LS_FD_PRIVATE : st & ~LS_FD_PRIVATE),
+                     __ATOMIC_RELEASE);
 }
-
-static int bit_get(_Atomic uint64_t *bits, int fd)
-{
-    if (!bits || (unsigned)fd >= FD_LIMIT)
-        return 0;
-    return (atomic_load_explicit(&bits[fd >> 6], memory_order_relaxed) >> (fd & 63)) & 1;
-}
-
-void ls_fd_born(int fd) { bit_set(born_bits, fd, 1); }
-void ls_fd_unborn(int fd) { bit_set(born_bits, fd, 0); }
-int ls_fd_is_born(int fd) { return bit_get(born_bits, fd); }
-int ls_fd_is_private(int fd) { return bit_get(private_bits, fd); }
-void ls_fd_mark_private(int fd, int on) { bit_set(private_bits, fd, on); }
 
 /* ---- inodes ---- */
 

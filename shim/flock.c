@@ -8,7 +8,9 @@
  * the lock before waiting (flock-upgrade-nonatomic).
  * LOCKSCOPE_FLOCK=ofd turns flock into a whole-file OFD lock on the
  * program's own description: the same sharing through dup and fork, an
- * atomic upgrade, and a conflict with fcntl locks (as over NFS).
+ * atomic upgrade, and a conflict with fcntl locks (as over NFS), also with
+ * the same process's: a blocking flock that only this thread's own fcntl
+ * lock blocks fails with EDEADLK (self-deadlock) instead of waiting forever.
  *
  * flock-fcntl-mix is seen two ways.  In this process: the inode's
  * flock_seen/fcntl_seen flags (the fcntl side is in engine.c).  Across
@@ -72,16 +74,18 @@ static int num(const char **pp, const char *e, unsigned base, unsigned long long
     return 0;
 }
 
-/* One /proc/locks line: 1 when it is a held POSIX/OFD lock on inode `ino`
- * (*maj, *min: the superblock device it names). */
-static int lock_line(const char *p, const char *e, ino_t ino, unsigned long long *maj,
-                     unsigned long long *min)
+/* One /proc/locks line: 1 when it is a held lock of the family asked for
+ * (POSIX/OFD, or FLOCK) on inode `ino` (*maj, *min: the superblock device
+ * it names).  "->" waiter lines never match. */
+static int lock_line(const char *p, const char *e, ino_t ino, int flock_family,
+                     unsigned long long *maj, unsigned long long *min)
 {
     unsigned long long v;
     p = skip_tok(skip_ws(p, e), e);                 /* "N:" */
     p = skip_ws(p, e);
-    if (!starts(p, e, "POSIX") && !starts(p, e, "OFDLCK"))
-        return 0;                                   /* FLOCK, LEASE, "->" waiters */
+    if (flock_family ? !starts(p, e, "FLOCK")
+                     : !starts(p, e, "POSIX") && !starts(p, e, "OFDLCK"))
+        return 0;
     p = skip_tok(p, e);
     p = skip_tok(skip_ws(p, e), e);                 /* ADVISORY */
     p = skip_tok(skip_ws(p, e), e);                 /* READ / WRITE */
@@ -144,13 +148,16 @@ static int sb_dev(int fd, unsigned long long *maj, unsigned long long *min)
 }
 
 /* 1 when /proc/locks lists a POSIX or OFD lock on fd's inode. */
-static int fcntl_locks_on(int fd, dev_t dev, ino_t ino)
+/* Scan /proc/locks once: 1 if a lock of the family is held on ino on
+ * device (maj, min); *other_dev set if one is held on ino elsewhere. */
+static int scan_proc_locks(ino_t ino, int flock_family, unsigned long long want_maj,
+                           unsigned long long want_min, int *other_dev)
 {
     char buf[2048];                                 /* never under g_mu: may be slow */
     int f = REAL(open)("/proc/locks", O_RDONLY | O_CLOEXEC);
     if (f < 0) return 0;
     size_t have = 0;
-    int hit = 0, other_dev = 0;
+    int hit = 0;
     for (;;) {
         ssize_t r = read(f, buf + have, sizeof buf - have);
         if (r <= 0) break;
@@ -158,9 +165,9 @@ static int fcntl_locks_on(int fd, dev_t dev, ino_t ino)
         char *line = buf, *end = buf + have, *nl;
         while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
             unsigned long long maj, min;
-            if (lock_line(line, nl, ino, &maj, &min)) {
-                if (maj == major(dev) && min == minor(dev)) { hit = 1; break; }
-                other_dev = 1;
+            if (lock_line(line, nl, ino, flock_family, &maj, &min)) {
+                if (maj == want_maj && min == want_min) { hit = 1; break; }
+                if (other_dev) *other_dev = 1;
             }
             line = nl + 1;
         }
@@ -170,34 +177,27 @@ static int fcntl_locks_on(int fd, dev_t dev, ino_t ino)
         if (have == sizeof buf) have = 0;
     }
     REAL(close)(f);
-    if (!hit && other_dev) {
-        /* Same inode number under another device: this file's only if that
-         * is its superblock's device (btrfs subvolumes, some overlays). */
-        unsigned long long smaj, smin;
-        if (sb_dev(fd, &smaj, &smin) == 0 && (smaj != major(dev) || smin != minor(dev))) {
-            f = REAL(open)("/proc/locks", O_RDONLY | O_CLOEXEC);
-            if (f < 0) return 0;
-            have = 0;
-            for (;;) {
-                ssize_t r = read(f, buf + have, sizeof buf - have);
-                if (r <= 0) break;
-                have += (size_t)r;
-                char *line = buf, *end = buf + have, *nl;
-                while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
-                    unsigned long long maj, min;
-                    if (lock_line(line, nl, ino, &maj, &min) && maj == smaj && min == smin) { hit = 1; break; }
-                    line = nl + 1;
-                }
-                if (hit) break;
-                have = (size_t)(end - line);
-                memmove(buf, line, have);
-                if (have == sizeof buf) have = 0;
-            }
-            REAL(close)(f);
-        }
-    }
     return hit;
 }
+
+/* Locks of the family on fd's file held by anyone (this process too). */
+static int locks_on(int fd, dev_t dev, ino_t ino, int flock_family)
+{
+    int other_dev = 0;
+    if (scan_proc_locks(ino, flock_family, major(dev), minor(dev), &other_dev))
+        return 1;
+    /* Same inode number under another device: this file's only if that
+     * is its superblock's device (btrfs subvolumes, some overlays). */
+    unsigned long long smaj, smin;
+    if (other_dev && sb_dev(fd, &smaj, &smin) == 0 && (smaj != major(dev) || smin != minor(dev)))
+        return scan_proc_locks(ino, flock_family, smaj, smin, NULL);
+    return 0;
+}
+
+static int fcntl_locks_on(int fd, dev_t dev, ino_t ino) { return locks_on(fd, dev, ino, 0); }
+
+/* For the engine: flock locks on the file, by any process. */
+int ls_flock_locks_on(int fd, dev_t dev, ino_t ino) { return locks_on(fd, dev, ino, 1); }
 
 /* The program used fcntl locks on the inode in this process: classic ones
  * (engine.c sets fcntl_seen) or its own F_OFD_* (ofd_used). */
@@ -217,6 +217,23 @@ static int own_fcntl_locks(const struct ls_inode *in)
     if (in->shared && in->shared->ranges) return 1;
     for (const struct ls_desc *d = in->descs; d; d = d->next_in_inode)
         if (d->owner && d->owner->ranges) return 1;
+    return 0;
+}
+
+/* With the cure a flock is an OFD lock on the program's description, so it
+ * conflicts with this process's own fcntl locks (held through the shim's
+ * private descriptions).  A blocking flock that only this same thread's
+ * fcntl lock stands in the way of would wait forever. */
+static int own_thread_conflict(const struct ls_inode *in, pid_t me, int lt)
+{
+    if (in->shared && in->shared->tid == me &&
+        ls_range_conflict(in->shared->ranges, 0, LS_OFFSET_MAX, lt))
+        return 1;
+    for (const struct ls_desc *d = in->descs; d; d = d->next_in_inode) {
+        const struct ls_owner *o = d->owner;
+        if (o && o->tid == me && ls_range_conflict(o->ranges, 0, LS_OFFSET_MAX, lt))
+            return 1;
+    }
     return 0;
 }
 
@@ -266,7 +283,7 @@ int ls_flock(int fd, int op, void *site)
             h.name = "flock-fcntl-mix";
             h.action = strict ? "refused" : "observed";
             h.detail = here ? "flock and fcntl locks on one file: separate on Linux, one lock over NFS"
-                                      : "another process holds fcntl locks on this file: separate from flock on Linux, one lock over NFS";
+                            : "another process holds fcntl locks on this file: separate from flock on Linux, one lock over NFS";
             ls_hazard(&h);
             if (strict) { ls_leave(&g); return -ENOLCK; }
         }
@@ -276,6 +293,14 @@ int ls_flock(int fd, int op, void *site)
             h.detail = "flock shared->exclusive releases the shared lock before it waits";
             ls_hazard(&h);
             if (strict) { ls_leave(&g); return -ENOLCK; }
+        }
+        if (cure && !(op & LOCK_NB) && own_thread_conflict(in, ls_gettid(), base == LOCK_EX ? LS_WR : LS_RD)) {
+            h.name = "self-deadlock";
+            h.action = strict ? "refused" : "prevented";
+            h.detail = "LOCKSCOPE_FLOCK=ofd: this flock would wait for a fcntl lock this thread holds on the file";
+            ls_hazard(&h);
+            ls_leave(&g);
+            return -EDEADLK;
         }
     }
     ls_leave(&g);

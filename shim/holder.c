@@ -41,7 +41,7 @@
  * thread of P has a slot for a range Q holds a conflicting lock on.
  *
  * Everything here is async-signal-safe: no malloc, no stdio, no mutex;
- * raw syscalls, fixed buffers on the stack (under 6 KB deep), atomics.
+ * raw syscalls, fixed buffers on the stack (about 6 KB deep), atomics.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -288,13 +288,18 @@ static void want_init(struct want *w, dev_t dev, ino_t ino, int64_t start, int64
 typedef int (*line_fn)(void *ctx, const char *line, size_t len);
 
 /* Calls fn for every line of fd (without '\n'); lines longer than the
- * buffer are dropped.  Returns 1 when fn asked to stop, 0 at EOF, -1. */
-static int read_lines(int fd, char *buf, size_t cap, line_fn fn, void *ctx)
+ * buffer are dropped.  Returns 1 when fn asked to stop, 0 at EOF, -1.
+ * *first (may be NULL) gets what the first read returned. */
+static int read_lines(int fd, char *buf, size_t cap, line_fn fn, void *ctx, ssize_t *first)
 {
     size_t have = 0;
     int skipping = 0;
     for (;;) {
         ssize_t n = read(fd, buf + have, cap - have);
+        if (first) {
+            *first = n;
+            first = NULL;
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -374,24 +379,39 @@ static int pre_line(void *ctx, const char *line, size_t len)
     return 0;
 }
 
-/* Returns 0, or -1 when /proc/locks could not be read (then assume the
- * worst: everything needs the scan). */
+/* /proc/locks is a seq_file: one read() is one walk of the kernel's lock
+ * list under its locks, but that walk stops when the kernel's page-sized
+ * buffer is full, and the next read() walks the list again from the
+ * position reached.  When locks before that position went away meanwhile,
+ * locks that stayed held are skipped.  So what /proc/locks says is always
+ * true of the locks it lists (positives), but its silence (a negative)
+ * only counts when the first read() returned the whole list: less than
+ * its count (4096; no more than a page) minus the longest line.  Otherwise
+ * the callers scan fdinfo.
+ *
+ * Returns PRE_COMPLETE, PRE_PARTIAL (only positives count) or -1 when
+ * /proc/locks could not be read. */
+#define PRE_COMPLETE 0
+#define PRE_PARTIAL  1
+#define PRE_ONE_WALK (4096 - 256)
+
 static int prefilter(const struct want *w, pid_t self, struct pre *p)
 {
-    char buf[1024];
+    char buf[4096];
+    ssize_t first = -1;
     memset(p, 0, sizeof *p);
     p->w = w;
     p->self = self;
     int fd = REAL(open)("/proc/locks", O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -1;
-    int r = read_lines(fd, buf, sizeof buf, pre_line, p);
+    int r = read_lines(fd, buf, sizeof buf, pre_line, p, &first);
     REAL(close)(fd);
     if (r < 0)
         return -1;
     if (p->direct_overflow)
         p->ofd++;           /* too many to list: let the scan find them */
-    return 0;
+    return first >= 0 && first < PRE_ONE_WALK ? PRE_COMPLETE : PRE_PARTIAL;
 }
 
 static int pre_any(const struct pre *p)
@@ -458,7 +478,7 @@ static int scan_fdinfo(int dirfd, const char *name, pid_t pid, long fdnum,
     int fd = REAL(openat)(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -errno;
-    read_lines(fd, buf, sizeof buf, fdinfo_line, &s);
+    read_lines(fd, buf, sizeof buf, fdinfo_line, &s, NULL);
     REAL(close)(fd);
     if (ofd_lines)
         *ofd_lines = s.ofd_exact;
@@ -552,7 +572,7 @@ int ls_find_holders(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
         return 0;
     want_init(&w, dev, ino, start, end, type);
 
-    if (prefilter(&w, self, &pre) == 0) {
+    if (prefilter(&w, self, &pre) == PRE_COMPLETE) {
         if (!pre_any(&pre))
             goto done;
         /* The full scan is needed for OFD locks other than those held
@@ -560,7 +580,9 @@ int ls_find_holders(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
         full = pre.ofd && pre.ofd > scan_own_fd(&w, self_skip_fd);
         own = pre.ofd || pre.posix_self;
     } else {
-        full = own = 1;     /* no /proc/locks: prefilter zeroed pre */
+        /* partial: its positives (pre.direct, pre.confirm) stand, its
+         * silence does not; unreadable: pre is all zero */
+        full = own = 1;
     }
 
     int procfd = open_proc();
@@ -613,7 +635,7 @@ done:
 #define STEAL_NS     3000000000LL      /* a live owner keeps the lock at most this */
 #define POLL_NS      10000000L         /* futex wait slice */
 #define WALK_DEPTH   16
-#define WALK_PIDS    256               /* distinct waiting processes considered */
+#define WALK_PIDS    64                /* distinct waiting processes considered */
 #define WALK_QUERIES 64                /* resources examined per walk */
 
 struct reg_slot {
@@ -845,19 +867,20 @@ static int reg_sweep(struct reg *r, pid_t self, pid_t *wp, int wmax)
 }
 
 /* Does `pid` (a waiting process; self: this one) hold a lock conflicting
- * with w, going by the prefilter's findings? */
+ * with w?  The prefilter's positives always count, its negatives only when
+ * `complete`; the rest is a scan of that one process. */
 static int holds(int procfd, pid_t pid, pid_t self, const struct want *w, const struct pre *pre,
-                 int pre_ok, int skip_fd)
+                 int complete, int skip_fd)
 {
     if (pid == self) {
-        if (pre_ok && !pre->ofd && !pre->posix_self)
+        if (complete && !pre->ofd && !pre->posix_self)
             return 0;
         return scan_pid(procfd, 0, w, skip_fd);
     }
-    if (pre_ok) {
-        for (int i = 0; i < pre->ndirect; i++)
-            if (pre->direct[i] == pid)
-                return 1;
+    for (int i = 0; i < pre->ndirect; i++)
+        if (pre->direct[i] == pid)
+            return 1;
+    if (complete) {
         int maybe = pre->ofd > 0;
         for (int i = 0; i < pre->nconfirm; i++)
             if (pre->confirm[i] == pid)
@@ -876,7 +899,7 @@ static int walk(struct reg *r, pid_t self, const struct want *w0, const pid_t *w
     int queue[WALK_PIDS], qh = 0, qn = 0, queries = 0;
     unsigned char seen[WALK_PIDS];
     struct pre pre;
-    int pre_ok, rc = 0;
+    int pre_ok, rc = 0;     /* pre_ok: the prefilter's negatives count */
     int procfd = open_proc();
     if (procfd < 0)
         return 0;
@@ -884,7 +907,7 @@ static int walk(struct reg *r, pid_t self, const struct want *w0, const pid_t *w
 
     /* depth 0: which waiting processes hold what we want (another
      * description of this process is the engine's business) */
-    pre_ok = prefilter(w0, self, &pre) == 0;
+    pre_ok = prefilter(w0, self, &pre) == PRE_COMPLETE;
     if (!pre_ok || pre_any(&pre)) {
         for (int i = 0; i < nw; i++)
             if (holds(procfd, wp[i], self, w0, &pre, pre_ok, -1)) {
@@ -908,7 +931,7 @@ static int walk(struct reg *r, pid_t self, const struct want *w0, const pid_t *w
                 goto out;
             struct want w;
             want_init(&w, (dev_t)s->dev, (ino_t)s->ino, s->start, s->end, s->type);
-            pre_ok = prefilter(&w, self, &pre) == 0;
+            pre_ok = prefilter(&w, self, &pre) == PRE_COMPLETE;
             if (pre_ok && !pre_any(&pre))
                 continue;
             /* h waits for something this process holds: a cycle */

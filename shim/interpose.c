@@ -86,8 +86,9 @@ static void after_dup(int oldfd, int newfd)
 {
     if (newfd < 0)
         return;
-    ls_fd_heal(newfd);
-    if (ls_fd_peek(oldfd)) {
+    if (LS_UNLIKELY(ls_fd_busy(newfd)))
+        ls_fd_heal(newfd);
+    if (LS_UNLIKELY(ls_fd_busy(oldfd))) {
         struct ls_guard g;
         int saved = errno;
         if (ls_enter(&g) < 0) {
@@ -164,46 +165,90 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode, int 
     return fd;
 }
 
+/* The fast path of every open: the real call, then one byte load. */
+static inline int opened(int fd)
+{
+    if (fd >= 0 && g_ls.mode != LS_MODE_OFF) {
+        if (LS_UNLIKELY(ls_fd_busy(fd)))
+            ls_fd_heal(fd);
+        else
+            ls_fd_born(fd);
+    }
+    return fd;
+}
+
+#define OPEN_MODE(flags, last) \
+    mode_t mode = 0; \
+    if (NEED_MODE(flags)) { va_list ap; va_start(ap, last); mode = va_arg(ap, mode_t); va_end(ap); }
+
 LS_EXPORT int open(const char *path, int flags, ...)
 {
-    mode_t mode = 0;
-    if (NEED_MODE(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
-    return open_common(AT_FDCWD, path, flags, mode, LS_OPEN_OPEN, SITE);
+    OPEN_MODE(flags, flags)
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(AT_FDCWD, path, flags, mode, LS_OPEN_OPEN, SITE);
+    return opened(REAL(open)(path, flags, mode));
 }
 
 LS_EXPORT int open64(const char *path, int flags, ...)
 {
-    mode_t mode = 0;
-    if (NEED_MODE(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
-    return open_common(AT_FDCWD, path, flags, mode, LS_OPEN_OPEN64, SITE);
+    OPEN_MODE(flags, flags)
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(AT_FDCWD, path, flags, mode, LS_OPEN_OPEN64, SITE);
+    return opened(REAL(open64)(path, flags, mode));
 }
 
 LS_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
-    mode_t mode = 0;
-    if (NEED_MODE(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
-    return open_common(dirfd, path, flags, mode, LS_OPEN_OPENAT, SITE);
+    OPEN_MODE(flags, flags)
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(dirfd, path, flags, mode, LS_OPEN_OPENAT, SITE);
+    return opened(REAL(openat)(dirfd, path, flags, mode));
 }
 
 LS_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
-    mode_t mode = 0;
-    if (NEED_MODE(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
-    return open_common(dirfd, path, flags, mode, LS_OPEN_OPENAT64, SITE);
+    OPEN_MODE(flags, flags)
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(dirfd, path, flags, mode, LS_OPEN_OPENAT64, SITE);
+    return opened(REAL(openat64)(dirfd, path, flags, mode));
 }
 
 LS_EXPORT int __open_2(const char *path, int flags)
-{ return open_common(AT_FDCWD, path, flags, 0, LS_OPEN_2, SITE); }
+{
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(AT_FDCWD, path, flags, 0, LS_OPEN_2, SITE);
+    return opened(REAL(__open_2)(path, flags));
+}
 LS_EXPORT int __open64_2(const char *path, int flags)
-{ return open_common(AT_FDCWD, path, flags, 0, LS_OPEN64_2, SITE); }
+{
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(AT_FDCWD, path, flags, 0, LS_OPEN64_2, SITE);
+    return opened(REAL(__open64_2)(path, flags));
+}
 LS_EXPORT int __openat_2(int dirfd, const char *path, int flags)
-{ return open_common(dirfd, path, flags, 0, LS_OPENAT_2, SITE); }
+{
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(dirfd, path, flags, 0, LS_OPENAT_2, SITE);
+    return opened(REAL(__openat_2)(dirfd, path, flags));
+}
 LS_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
-{ return open_common(dirfd, path, flags, 0, LS_OPENAT64_2, SITE); }
+{
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(dirfd, path, flags, 0, LS_OPENAT64_2, SITE);
+    return opened(REAL(__openat64_2)(dirfd, path, flags));
+}
 LS_EXPORT int creat(const char *path, mode_t mode)
-{ return open_common(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, LS_OPEN_CREAT, SITE); }
+{
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, LS_OPEN_CREAT, SITE);
+    return opened(REAL(creat)(path, mode));
+}
 LS_EXPORT int creat64(const char *path, mode_t mode)
-{ return open_common(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, LS_OPEN_CREAT64, SITE); }
+{
+    if (LS_UNLIKELY(g_ls.open_hook))
+        return open_common(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, LS_OPEN_CREAT64, SITE);
+    return opened(REAL(creat64)(path, mode));
+}
 
 /* ---- stdio ---- */
 
@@ -268,15 +313,15 @@ static int do_closedir(void *arg) { return REAL(closedir)((DIR *)arg); }
 
 /* Whether a close of fd concerns the shim: a tracked fd, one of its own,
  * or any fd while the process holds locks (it may drop them natively). */
-static int needs_tracking(int fd)
+static inline int needs_tracking(int fd)
 {
-    return fd >= 0 && (ls_fd_peek(fd) != NULL || ls_fd_is_private(fd) ||
-                       atomic_load_explicit(&g_locked_owners, memory_order_relaxed) > 0);
+    return ls_fd_busy(fd) ||
+           (fd >= 0 && atomic_load_explicit(&g_locked_owners, memory_order_relaxed) > 0);
 }
 
 LS_EXPORT int close(int fd)
 {
-    if (LS_LIKELY(!ls_active() || !needs_tracking(fd)))
+    if (LS_LIKELY(g_ls.mode == LS_MODE_OFF || !needs_tracking(fd)))
         return REAL(close)(fd);
     int saved = errno;
     struct closer c = { do_close_fd, (void *)(intptr_t)fd };
@@ -639,10 +684,14 @@ LS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
 
 enum { EXEC_VE, EXEC_VPE, EXEC_F };
 
+void ls_hazard_flush_pending(void);
+
 static int exec_common(int kind, const char *path, int fd, char *const argv[], char *const envp[])
 {
     char **nenv = (char **)envp;
     void *cookie = NULL;
+    if (ls_active())
+        ls_hazard_flush_pending();      /* pending repeats die with the image */
     if (ls_active() && g_all_owners)
         ls_exec_prepare(envp, &nenv, &cookie);
     int r;

@@ -71,6 +71,7 @@ struct ls_state {
     int have_kcmp;
     int have_proc;              /* /proc/self/fd usable */
     pid_t pid;                  /* cached getpid(), refreshed at fork */
+    int open_hook;              /* opens need the slow path (open-lock or scope rules) */
 };
 extern struct ls_state g_ls;
 
@@ -134,6 +135,7 @@ struct ls_inode {
     int scope;                  /* LS_SCOPE_AUTO/PROCESS/DESCRIPTION as decided */
     int flags;
     int flock_seen, fcntl_seen;
+    int flock_checked;          /* /proc/locks was asked for other processes' flocks */
     struct ls_owner *shared;    /* the owner all descriptions share, if any */
     struct ls_desc *descs;
     int ndescs;
@@ -141,15 +143,39 @@ struct ls_inode {
 };
 
 /* ---- fd table (fdtable.c) ---- */
+#define LS_FD_LIMIT (1 << 20)                 /* fds the table can track */
+#define LS_FD_TRACKED 1                       /* the table has a description for it */
+#define LS_FD_PRIVATE 2                       /* one of the shim's own fds */
+extern uint8_t ls_fd_state[LS_FD_LIMIT];      /* written under g_mu */
+extern uint8_t ls_fd_born_map[LS_FD_LIMIT];   /* created by a call we saw */
+
 struct ls_desc *ls_fd_get(int fd);          /* under g_mu */
 struct ls_desc *ls_fd_peek(int fd);         /* lock-free: only compare with NULL */
 void ls_fd_set(int fd, struct ls_desc *d);  /* under g_mu */
 int ls_fd_max(void);                        /* highest fd ever set + 1 */
-void ls_fd_born(int fd);                    /* fd was created by a call we saw */
-int ls_fd_is_born(int fd);
-void ls_fd_unborn(int fd);
-int ls_fd_is_private(int fd);               /* one of the shim's own fds */
-void ls_fd_mark_private(int fd, int on);
+void ls_fd_mark_private(int fd, int on);    /* under g_mu */
+
+/* The hot-path test: one byte load.  Nonzero: tracked or the shim's own. */
+static inline int ls_fd_busy(int fd)
+{
+    return (unsigned)fd < LS_FD_LIMIT && __atomic_load_n(&ls_fd_state[fd], __ATOMIC_ACQUIRE);
+}
+static inline int ls_fd_is_private(int fd)
+{
+    return (unsigned)fd < LS_FD_LIMIT && (__atomic_load_n(&ls_fd_state[fd], __ATOMIC_ACQUIRE) & LS_FD_PRIVATE);
+}
+static inline void ls_fd_born(int fd)
+{
+    if ((unsigned)fd < LS_FD_LIMIT) __atomic_store_n(&ls_fd_born_map[fd], 1, __ATOMIC_RELAXED);
+}
+static inline void ls_fd_unborn(int fd)
+{
+    if ((unsigned)fd < LS_FD_LIMIT) __atomic_store_n(&ls_fd_born_map[fd], 0, __ATOMIC_RELAXED);
+}
+static inline int ls_fd_is_born(int fd)
+{
+    return (unsigned)fd < LS_FD_LIMIT && __atomic_load_n(&ls_fd_born_map[fd], __ATOMIC_RELAXED);
+}
 
 struct ls_inode *ls_inode_get(dev_t dev, ino_t ino, int create);
 void ls_inode_put_if_unused(struct ls_inode *in);
@@ -188,6 +214,7 @@ int ls_flock(int fd, int op, void *site);
 void ls_engine_on_close(int fd, struct ls_desc *d, const char *call, void *site);
 void ls_engine_on_close_untracked(int fd, const char *call, void *site);
 void ls_scope_at_open(int dirfd, const char *path, int fd);
+int ls_flock_locks_on(int fd, dev_t dev, ino_t ino);
 
 /* ---- holders (holder.c) ---- */
 pid_t ls_find_holder(dev_t dev, ino_t ino, int64_t start, int64_t end, int type);

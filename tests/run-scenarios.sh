@@ -34,7 +34,7 @@
 # A scenario that exits with status 77 is reported skipped.
 #
 # Environment: SCEN_MODES (default "native off audit fix strict") restricts
-# the modes; SCEN_PRELOAD_FIRST is put first in LD_PRELOAD (sanitizer
+# the modes; SCEN_NO_LFS=1 skips the .lfs twins; SCEN_PRELOAD_FIRST is put first in LD_PRELOAD (sanitizer
 # runtime); SCEN_VERBOSE=1 shows stderr of passing runs too.
 set -u
 
@@ -69,6 +69,13 @@ else
         *)     bins+=("$n" "$n.lfs") ;;
         esac
     done
+fi
+
+# SCEN_NO_LFS=1: leave the large-file twins out (sanitizer runs, to save time)
+if [ "${SCEN_NO_LFS:-0}" = 1 ]; then
+    keep=()
+    for b in "${bins[@]}"; do case "$b" in *.lfs) ;; *) keep+=("$b") ;; esac; done
+    bins=("${keep[@]}")
 fi
 
 passed=0 failed=0 skipped=0

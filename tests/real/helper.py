@@ -25,6 +25,12 @@ expected one.
   rule1 FILE HOW          lock FILE (HOW: lockf, setlk or setlkw), open and
                           close FILE again, probe from a process without the
                           shim: prints "lock kept" or "lock lost".
+  threads-lock FILE       rule 2: two threads lock FILE through two
+                          descriptions.
+  fork FILE               rule 6: a forked child and a spawned child with the
+                          descriptor try to lock, unlock and close.
+  exec FILE               rule 7: the lock survives exec; no shim fd or
+                          variable is visible in the new image.
   probe-lock FILE         (internal) try a non-blocking write lock on FILE;
                           prints "free" or "held by PID".
 
@@ -39,6 +45,7 @@ import sys
 import threading
 
 SQLITE3 = os.environ.get("SQLITE3", "sqlite3")
+BUSY = 30              # seconds of busy timeout: natively no wait comes close
 FLOCK_FMT = "hhqqi4x"   # struct flock on x86_64/aarch64 glibc: 32 bytes
 
 
@@ -124,7 +131,7 @@ def cmd_threads(db, mode, nthreads, n, tag):
     def work(k):
         who = "%s-%d" % (tag, k)
         try:
-            c = connect(db, 30)
+            c = connect(db, BUSY)
             c.execute("PRAGMA synchronous=OFF")
             for i in range(n):
                 c.execute("BEGIN IMMEDIATE")
@@ -147,7 +154,7 @@ def cmd_threads(db, mode, nthreads, n, tag):
         t.start()
     for t in ts:
         t.join()
-    c = connect(db, 30)
+    c = connect(db, BUSY)
     mine = c.execute("SELECT count(*) FROM t WHERE who LIKE ?", (tag + "-%",)).fetchone()[0]
     c.close()
     for e in errors:
@@ -158,8 +165,10 @@ def cmd_threads(db, mode, nthreads, n, tag):
 
 def cmd_stress(db, n, tag):
     n = int(n)
-    a = connect(db, 30)
-    b = connect(db, 30)
+    a = connect(db, BUSY)
+    b = connect(db, BUSY)
+    for c in (a, b):
+        c.execute("PRAGMA synchronous=OFF")   # fewer fsyncs, the same locks
     ok = 0
     errors = 0
     for i in range(n):
@@ -268,6 +277,94 @@ def cmd_rule1(path, how):
     return True
 
 
+def try_lock(fd):
+    """A non-blocking write lock on bytes 0-9 through fd: True if granted."""
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0, os.SEEK_SET)
+        return True
+    except OSError:
+        return False
+
+
+def probe(path):
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "probe-lock", path],
+                       env=clean_env(), stdout=subprocess.PIPE, text=True, timeout=30)
+    return "held" if r.stdout.startswith("held") else r.stdout.strip()
+
+
+def cmd_threads_lock(path):
+    """Rule 2: two threads, two descriptions of one file, one process."""
+    fds = [os.open(path, os.O_RDWR | os.O_CREAT, 0o644) for _ in range(2)]
+    got = [None, None]
+
+    def take(k):
+        got[k] = try_lock(fds[k])
+
+    for k in range(2):
+        t = threading.Thread(target=take, args=(k,))
+        t.start()
+        t.join()
+    print("first thread %s, second thread %s"
+          % ("got it" if got[0] else "refused", "got it" if got[1] else "refused"))
+    return True
+
+
+def cmd_fork(path):
+    """Rule 6 through os.fork() and subprocess (pass_fds)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.lockf(fd, fcntl.LOCK_EX, 10, 0, os.SEEK_SET)
+    out = []
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        res = "child refused" if not try_lock(fd) else "child got it"
+        try:                                   # the child's unlock and close
+            fcntl.lockf(fd, fcntl.LOCK_UN, 10, 0, os.SEEK_SET)
+        except OSError:
+            pass
+        os.close(fd)
+        os.write(w, res.encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    out.append(os.read(r, 100).decode())
+    os.close(r)
+    out.append("after child: " + probe(path))
+    code = ("import fcntl, os, sys\n"
+            "try:\n"
+            "    fcntl.lockf(%d, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0, 0); print('spawned got it')\n"
+            "except OSError: print('spawned refused')\n"
+            "os.close(%d)\n" % (fd, fd))
+    p = subprocess.run([sys.executable, "-c", code], pass_fds=(fd,), stdout=subprocess.PIPE,
+                       text=True, timeout=30)
+    out.append(p.stdout.strip())
+    out.append("after spawned: " + probe(path))
+    print(", ".join(out))
+    return True
+
+
+def cmd_exec(path, fd=None):
+    """Rule 7: a lock on an inheritable fd survives exec; the new image sees
+    no descriptor of the shim's at a low number and no LOCKSCOPE_ variable
+    it did not have."""
+    if fd is not None:                          # the new image
+        fd = int(fd)
+        before = probe(path)
+        fcntl.lockf(fd, fcntl.LOCK_UN, 10, 0, os.SEEK_SET)
+        after = probe(path)
+        low = sorted(int(f) for f in os.listdir("/proc/self/fd") if int(f) < 64)
+        env = sorted(k for k in os.environ if k.startswith("LOCKSCOPE"))
+        print("after exec: %s, after unlock: %s, fds < 64: %s, env: %s"
+              % (before, after, low, " ".join(env)))
+        return True
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    os.set_inheritable(fd, True)
+    fcntl.lockf(fd, fcntl.LOCK_EX, 10, 0, os.SEEK_SET)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, os.path.abspath(__file__), "exec", path, str(fd)])
+
+
 def cmd_probe_lock(path):
     fd = os.open(path, os.O_RDWR)
     try:
@@ -283,14 +380,15 @@ def cmd_probe_lock(path):
 
 def main(argv):
     cmds = {"handoff": cmd_handoff, "threads": cmd_threads, "check": cmd_check, "stress": cmd_stress,
-            "hazard": cmd_hazard, "rule1": cmd_rule1, "probe-lock": cmd_probe_lock}
+            "hazard": cmd_hazard, "rule1": cmd_rule1,
+            "threads-lock": cmd_threads_lock, "fork": cmd_fork, "exec": cmd_exec, "probe-lock": cmd_probe_lock}
     if len(argv) < 2 or argv[1] not in cmds:
         err(__doc__)
         return 2
     try:
         return 0 if cmds[argv[1]](*argv[2:]) else 1
-    except TypeError as e:
-        err("%s: %s" % (argv[1], e))
+    except Exception as e:                            # noqa: BLE001
+        err("%s: %s: %s" % (argv[1], type(e).__name__, e))
         return 2
 
 

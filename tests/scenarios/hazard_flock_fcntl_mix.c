@@ -9,6 +9,8 @@
  *   (a) file A: flock(LOCK_EX), then fcntl F_SETLK write [0,EOF)
  *   (b) file B: fcntl F_SETLK write [0,10), then flock(LOCK_SH)
  *   (c) file B: lockf(F_TLOCK) after the flock: the mix again, call "lockf"
+ *   (d) file D: the program's own F_OFD_SETLK write [0,10), then flock:
+ *       OFD locks are fcntl locks too
  * A probe (a process without the shim) shows whether the POSIX lock exists.
  */
 #include "scen.h"
@@ -50,6 +52,19 @@ int main(int argc, char **argv)
 
     SAY("unlock_fcntl=%s", res(scen_setlk(b, F_SETLK, F_UNLCK, 0, 0)));
     SAY("unlock_flock=%s", res(flock(b, LOCK_UN)));
+
+    /* (d) the program's own OFD lock, then flock */
+    char pd[4096];
+    snprintf(pd, sizeof pd, "%s", scen_path("hz-mix-d"));
+    int d = open(pd, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (d < 0) scen_die("open");
+    SAY("d_ofd_w=%s", res(scen_setlk(d, F_OFD_SETLK, F_WRLCK, 0, 10)));
+    SAY("d_flock_ex=%s", res(flock(d, LOCK_EX | LOCK_NB)));
+    SAY("d_unlock_flock=%s", res(flock(d, LOCK_UN)));
+    SAY("d_unlock_ofd=%s", res(scen_setlk(d, F_OFD_SETLK, F_UNLCK, 0, 0)));
+    close(d);
+    unlink(pd);
+
     SAY("probe_end=%c%c", probe(pa, 'W', 0, 0), probe(pb, 'W', 0, 0));
     close(a);
     close(b);
