@@ -69,6 +69,22 @@ exports() {
     [ "$bad" = 0 ]
 }
 
+install_check() {
+    # `make install PREFIX=…` and the installed launcher finding its library
+    local prefix out n=0 bad=0
+    prefix=$(mktemp -d /tmp/lockscope-prefix.XXXXXX)
+    make -s PREFIX="$prefix" install >/dev/null || { echo "make install failed"; echo "0 passed, 1 failed"; return 1; }
+    for f in bin/lockscope lib/lockscope/liblockscope.so share/man/man1/lockscope.1; do
+        n=$((n + 1)); [ -f "$prefix/$f" ] || { echo "missing $f"; bad=$((bad + 1)); }
+    done
+    n=$((n + 1))
+    out=$("$prefix/bin/lockscope" -- sqlite3 :memory: 'select 1' 2>&1)
+    [ "$out" = 1 ] || { echo "installed launcher: got '$out'"; bad=$((bad + 1)); }
+    rm -rf "$prefix"
+    echo "$((n - bad)) passed, $bad failed"
+    [ "$bad" = 0 ]
+}
+
 build() {
     local b=$1; shift
     make -s -j"$JOBS" BUILD="$b" "$@" all units >"$LOGDIR/build-$b.log" 2>&1 ||
@@ -83,6 +99,7 @@ if build build; then
     suite exports        exports build
     suite scenarios      tests/run-scenarios.sh build
     suite launcher       tests/launcher/test-launcher.sh build
+    suite install        install_check
     [ -x tests/hazards/check-records.sh ] && suite hazards tests/hazards/check-records.sh build
     [ -x tests/real/run.sh ] && suite real-programs tests/real/run.sh build
     [ -x tests/stress/run.sh ] && suite stress tests/stress/run.sh build

@@ -445,6 +445,7 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             dev_t dev = d->inode->dev;
             ino_t ino = d->inode->ino;
             int skip = o ? o->priv : -1;
+            if (o) ls_owner_pin(o);     /* qfd stays open while we look */
             ls_leave(g);
             pid_t pids[1];
             int n = 0;
@@ -464,18 +465,21 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
                     break;
                 if (again.l_type == F_UNLCK) {
                     ls_reenter(g);
+                    if (o) ls_owner_unpin(o);
                     short t = F_UNLCK;
                     return copy_out(&((struct flock *)arg)->l_type, &t, sizeof t);
                 }
                 if (again.l_pid > 0) {   /* a classic holder meanwhile */
                     q = again;
                     ls_reenter(g);
+                    if (o) ls_owner_unpin(o);
                     return copy_out(arg, &q, sizeof q);
                 }
                 q = again;
                 ls_range_resolve(SEEK_SET, q.l_start, q.l_len, 0, &qs, &qe);
             }
             ls_reenter(g);
+            if (o) ls_owner_unpin(o);
             if (n > 0) {
                 q.l_pid = pids[0];
             } else {
@@ -704,7 +708,22 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
             return -EDEADLK;
         }
     }
-    r = REAL(fcntl)(o->priv, F_OFD_SETLK, &q);
+    /* The kernel call runs without g_mu: threads locking other files never
+     * wait for it.  The pin keeps the private fd (and o) alive meanwhile. */
+    int priv = o->priv;
+    ls_owner_pin(o);
+    ls_leave(&g);
+    r = REAL(fcntl)(priv, F_OFD_SETLK, &q);
+    int kerr = errno;
+    ls_reenter(&g);
+    int gone = o->zombie;       /* read before the unpin may free it */
+    ls_owner_unpin(o);
+    if (gone || ls_fd_get(fd) != d || d->owner != o) {
+        /* closed meanwhile: whatever was granted went with the owner */
+        ls_leave(&g);
+        return r < 0 ? -kerr : 0;
+    }
+    errno = kerr;
     if (r < 0 && (errno == EAGAIN || errno == EACCES) && cmd == F_SETLKW) {
         /* We will wait: publish it, in this process and across processes. */
         struct waiter *w = waiter_of(0);
@@ -713,12 +732,13 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         }
         dev_t dev = in->dev;
         ino_t ino = in->ino;
-        int priv = o->priv;
+        ls_owner_pin(o);
         ls_leave(&g);
         int slot = -1;
         r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
         if (r == -EDEADLK) {
             ls_reenter(&g);
+            ls_owner_unpin(o);
             if (w) w->tid = 0;
             h.name = "self-deadlock";
             /* native F_SETLKW detects this cycle too: the outcome is unchanged */
@@ -732,6 +752,8 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         int saved = errno;
         ls_xwait_end(slot);
         ls_reenter(&g);
+        int gone_w = o->zombie;
+        ls_owner_unpin(o);
         if (w) w->tid = 0;
         errno = saved;
         if (r < 0 && errno == EINTR) {
@@ -742,7 +764,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
             errno = EINTR;
         }
         /* the owner may have gone while we waited */
-        if (ls_fd_get(fd) != d || d->owner != o) {
+        if (gone_w || ls_fd_get(fd) != d || d->owner != o) {
             ls_leave(&g);
             return r < 0 ? -saved : 0;
         }

@@ -268,10 +268,32 @@ struct ls_owner *ls_owner_new(struct ls_inode *in, int acc)
 
 /* Drop one reference; the last one closes the private fd, which is what
  * releases the owner's kernel locks. */
+static void owner_finish(struct ls_owner *o);
+
+/* A kernel call on o->priv made without g_mu (so that threads locking other
+ * files do not wait for it) pins the owner: its private fd stays open, and
+ * its memory valid, until the call is back. */
+void ls_owner_pin(struct ls_owner *o) { o->pins++; }
+
+void ls_owner_unpin(struct ls_owner *o)
+{
+    if (--o->pins == 0 && o->zombie)
+        owner_finish(o);
+}
+
 void ls_owner_release(struct ls_owner *o)
 {
     if (!o || --o->refs > 0)
         return;
+    if (o->pins > 0) {
+        o->zombie = 1;
+        return;
+    }
+    owner_finish(o);
+}
+
+static void owner_finish(struct ls_owner *o)
+{
     if (o->priv >= 0) {
         ls_fd_mark_private(o->priv, 0);
         int saved = errno;

@@ -22,8 +22,8 @@
  * without going through the program's close(): no close-drops-lock record
  * for a close the program did not make.
  * Not locked (documented): O_PATH and O_TMPFILE opens, directories, FIFOs
- * and other non-regular files; O_TRUNC/O_CREAT on a directory fail with EISDIR as they
- * do natively.
+ * and other non-regular files; O_TRUNC or O_CREAT on a directory fails with
+ * EISDIR, as it does natively.
  */
 #include <fcntl.h>
 #include <fnmatch.h>

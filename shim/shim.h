@@ -104,6 +104,8 @@ struct ls_inode;
 struct ls_owner {
     int priv;                   /* private fd, or -1 before the first lock */
     int counted;                /* counted in g_locked_owners */
+    int pins;                   /* kernel calls in flight on priv, made without g_mu */
+    int zombie;                 /* released while pinned: the last unpin finishes it */
     int refs;                   /* descriptions using this owner */
     int acc;                    /* O_ACCMODE the private fd was opened with */
     pid_t tid;                  /* thread that last acquired through it */
@@ -191,6 +193,8 @@ void ls_fdtable_init(void);
 void ls_fd_heal(int fd);
 void ls_desc_link_fd(int fd, struct ls_desc *d);
 void ls_owner_release(struct ls_owner *o);
+void ls_owner_pin(struct ls_owner *o);
+void ls_owner_unpin(struct ls_owner *o);
 struct ls_owner *ls_owner_for(struct ls_desc *d, int fd, int *err);
 extern struct ls_desc *g_all_descs;
 /* Owners whose model holds any range; while 0, a close needs no check. */
@@ -216,8 +220,6 @@ void ls_engine_on_close_untracked(int fd, const char *call, void *site);
 void ls_scope_at_open(int dirfd, const char *path, int fd);
 int ls_flock_locks_on(int fd, dev_t dev, ino_t ino);
 
-/* ---- holders (holder.c) ---- */
-pid_t ls_find_holder(dev_t dev, ino_t ino, int64_t start, int64_t end, int type);
 
 /* ---- hazards (hazard.c) ---- */
 struct ls_hazard {
