@@ -832,7 +832,7 @@ static void test_registry_lock_not_wedged(void **state)
     assert_int_equal(ls_xwait_begin(0, 1, 0, 0, 0, -1, &slot), 0);
     assert_true(slot >= 0);
     ls_xwait_end(slot);
-    assert_true(since(&t0) < 0.5);
+    assert_true(since(&t0) < 2.5);      /* taken over, not stolen after 3 s: no speed claim */
     assert_int_not_equal(__atomic_load_n(&r->lock, __ATOMIC_ACQUIRE), (uint32_t)c);
 
     /* zombie owner (not reaped yet) */
@@ -846,7 +846,7 @@ static void test_registry_lock_not_wedged(void **state)
     assert_int_equal(ls_xwait_begin(0, 1, 0, 0, 0, -1, &slot), 0);
     assert_true(slot >= 0);
     ls_xwait_end(slot);
-    assert_true(since(&t0) < 0.5);
+    assert_true(since(&t0) < 2.5);      /* taken over, not stolen after 3 s: no speed claim */
     waitpid(c, NULL, 0);
 
     /* a live owner that never lets go: stolen after a few seconds (not
@@ -861,7 +861,7 @@ static void test_registry_lock_not_wedged(void **state)
     assert_true(slot >= 0);
     ls_xwait_end(slot);
     double t = since(&t0);
-    assert_true(t > 2.0 && t < 6.0);
+    assert_true(t > 2.0 && t < 30.0);   /* stolen after the 3 s grace, not wedged */
     assert_int_equal(__atomic_load_n(&r->lock, __ATOMIC_ACQUIRE), 0);
     assert_int_equal(kid_end(&k), 0);
 
@@ -929,7 +929,7 @@ static void test_killed_in_critical_section(void **state)
         if (t > worst)
             worst = t;
     }
-    assert_true(worst < (isolated ? 1.0 : 3.5));
+    assert_true(worst < 20.0);          /* never wedged by a killed holder (a hang check, not a speed one) */
     assert_int_equal(kid_end(&h), 0);           /* W gets B */
     assert_int_equal(get1(w.rd), 'D');
     assert_int_equal(kid_end(&w), 0);
