@@ -26,7 +26,7 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pid_t g_mu_holder;
 static sigset_t fork_saved_mask;
 static int fork_skipped_lock;
-static __thread pid_t tls_tid;
+static LS_TLS pid_t tls_tid;
 
 /* This thread is entering, inside, or leaving the critical section.  Set
  * BEFORE the mutex is taken and cleared AFTER it is released, so that a
@@ -34,16 +34,16 @@ static __thread pid_t tls_tid;
  * mutex its own thread may hold: ls_enter() answers -1 and the caller
  * takes the signal path (the real call now, the table's update deferred
  * to this thread's ls_leave). */
-static __thread volatile sig_atomic_t tls_cs;
+static LS_TLS volatile sig_atomic_t tls_cs;
 
 /* The deferred updates, per thread: pushed by signal handlers, applied by
  * the interrupted ls_leave.  Slots are reserved with an atomic add, so
  * nested handlers never overwrite each other. */
 #define DEFER_MAX 64
 struct deferred { int kind, a, b; volatile sig_atomic_t ready; };
-static __thread struct deferred tls_defer[DEFER_MAX];
-static __thread _Atomic int tls_ndefer;
-static __thread volatile sig_atomic_t tls_defer_overflow;
+static LS_TLS struct deferred tls_defer[DEFER_MAX];
+static LS_TLS _Atomic int tls_ndefer;
+static LS_TLS volatile sig_atomic_t tls_defer_overflow;
 
 void ls_defer(int kind, int a, int b)
 {

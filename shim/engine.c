@@ -45,7 +45,7 @@
  * stack's mapping, is certainly mapped and writable.  Anything else goes
  * through process_vm_readv/writev, which answer EFAULT. */
 
-static __thread uintptr_t tls_stack_lo, tls_stack_hi;
+static LS_TLS uintptr_t tls_stack_lo, tls_stack_hi;
 
 static int on_own_stack(const void *p, size_t n)
 {

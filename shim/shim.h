@@ -53,6 +53,11 @@
 #include "ranges.h"
 
 #define LS_EXPORT __attribute__((visibility("default")))
+/* The library is preloaded (loaded at startup), so its thread-local
+ * variables can live in static TLS: one instruction to reach, no
+ * __tls_get_addr call, no allocation on a thread's first access (which
+ * could happen in a signal handler). */
+#define LS_TLS __thread __attribute__((tls_model("initial-exec")))
 #define LS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LS_LIKELY(x) __builtin_expect(!!(x), 1)
 
