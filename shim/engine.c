@@ -725,7 +725,17 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     }
     errno = kerr;
     if (r < 0 && (errno == EAGAIN || errno == EACCES) && cmd == F_SETLKW) {
-        /* We will wait: publish it, in this process and across processes. */
+        /* We will wait.  The check for a cycle of threads is made again here,
+         * under g_mu together with publishing ourselves as a waiter: two
+         * threads that tried at the same time must not both go to sleep. */
+        if (waits_for_self(me, in, o, s, e, lt, 0)) {
+            h.name = "self-deadlock";
+            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
+            h.detail = "the request waits for a lock this thread holds through another descriptor";
+            ls_hazard(&h);
+            ls_leave(&g);
+            return -EDEADLK;
+        }
         struct waiter *w = waiter_of(0);
         if (w) {
             w->tid = me; w->owner = o; w->inode = in; w->start = s; w->end = e; w->type = lt;
