@@ -1048,14 +1048,20 @@ const struct ls_open_rule *ls_config_match_open(const struct ls_config *cfg, con
     return NULL;
 }
 
-enum ls_scope ls_config_match_scope(const struct ls_config *cfg, const char *path)
+const struct ls_scope_rule *ls_config_match_scope_rule(const struct ls_config *cfg, const char *path)
 {
     size_t i;
 
     if (!cfg || !path)
-        return LS_SCOPE_AUTO;
+        return NULL;
     for (i = 0; i < cfg->n_scope_rules; i++)
         if (fnmatch(cfg->scope_rules[i].glob, path, FNM_PATHNAME) == 0)
-            return cfg->scope_rules[i].scope;
-    return LS_SCOPE_AUTO;
+            return &cfg->scope_rules[i];
+    return NULL;
+}
+
+enum ls_scope ls_config_match_scope(const struct ls_config *cfg, const char *path)
+{
+    const struct ls_scope_rule *r = ls_config_match_scope_rule(cfg, path);
+    return r ? r->scope : LS_SCOPE_AUTO;
 }

@@ -95,6 +95,9 @@ void ls_config_free(struct ls_config *cfg);
 const struct ls_open_rule *ls_config_match_open(const struct ls_config *cfg, const char *path);
 /* LS_SCOPE_AUTO when no rule matches. */
 enum ls_scope ls_config_match_scope(const struct ls_config *cfg, const char *path);
+/* The first matching rule itself (rules are in precedence order: the
+ * environment's before the file's), or NULL. */
+const struct ls_scope_rule *ls_config_match_scope_rule(const struct ls_config *cfg, const char *path);
 
 const char *ls_mode_name(enum ls_mode m);
 

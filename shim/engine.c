@@ -210,9 +210,12 @@ static int inode_scope(struct ls_inode *in, int fd)
         ssize_t n = readlink(link, path, sizeof path - 1);
         if (n > 0) {
             path[n] = 0;
-            sc = ls_config_match_scope(&g_ls.cfg, path);
-            ls_debug("lockscope: scope of %s: %s (rule)", path,
-                     sc == LS_SCOPE_PROCESS ? "process" : sc == LS_SCOPE_DESCRIPTION ? "description" : "auto");
+            const struct ls_scope_rule *rule = ls_config_match_scope_rule(&g_ls.cfg, path);
+            sc = rule ? rule->scope : LS_SCOPE_AUTO;
+            if (rule)
+                ls_debug("lockscope: scope of %s: %s (rule %s)", path,
+                         sc == LS_SCOPE_PROCESS ? "process" : sc == LS_SCOPE_DESCRIPTION ? "description" : "auto",
+                         rule->glob);
         }
     }
     in->scope = sc == LS_SCOPE_AUTO ? LS_SCOPE_AUTO + 100 : (int)sc;  /* 100+: auto, decided */
@@ -224,24 +227,39 @@ static int inode_scope(struct ls_inode *in, int fd)
  * real path): a rule written for a symlinked directory still applies. */
 void ls_scope_at_open(int dirfd, const char *path, int fd)
 {
-    char abs[4096];
+    char abs[4096], real[4096];
     const char *form = path;
-    enum ls_scope sc = ls_config_match_scope(&g_ls.cfg, path);
-    if (sc == LS_SCOPE_AUTO && ls_path_absolute(dirfd, path, abs, sizeof abs) == 0) {
-        sc = ls_config_match_scope(&g_ls.cfg, abs);
+    /* the first rule matching any form wins (environment before file) */
+    const struct ls_scope_rule *best = ls_config_match_scope_rule(&g_ls.cfg, path), *r;
+    if (ls_path_absolute(dirfd, path, abs, sizeof abs) == 0 &&
+        (r = ls_config_match_scope_rule(&g_ls.cfg, abs)) && (!best || r < best)) {
+        best = r;
         form = abs;
     }
-    if (sc == LS_SCOPE_AUTO)
-        return;                 /* decided later from the real path */
+    char link[48] = "/proc/self/fd/";
+    size_t l = 14 + ls_fmt_u64(link + 14, (uint64_t)fd);
+    link[l] = 0;
+    ssize_t n = readlink(link, real, sizeof real - 1);
+    if (n > 0) {
+        real[n] = 0;
+        if ((r = ls_config_match_scope_rule(&g_ls.cfg, real)) && (!best || r < best)) {
+            best = r;
+            form = real;
+        }
+    }
+    if (!best)
+        return;                 /* no rule: decided at the first lock */
+    enum ls_scope sc = best->scope;
     struct stat st;
     struct ls_guard g;
     int saved = errno;
     if (fstat(fd, &st) == 0 && ls_enter(&g) == 0) {
         struct ls_inode *in = ls_inode_get(st.st_dev, st.st_ino, 1);
         if (in && !in->descs) {
-            in->scope = (int)sc;
-            ls_debug("lockscope: scope of %s: %s (rule, path as opened)", form,
-                     sc == LS_SCOPE_PROCESS ? "process" : "description");
+            in->scope = sc == LS_SCOPE_AUTO ? LS_SCOPE_AUTO + 100 : (int)sc;
+            ls_debug("lockscope: scope of %s: %s (rule %s)", form,
+                     sc == LS_SCOPE_PROCESS ? "process" : sc == LS_SCOPE_DESCRIPTION ? "description" : "auto",
+                     best->glob);
         }
         ls_leave(&g);
     }
@@ -791,6 +809,56 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     return 0;
 }
 
+/* Is a lock held through this very description that this process did not
+ * take itself?  The kernel lists a description's OFD locks in the fdinfo
+ * of each of its fds: one small read, no scan of other processes. */
+static int foreign_ofd_lock(int fd, const struct ls_range *mine, int64_t s, int64_t e, int type)
+{
+    char path[48] = "/proc/self/fdinfo/", buf[4096];
+    size_t l = 18 + ls_fmt_u64(path + 18, (uint64_t)fd);
+    path[l] = 0;
+    int f = REAL(open)(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return 0;
+    ssize_t n = read(f, buf, sizeof buf - 1);
+    REAL(close)(f);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    for (char *p = strstr(buf, "lock:"); p; p = strstr(p + 5, "lock:")) {
+        char *eol = strchr(p, '\n');
+        if (eol) *eol = 0;
+        char *k = strstr(p, "OFDLCK");
+        int lt = strstr(p, "WRITE") ? LS_WR : LS_RD;
+        /* the last two fields: start and end (or EOF) */
+        char *end_f = strrchr(p, ' ');
+        char *start_f = NULL;
+        if (end_f) {
+            *end_f = 0;
+            start_f = strrchr(p, ' ');
+            *end_f = ' ';
+        }
+        if (k && start_f && end_f && !strstr(p, "->")) {
+            int64_t ls = 0, le = LS_OFFSET_MAX;
+            for (const char *c = start_f + 1; *c >= '0' && *c <= '9'; c++) ls = ls * 10 + (*c - '0');
+            if (end_f[1] != 'E') {
+                le = 0;
+                for (const char *c = end_f + 1; *c >= '0' && *c <= '9'; c++) le = le * 10 + (*c - '0');
+            }
+            if (ls <= e && le >= s && ls_type_conflicts(lt, type)) {
+                /* ours, if we hold every byte of it with that type */
+                int64_t a = ls > s ? ls : s, b = le < e ? le : e;
+                if (!ls_range_covers(mine, a, b, lt))
+                    return 1;
+            }
+        }
+        if (!eol) break;
+        *eol = '\n';
+        p = eol;
+    }
+    return 0;
+}
+
 /* The program's own OFD requests pass through; two processes locking
  * through one shared description is reported (and refused in strict). */
 int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
@@ -798,69 +866,56 @@ int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
     if (cmd == F_OFD_GETLK)
         return native_fcntl(fd, cmd, arg);
     struct flock fl;
-    if (copy_in(&fl, arg, sizeof fl) < 0 || fl.l_type == F_UNLCK)
+    if (copy_in(&fl, arg, sizeof fl) < 0)
         return native_fcntl(fd, cmd, arg);
+    int64_t s, e;
+    if (resolve(fd, &fl, &s, &e) < 0 || (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK))
+        return native_fcntl(fd, cmd, arg);      /* the kernel's errno */
+    int lt = fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN;
     struct ls_guard g;
     int err = 0;
     if (ls_enter(&g) < 0)
         return native_fcntl(fd, cmd, arg);
     struct ls_desc *d = ls_desc_for_fd(fd, &err);
     if (!d) { ls_leave(&g); return native_fcntl(fd, cmd, arg); }
-    int mine = d->ofd_used;
-    d->ofd_used = 1;
     dev_t dev = d->inode->dev;
     ino_t ino = d->inode->ino;
-    int mix = d->inode->flock_seen;
-    d->inode->fcntl_seen = 1;
-    ls_leave(&g);
+    int mix = lt != LS_UN && d->inode->flock_seen;
+    if (lt != LS_UN)
+        d->inode->fcntl_seen = 1;
+    struct ls_hazard h = { .call = call, .fd = fd, .dev = dev, .ino = ino, .has_devino = 1,
+                           .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
+                           .site = site };
+    int strict = g_ls.mode == LS_MODE_STRICT;
     if (mix) {
-        int strict = g_ls.mode == LS_MODE_STRICT;
-        struct ls_hazard h = { .name = "flock-fcntl-mix", .call = call, .fd = fd, .dev = dev, .ino = ino,
-                               .has_devino = 1, .type = type_name(fl.l_type), .site = site,
-                               .action = strict ? "refused" : "observed",
-                               .detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS" };
+        h.name = "flock-fcntl-mix";
+        h.action = strict ? "refused" : "observed";
+        h.detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS";
         ls_hazard(&h);
-        if (strict)
-            return -ENOLCK;
+        if (strict) { ls_leave(&g); return -ENOLCK; }
     }
-    /* Does someone else hold OFD locks through this very description?
-     * The kernel lists a description's locks in the fdinfo of any of its fds. */
-    int64_t s, e;
-    if (resolve(fd, &fl, &s, &e) < 0)
-        return native_fcntl(fd, cmd, arg);
-    if (!mine) {
-        pid_t pids[4];
-        int n = ls_find_holders(dev, ino, s, e, fl.l_type == F_WRLCK ? LS_WR : LS_RD, -1, pids, 4);
-        int others = 0, self_holds = 0;
-        for (int i = 0; i < n; i++) {
-            if (pids[i] == g_ls.pid) self_holds = 1;
-            else others = 1;
-        }
-        /* Our own fd shows the lock but we never locked through it: the
-         * lock is another process's, through the description we share. */
-        if (self_holds && (others || !mine)) {
-            int strict = g_ls.mode == LS_MODE_STRICT;
-            struct ls_hazard h = { .name = "shared-description-lock", .call = call, .fd = fd,
-                                   .dev = dev, .ino = ino, .has_devino = 1,
-                                   .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
-                                   .site = site, .action = strict ? "refused" : "observed",
-                                   .detail = "another process holds OFD locks through this same open file description: both would own them" };
-            ls_hazard(&h);
-            if (strict) {
-                ls_reenter(&g);
-                d = ls_fd_get(fd);
-                if (d) d->ofd_used = 0;
-                ls_leave(&g);
-                return -ENOLCK;
-            }
-        }
+    if (lt != LS_UN && foreign_ofd_lock(fd, d->ofd_ranges, s, e, lt)) {
+        h.name = "shared-description-lock";
+        h.action = strict ? "refused" : "observed";
+        h.detail = "another process holds OFD locks through this same open file description: both would own them";
+        ls_hazard(&h);
+        if (strict) { ls_leave(&g); return -ENOLCK; }
     }
+    ls_leave(&g);
     int r = native_fcntl(fd, cmd, arg);
     if (r == -EINTR) {
-        struct ls_hazard h = { .name = "lock-eintr", .action = "observed", .call = call, .fd = fd,
-                               .dev = dev, .ino = ino, .has_devino = 1, .type = type_name(fl.l_type),
-                               .has_range = 1, .start = s, .end = e, .site = site };
+        h.name = "lock-eintr";
+        h.action = "observed";
+        h.detail = "blocking lock interrupted by a signal: not held";
         ls_hazard(&h);
+    }
+    if (r == 0 && ls_enter(&g) == 0) {
+        d = ls_fd_get(fd);
+        if (d) {
+            d->ofd_used = 1;
+            ls_range_apply(&d->ofd_ranges, s, e, lt, &ls_range_allocator);
+        }
+        ls_leave(&g);
     }
     return r;
 }

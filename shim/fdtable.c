@@ -329,6 +329,7 @@ static void desc_free(struct ls_desc *d)
             if (*pp == d) { *pp = d->next_in_inode; break; }
         in->ndescs--;
     }
+    ls_range_free_all(&d->ofd_ranges, &ls_range_allocator);
     if (d->prev_all) d->prev_all->next_all = d->next_all;
     else g_all_descs = d->next_all;
     if (d->next_all) d->next_all->prev_all = d->prev_all;
@@ -476,6 +477,12 @@ void ls_fork_child_reset(void)
         o->inherited = o->ranges;
         o->ranges = NULL;
         owner_recount(o);
+    }
+    /* the program's own OFD locks belong to the description, which the
+     * child shares: the child itself has taken none of them */
+    for (struct ls_desc *d = g_all_descs; d; d = d->next_all) {
+        ls_range_free_all(&d->ofd_ranges, &ls_range_allocator);
+        d->ofd_used = 0;
     }
     ls_engine_fork_child();
     ls_xwait_fork_child();

@@ -127,6 +127,7 @@ struct ls_desc {
     int maybe_aliases;          /* fds of it may exist that the table lacks */
     int inherited;              /* came through fork: the parent's locks */
     int ofd_used;               /* program's own F_OFD_* locks seen on it */
+    struct ls_range *ofd_ranges; /* what this process locked itself through it with F_OFD_* */
     int flock_used, fcntl_used;
     int flock_held;             /* LOCK_SH or LOCK_EX held through it (flock) */
     struct ls_owner *owner;     /* NULL until needed */

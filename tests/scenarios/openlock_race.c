@@ -33,8 +33,11 @@
 
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
+#ifndef FILES
 #define FILES 1000
+#endif
 #define PROCS 4
 
 static int rules_applied(void)
@@ -230,6 +233,10 @@ static void seed_race(void)
         kids[k] = fork();
         if (kids[k] < 0) scen_die("fork");
         if (kids[k] == 0) {
+            /* never outlive the scenario (its watchdog may end it) */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() == 1) _exit(6);
+            alarm(25);
             close(go[1]); close(out[0]);
             worker(go[0], out[1]);
         }
