@@ -221,6 +221,12 @@ static void ls_init(void)
 
     ls_real_bind();
     g_ls.pid = getpid();
+    if (!ls_real_complete()) {
+        /* nothing to forward to: stay inert (mode off) rather than crash */
+        static const char msg[] = "lockscope: libc functions not found: lockscope is inert\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        return;
+    }
     ls_fdtable_init();
     ls_config_defaults(&g_ls.cfg);
     int r = ls_config_load(&g_ls.cfg, &env, err, sizeof err);

@@ -181,21 +181,6 @@ static struct ls_owner *foreign_overlap(struct ls_inode *in, struct ls_owner *se
     return NULL;
 }
 
-/* Another owner of this process holding a lock that conflicts with a
- * request of `type` on [s, e]; with `want_write`, only its write locks. */
-static struct ls_owner *conflicting_owner(struct ls_inode *in, struct ls_owner *self,
-                                          int64_t s, int64_t e, int type)
-{
-    for (struct ls_desc *d = in->descs; d; d = d->next_in_inode) {
-        struct ls_owner *o = d->owner;
-        if (o && o != self && ls_range_conflict(o->ranges, s, e, type))
-            return o;
-    }
-    if (in->shared && in->shared != self && ls_range_conflict(in->shared->ranges, s, e, type))
-        return in->shared;
-    return NULL;
-}
-
 /* ---- scope decisions ---- */
 
 static int inode_scope(struct ls_inode *in, int fd)
@@ -455,8 +440,16 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
         int64_t qs, qe;
         ls_range_resolve(SEEK_SET, q.l_start, q.l_len, 0, &qs, &qe);
         int lt = q.l_type == F_WRLCK ? LS_WR : LS_RD;
-        (void)lt;
-        struct ls_owner *other = conflicting_owner(d->inode, o, s, e, fl->l_type == F_WRLCK ? LS_WR : LS_RD);
+        /* Is the lock the kernel reported one of this process's other
+         * owners'?  Match its own range and type, not the request's: the pid
+         * must be that of a process holding the reported lock. */
+        struct ls_owner *other = NULL;
+        for (struct ls_desc *od = d->inode->descs; od && !other; od = od->next_in_inode)
+            if (od->owner && od->owner != o && ls_range_covers(od->owner->ranges, qs, qe, lt))
+                other = od->owner;
+        if (!other && d->inode->shared && d->inode->shared != o &&
+            ls_range_covers(d->inode->shared->ranges, qs, qe, lt))
+            other = d->inode->shared;
         if (other) {
             q.l_pid = g_ls.pid;
         } else {
@@ -465,13 +458,23 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             int skip = o ? o->priv : -1;
             if (o) ls_owner_pin(o);     /* qfd stays open while we look */
             ls_leave(g);
-            pid_t pids[1];
+            pid_t pids[8];
             int n = 0;
             /* The holder may let go between the kernel's answer and the
              * scan: ask the kernel again, a few times, before saying that
              * nobody can be named. */
             for (int tries = 0; tries < 3; tries++) {
-                n = ls_find_holders(dev, ino, s, e, fl->l_type == F_WRLCK ? LS_WR : LS_RD, skip, pids, 1);
+                /* holders of the REPORTED lock (its range; for a write lock
+                 * only write locks, for a read lock any) */
+                n = ls_find_holders(dev, ino, qs, qe, q.l_type == F_WRLCK ? LS_RD : LS_WR, skip, pids, 8);
+                /* This process was ruled out above (its model does not hold
+                 * the reported lock): its own other locks that overlap are
+                 * not the answer. */
+                int k = 0;
+                for (int i = 0; i < n; i++)
+                    if (pids[i] != g_ls.pid)
+                        pids[k++] = pids[i];
+                n = k;
                 if (n > 0)
                     break;
                 struct flock again;
@@ -618,7 +621,8 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         ls_leave(&g);
         return r;
     }
-    if (fl.l_type == F_UNLCK && !(d->owner ? d->owner : in->shared)) {
+    struct ls_owner *cur = d->owner ? d->owner : in->shared;
+    if (fl.l_type == F_UNLCK && (!cur || (cur->priv < 0 && !cur->ranges))) {
         /* nothing held through this description: no private one is made
          * for an unlock; only what natively would have happened is said */
         struct ls_owner *foreign = foreign_overlap(in, NULL, s, e, LS_UN);
@@ -726,6 +730,11 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
             return -EDEADLK;
         }
     }
+    /* An unlock leaves the model first: it cannot fail for a conflict, and
+     * another thread granted the range meanwhile must not find it still
+     * ours (a false foreign-convert, refused in strict). */
+    if (lt == LS_UN)
+        ls_owner_apply(o, s, e, LS_UN);
     /* The kernel call runs without g_mu: threads locking other files never
      * wait for it.  The pin keeps the private fd (and o) alive meanwhile. */
     int priv = o->priv;
@@ -765,6 +774,14 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         int slot = -1;
         r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
         if (r == -EDEADLK) {
+            /* The walk sees locks move while it looks: confirm the verdict
+             * with one more try and one more walk before saying EDEADLK. */
+            if (REAL(fcntl)(priv, F_OFD_SETLK, &q) == 0)
+                r = 0, slot = -2;                  /* granted meanwhile */
+            else
+                r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
+        }
+        if (r == -EDEADLK) {
             ls_reenter(&g);
             ls_owner_unpin(o);
             if (w) w->tid = 0;
@@ -776,7 +793,12 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
             ls_leave(&g);
             return -EDEADLK;
         }
-        r = REAL(fcntl)(priv, F_OFD_SETLKW, &q);
+        if (slot == -2) {
+            slot = -1;
+            r = 0;
+        } else {
+            r = REAL(fcntl)(priv, F_OFD_SETLKW, &q);
+        }
         int saved = errno;
         ls_xwait_end(slot);
         ls_reenter(&g);

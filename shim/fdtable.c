@@ -294,6 +294,18 @@ void ls_owner_release(struct ls_owner *o)
 
 static void owner_finish(struct ls_owner *o)
 {
+    if (o->priv >= 0 && o->ranges) {
+        /* A forked child that has not run yet still holds a copy of the
+         * private fd (its atfork handler closes it when it runs): unlock
+         * first, so the locks go now and not when the child gets the CPU. */
+        struct flock q;
+        memset(&q, 0, sizeof q);
+        q.l_type = F_UNLCK;
+        q.l_whence = SEEK_SET;
+        int saved = errno;
+        REAL(fcntl)(o->priv, F_OFD_SETLK, &q);
+        errno = saved;
+    }
     if (o->priv >= 0) {
         ls_fd_mark_private(o->priv, 0);
         int saved = errno;

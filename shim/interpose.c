@@ -441,6 +441,7 @@ static int close_range_logic(unsigned first, unsigned last, int flags, const cha
         ls_defer(LS_DEFER_RESYNC, -1, -1);
         return r;
     }
+    top = (unsigned)ls_fd_max();    /* the alias scan may have added fds */
     for (unsigned fd = first; fd <= last && fd < top; fd++)
         if (ls_fd_get((int)fd))
             ls_desc_unref_fd((int)fd, call);
@@ -496,7 +497,9 @@ static void evict_private(int fd)
         return;                 /* signal path: the dup2 wins, healed later */
     if (ls_fd_is_private(fd)) {
         int nfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1);
-        if (nfd >= 0) {
+        if (nfd < 0)            /* nothing free above: high below, then anywhere */
+            nfd = ls_move_high(REAL(fcntl)(fd, F_DUPFD_CLOEXEC, 3));
+        if (nfd >= 0 && nfd != fd) {
             for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
                 if (o->priv == fd) o->priv = nfd;
             ls_fd_mark_private(nfd, 1);

@@ -44,7 +44,41 @@ int ls_openlock_active(void) { return g_ls.cfg.n_open_rules > 0; }
 /* The real path of what open(dirfd, path) names, if it exists: resolved
  * from the path as the kernel walks it (a lexical ".." after a symlink would
  * name another file), through /proc/self/fd/N for openat's directory. */
+static int real_of_existing(int dirfd, const char *path, char *out);
+
+/* The real path of the file, or, for a file not created yet, the real
+ * path of its directory joined with its name: creating a file through a
+ * symlinked directory cannot dodge a rule either. */
 static int real_of(int dirfd, const char *path, char *out)
+{
+    if (real_of_existing(dirfd, path, out) == 0)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    char dir[4096];
+    size_t dl = slash ? (size_t)(slash - path) : 0;
+    if (!*name || dl >= sizeof dir)
+        return -1;
+    if (slash) {
+        memcpy(dir, path, dl ? dl : 1);
+        dir[dl ? dl : 1] = 0;
+    } else {
+        dir[0] = '.';
+        dir[1] = 0;
+    }
+    char rdir[4096];
+    if (real_of_existing(dirfd, dir, rdir) < 0)
+        return -1;
+    size_t rl = strlen(rdir), nl = strlen(name);
+    if (rl + 1 + nl + 1 > 4096)
+        return -1;
+    if (rl > 1) rdir[rl++] = '/';
+    memcpy(rdir + rl, name, nl + 1);
+    memcpy(out, rdir, rl + nl + 1);
+    return 0;
+}
+
+static int real_of_existing(int dirfd, const char *path, char *out)
 {
     if (path[0] == '/' || dirfd == AT_FDCWD)
         return realpath(path, out) ? 0 : -1;

@@ -26,12 +26,39 @@ LS_REAL_FUNCS(LS_REAL_DEFINE)
 int ls_real_bound;
 static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
 
+static void *libc_handle;
+
+/* Is p a function of this library?  (&name cannot tell: when the library
+ * is dlopen'ed rather than preloaded, &open is libc's.) */
+static int is_ours(void *p)
+{
+    Dl_info self, it;
+    if (!p || !dladdr((void *)ls_real_bind, &self) || !dladdr(p, &it))
+        return 0;
+    return it.dli_fbase == self.dli_fbase;
+}
+
 static void *next_symbol(const char *name, void *ours)
 {
+    (void)ours;
     void *p = dlsym(RTLD_NEXT, name);
-    if (p == ours)
-        p = NULL;
+    if (!p || is_ours(p)) {
+        /* Loaded with dlopen (not preloaded), nothing comes "next": take
+         * libc's own definition. */
+        if (!libc_handle)
+            libc_handle = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        p = libc_handle ? dlsym(libc_handle, name) : NULL;
+        if (is_ours(p))
+            p = NULL;
+    }
     return p;
+}
+
+/* The functions without which the shim cannot work at all. */
+int ls_real_complete(void)
+{
+    return real_open && real_openat && real_close && real_fcntl && real_dup && real_dup2 &&
+           real_fclose && real_fopen && real_execve && real_fork && real_flock;
 }
 
 static void bind_all(void)

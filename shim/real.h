@@ -64,6 +64,8 @@ LS_REAL_FUNCS(LS_REAL_DECLARE)
 void ls_real_bind(void);
 /* 1 once the table is bound. */
 extern int ls_real_bound;
+/* 1 if every function the shim itself needs was found. */
+int ls_real_complete(void);
 
 #define REAL(name) (ls_real_bound ? (void)0 : ls_real_bind(), real_##name)
 
