@@ -4,17 +4,23 @@
  * runs it natively, under the passthrough interposer and under
  * liblockscope.so in each mode.
  *
- *   bench [options] OP[,OP...] N
+ *   bench [options] OP[:N[:N1]][,OP...] N
+ *
+ * N iterations of each OP (OP:N gives one op its own N; OP:N:N1 its own N1
+ * in callgrind mode).
  *
  * OPs (one "op" is what is timed and counted per iteration):
  *   open_close       open(O_RDWR) + close of a file no one locks
  *   dup_close        dup + close of an fd that holds no lock
  *   fcntl_getfl      fcntl(F_GETFL): a non-lock fcntl
  *   fcntl_lock       fcntl(F_SETLK, write, 1 byte) + fcntl(F_SETLK, unlock)
+ *   fcntl_lock_static  the same, the struct flock in static storage
  *   lockf            lockf(F_LOCK, 1) + lockf(F_ULOCK, 1)
  *   flock            flock(LOCK_EX) + flock(LOCK_UN)
  *   open_lock_close  open + fcntl(F_SETLK, write) + close (the close unlocks)
  *   fork_exit        fork; the child _exits; the parent waits for it
+ *   spin             1000 additions, no call at all (how parallel the
+ *                    machine is, for the runs with threads)
  *
  * Options (the scaling cases):
  *   -f K    hold K more open fds (of /dev/null) before anything else
@@ -29,6 +35,11 @@
  *   -b B    time B batches of N/B iterations (default 5); prints the mean
  *           and the best batch
  *   -w W    warm-up iterations before timing (default N/10)
+ *   -S S    time budget of the setup (-f, -l, -L) in seconds: it stops there
+ *           and the line says how far it got
+ *   -T MS   time budget per op (one thread only): the warm-up stops after a
+ *           fifth of it and fewer than N iterations are timed if N would
+ *           take longer; the line says the n used
  *   -c N1   callgrind mode: for each op, run N1 then N iterations with
  *           collection on and dump the counters after each, labelled
  *           "op=OP n=N1" and "op=OP n=N" (run under valgrind
@@ -138,6 +149,22 @@ static void op_fcntl_lock(struct ctx *c)
     if (set_lock(c->fd_lk, F_UNLCK, c->lk_off, 1) < 0) die("fcntl_lock: unlock", errno);
 }
 
+/* The same with the struct flock in static storage, not on the caller's
+ * stack (a shim may read the two differently). */
+static struct flock g_fl_lock, g_fl_unlock;
+
+static void op_fcntl_lock_static(struct ctx *c)
+{
+    g_fl_lock.l_type = F_WRLCK;
+    g_fl_lock.l_whence = SEEK_SET;
+    g_fl_lock.l_start = c->lk_off;
+    g_fl_lock.l_len = 1;
+    g_fl_unlock = g_fl_lock;
+    g_fl_unlock.l_type = F_UNLCK;
+    if (fcntl(c->fd_lk, F_SETLK, &g_fl_lock) < 0) die("fcntl_lock_static: lock", errno);
+    if (fcntl(c->fd_lk, F_SETLK, &g_fl_unlock) < 0) die("fcntl_lock_static: unlock", errno);
+}
+
 static void op_lockf(struct ctx *c)
 {
     if (lockf(c->fd_lockf, F_LOCK, 1) < 0) die("lockf: lock", errno);
@@ -172,15 +199,26 @@ static void op_fork_exit(struct ctx *c)
         if (errno != EINTR) die("fork_exit: waitpid", errno);
 }
 
+/* No system call: the machine's own parallelism, for the thread runs. */
+static void op_spin(struct ctx *c)
+{
+    volatile unsigned x = 0;
+    for (unsigned i = 0; i < 1000; i++)
+        x += i;
+    (void)c;
+}
+
 static const struct { const char *name; op_fn fn; } OPS[] = {
     { "open_close", op_open_close },
     { "dup_close", op_dup_close },
     { "fcntl_getfl", op_fcntl_getfl },
     { "fcntl_lock", op_fcntl_lock },
+    { "fcntl_lock_static", op_fcntl_lock_static },
     { "lockf", op_lockf },
     { "flock", op_flock },
     { "open_lock_close", op_open_lock_close },
     { "fork_exit", op_fork_exit },
+    { "spin", op_spin },
 };
 #define NOPS (sizeof OPS / sizeof OPS[0])
 
@@ -238,21 +276,29 @@ static void ctx_init(struct ctx *c, int id)
 
 /* ---- threads ---- */
 
+/* Each thread takes its own clock around its loop (the main thread may be
+ * woken from the barrier late); a batch lasts from the first thread's start
+ * to the last thread's end. */
 struct job {
     struct ctx c;
     op_fn fn;
     long per_batch;
     int batches;
     pthread_barrier_t *bar;
+    double t0, t1;      /* of the current batch */
 };
+
+static double now_ns(void);
 
 static void *worker(void *arg)
 {
     struct job *j = arg;
     for (int b = 0; b < j->batches; b++) {
         pthread_barrier_wait(j->bar);
+        j->t0 = now_ns();
         for (long i = 0; i < j->per_batch; i++)
             j->fn(&j->c);
+        j->t1 = now_ns();
         pthread_barrier_wait(j->bar);
     }
     return NULL;
@@ -260,15 +306,33 @@ static void *worker(void *arg)
 
 /* Time `batches` batches of n/batches iterations of fn in nthreads threads
  * (0: in this thread).  Returns the mean and the best ns per op. */
-static void time_op(op_fn fn, struct ctx *ctxs, int nthreads, long n, long warm, int batches,
-                    double *mean, double *best, long *vcsw)
+/* With a budget (ns), the warm-up stops after a fifth of it and n shrinks
+ * so that the timed part stays within it: a pathological case costs
+ * seconds, not hours.  Returns the n used. */
+static long time_op(op_fn fn, struct ctx *ctxs, int nthreads, long n, long warm, int batches,
+                    double budget, double *mean, double *best, long *vcsw)
 {
-    long per = n / batches;
-    if (per < 1) per = 1;
     double total = 0, b_best = 0;
+    long per;
     if (nthreads == 0) {
-        for (long i = 0; i < warm; i++)
+        double w0 = now_ns(), wt = 0;
+        long done = 0;
+        for (; done < warm; done++) {
             fn(&ctxs[0]);
+            if (budget > 0 && ((done & 7) == 7 || done < 8) && (wt = now_ns() - w0) > budget / 5) {
+                done++;
+                break;
+            }
+        }
+        if (budget > 0 && done > 0) {
+            double est = (now_ns() - w0) / (double)done;
+            if (est * (double)n > budget) {
+                n = (long)(budget / est);
+                if (n < batches) n = batches;
+            }
+        }
+        per = n / batches;
+        if (per < 1) per = 1;
         long v0 = nvcsw_now();
         for (int b = 0; b < batches; b++) {
             double t0 = now_ns();
@@ -280,6 +344,8 @@ static void time_op(op_fn fn, struct ctx *ctxs, int nthreads, long n, long warm,
         }
         *vcsw = nvcsw_now() - v0;
     } else {
+        per = n / batches;
+        if (per < 1) per = 1;
         pthread_barrier_t bar;
         pthread_barrier_init(&bar, NULL, (unsigned)nthreads + 1);
         struct job *jobs = calloc((size_t)nthreads, sizeof *jobs);
@@ -306,9 +372,13 @@ static void time_op(op_fn fn, struct ctx *ctxs, int nthreads, long n, long warm,
         long v0 = nvcsw_now();
         for (int b = 0; b < batches; b++) {
             pthread_barrier_wait(&bar);
-            double t0 = now_ns();
             pthread_barrier_wait(&bar);
-            double dt = now_ns() - t0;
+            double t0 = jobs[0].t0, t1 = jobs[0].t1;
+            for (int t = 1; t < nthreads; t++) {
+                if (jobs[t].t0 < t0) t0 = jobs[t].t0;
+                if (jobs[t].t1 > t1) t1 = jobs[t].t1;
+            }
+            double dt = t1 - t0;
             total += dt;
             if (b == 0 || dt < b_best) b_best = dt;
         }
@@ -321,6 +391,7 @@ static void time_op(op_fn fn, struct ctx *ctxs, int nthreads, long n, long warm,
     }
     *mean = total / (double)(per * batches);
     *best = b_best / (double)per;
+    return per * batches;
 }
 
 /* ---- the limit on open files ---- */
@@ -356,7 +427,7 @@ static long room_for(long want)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench [-d DIR] [-b B] [-w W] [-f K] [-l K] [-L K] [-t T] [-c N1] [-C] OP[,OP...] N\nOPs:");
+    fprintf(stderr, "usage: bench [-d DIR] [-b B] [-w W] [-f K] [-l K] [-L K] [-t T] [-c N1] [-C] [-T MS] [-S S] OP[:N[:N1]][,...] N\nOPs:");
     for (size_t i = 0; i < NOPS; i++)
         fprintf(stderr, " %s", OPS[i].name);
     fprintf(stderr, "\n");
@@ -366,9 +437,10 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     long nfds = 0, nlocks = 0, nfiles = 0, warm = -1, cg_n1 = 0;
+    double budget_ms = 0, setup_s = 0;
     int batches = 5, nthreads = 0, opt;
     g_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    while ((opt = getopt(argc, argv, "d:b:w:f:l:L:t:c:C")) != -1) {
+    while ((opt = getopt(argc, argv, "d:b:w:f:l:L:t:c:CT:S:")) != -1) {
         switch (opt) {
         case 'd': g_dir = optarg; break;
         case 'b': batches = atoi(optarg); break;
@@ -379,6 +451,8 @@ int main(int argc, char **argv)
         case 't': nthreads = atoi(optarg); break;
         case 'c': cg_n1 = atol(optarg); break;
         case 'C': g_cg_fork = 1; break;
+        case 'T': budget_ms = atof(optarg); break;
+        case 'S': setup_s = atof(optarg); break;
         default: usage();
         }
     }
@@ -391,21 +465,26 @@ int main(int argc, char **argv)
     if (warm < 0)
         warm = n / 10 > 0 ? n / 10 : 1;
 
-    /* Room: the held fds, the lock files, this program's own, and as much
-     * again for whatever a shim parks (private descriptions), so it finds
-     * space above everything the program uses. */
-    long want = 2 * (nfds + nfiles + 16L * (nthreads + 1)) + 1024;
+    /* Room: the held fds, the lock files twice (a shim may keep a private
+     * description of each), this program's own, and half as much again so
+     * that a shim parking its fds high finds space above the program's. */
+    long reserve = 16L * (nthreads + 1) + 256;
+    long want = nfds + 2 * nfiles + reserve + (nfds + 2 * nfiles) / 2 + 1024;
     long room = room_for(want);
-    long budget = room / 2 - 16L * (nthreads + 1) - 64;
-    if (budget < 0) budget = 0;
+    long fd_budget = room - reserve - 2 * nfiles;
+    if (fd_budget < 0) fd_budget = 0;
 
     /* the held fds first, so the measured ones get high numbers */
     long got_fds = 0;
-    for (; got_fds < nfds && got_fds < budget; got_fds++)
+    double deadline = setup_s > 0 ? now_ns() + setup_s * 1e9 : 0;
+#define SETUP_LATE(i) (deadline > 0 && ((i) & 15) == 15 && now_ns() > deadline)
+    for (; got_fds < nfds && got_fds < fd_budget && !SETUP_LATE(got_fds); got_fds++)
         if (open("/dev/null", O_RDONLY) < 0)
             break;
+    /* each locked file may cost a shim a second fd (a private description) */
+    long file_budget = (room - reserve - got_fds) / 2;
     long got_files = 0;
-    for (; got_files < nfiles && got_fds + got_files < budget; got_files++) {
+    for (; got_files < nfiles && got_files < file_budget && !SETUP_LATE(got_files); got_files++) {
         char name[32];
         snprintf(name, sizeof name, "many%ld", got_files);
         int fd = open_file(name, 0, NULL);
@@ -422,7 +501,7 @@ int main(int argc, char **argv)
         ctx_init(&ctxs[i], i);
 
     long got_locks = 0;
-    for (; got_locks < nlocks; got_locks++)
+    for (; got_locks < nlocks && !SETUP_LATE(got_locks); got_locks++)
         if (set_lock(ctxs[0].fd_lk, F_WRLCK, (off_t)(4 * got_locks), 1) < 0)
             break;
     if (got_locks > 0)
@@ -432,6 +511,18 @@ int main(int argc, char **argv)
         CALLGRIND_START_INSTRUMENTATION;
 
     for (char *save = NULL, *name = strtok_r(ops, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        /* OP[:N[:N1]]: this op's own N (and N1) */
+        long op_n = n, op_n1 = cg_n1;
+        char *colon = strchr(name, ':');
+        if (colon) {
+            *colon = 0;
+            op_n = atol(colon + 1);
+            char *c2 = strchr(colon + 1, ':');
+            if (c2)
+                op_n1 = atol(c2 + 1);
+            if (op_n < 1 || (cg_n1 > 0 && (op_n1 < 1 || op_n1 >= op_n)))
+                usage();
+        }
         op_fn fn = find_op(name);
         if (!fn) {
             fprintf(stderr, "bench: unknown op %s\n", name);
@@ -440,9 +531,10 @@ int main(int argc, char **argv)
         if (cg_n1 > 0) {
             /* callgrind mode: warm up uncounted, then N1 and N counted */
             char label[128];
-            for (long i = 0; i < warm; i++)
+            long w = warm < op_n ? warm : op_n;
+            for (long i = 0; i < w; i++)
                 fn(&ctxs[0]);
-            long ns[2] = { cg_n1, n };
+            long ns[2] = { op_n1, op_n };
             for (int k = 0; k < 2; k++) {
                 CALLGRIND_ZERO_STATS;
                 CALLGRIND_TOGGLE_COLLECT;
@@ -453,15 +545,17 @@ int main(int argc, char **argv)
                 CALLGRIND_DUMP_STATS_AT(label);
                 (void)label;
             }
-            printf("op=%s n=%ld cg_n1=%ld fds=%ld locks=%ld files=%ld\n", name, n, cg_n1, got_fds, got_locks, got_files);
+            printf("op=%s n=%ld cg_n1=%ld fds=%ld locks=%ld files=%ld\n", name, op_n, op_n1, got_fds, got_locks, got_files);
             fflush(stdout);
             continue;
         }
         double mean, best;
         long vcsw;
-        time_op(fn, ctxs, nthreads, n, warm, batches, &mean, &best, &vcsw);
+        long op_warm = colon ? (op_n / 10 > 0 ? op_n / 10 : 1) : warm;
+        if (warm == 0) op_warm = 0;
+        long used = time_op(fn, ctxs, nthreads, op_n, op_warm, batches, budget_ms * 1e6, &mean, &best, &vcsw);
         printf("op=%s n=%ld threads=%d ns=%.2f best=%.2f nvcsw=%ld fds=%ld locks=%ld files=%ld\n",
-               name, n, nthreads, mean, best, vcsw, got_fds, got_locks, got_files);
+               name, used, nthreads, mean, best, vcsw, got_fds, got_locks, got_files);
         fflush(stdout);
     }
     free(ops);

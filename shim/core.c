@@ -39,13 +39,15 @@ static LS_TLS volatile sig_atomic_t tls_cs;
 /* The deferred updates, per thread: pushed by signal handlers, applied by
  * the interrupted ls_leave.  Slots are reserved with an atomic add, so
  * nested handlers never overwrite each other. */
-#define DEFER_MAX 64
-struct deferred { int kind, a, b; volatile sig_atomic_t ready; };
-static LS_TLS struct deferred tls_defer[DEFER_MAX];
+#define DEFER_MAX 16             /* overflow falls back to a full resync */
+struct deferred { int kind, a, b; int64_t s, e; volatile sig_atomic_t ready; };
+/* dynamic TLS (the static TLS surplus is small if the library is dlopen'ed):
+ * only signal paths and ls_leave's slow case touch it */
+static __thread struct deferred tls_defer[DEFER_MAX];
 static LS_TLS _Atomic int tls_ndefer;
 static LS_TLS volatile sig_atomic_t tls_defer_overflow;
 
-void ls_defer(int kind, int a, int b)
+void ls_defer_range(int kind, int a, int b, int64_t s, int64_t e)
 {
     int i = atomic_fetch_add(&tls_ndefer, 1);
     if (i >= DEFER_MAX) {
@@ -55,13 +57,17 @@ void ls_defer(int kind, int a, int b)
     tls_defer[i].kind = kind;
     tls_defer[i].a = a;
     tls_defer[i].b = b;
+    tls_defer[i].s = s;
+    tls_defer[i].e = e;
     atomic_signal_fence(memory_order_seq_cst);
     tls_defer[i].ready = 1;
 }
 
+void ls_defer(int kind, int a, int b) { ls_defer_range(kind, a, b, 0, 0); }
+
 int ls_in_critical(void) { return tls_cs != 0; }
 
-void ls_apply_deferred(int kind, int a, int b);
+void ls_apply_deferred(int kind, int a, int b, int64_t s, int64_t e);
 
 /* Under g_mu: apply what handlers deferred on this thread. */
 static void process_deferred(void)
@@ -72,7 +78,7 @@ static void process_deferred(void)
         if (done >= n || done >= DEFER_MAX) {
             if (tls_defer_overflow) {
                 tls_defer_overflow = 0;
-                ls_apply_deferred(LS_DEFER_RESYNC, -1, -1);
+                ls_apply_deferred(LS_DEFER_RESYNC, -1, -1, 0, 0);
             }
             int expect = n;
             if (atomic_compare_exchange_strong(&tls_ndefer, &expect, 0))
@@ -83,7 +89,7 @@ static void process_deferred(void)
         struct deferred *d = &tls_defer[done];
         if (!d->ready)
             continue;           /* a handler that reserved it is still running: cannot be, it ran to completion */
-        ls_apply_deferred(d->kind, d->a, d->b);
+        ls_apply_deferred(d->kind, d->a, d->b, d->s, d->e);
         d->ready = 0;
         done++;
     }

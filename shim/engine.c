@@ -120,7 +120,9 @@ static struct waiter waiters[MAX_WAITERS];
 
 void ls_engine_fork_child(void)
 {
-    memset(waiters, 0, sizeof waiters);
+    for (int i = 0; i < MAX_WAITERS; i++)   /* the parent's threads wait nowhere here */
+        if (waiters[i].tid)
+            waiters[i].tid = 0;
 }
 
 static struct waiter *waiter_of(pid_t tid)
@@ -517,6 +519,69 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
     return copy_out(arg, &q, sizeof q);
 }
 
+/* A lock request from a signal handler that interrupted the shim on its own
+ * thread.  If this thread holds g_mu, no other thread can change the
+ * tables, and the interrupted code cannot go on before the handler
+ * returns: what is read here stays valid meanwhile (o->priv is set to -1
+ * before a private fd is closed).  The kernel call is made on the private
+ * fd; the model catches up in the interrupted section's ls_leave.  Never
+ * waits (the interrupted code holds g_mu), never records a hazard.  What
+ * it cannot do (a description with no private fd yet, a request that would
+ * have to wait, a thread that was only entering or leaving the section)
+ * fails with ENOLCK. */
+static int signal_path_lock(int fd, int cmd, void *arg)
+{
+    struct flock fl;
+    int64_t s, e;
+    if (!ls_held())
+        return -ENOLCK;
+    struct ls_desc *d = ls_fd_peek(fd);
+    if (!d)
+        return REAL(fcntl)(fd, F_GETFD) < 0 ? -EBADF : -ENOLCK;
+    if (d->acc < 0)
+        return -EBADF;
+    struct iovec l = { &fl, sizeof fl }, r = { arg, sizeof fl };
+    if ((uintptr_t)arg < 4096 || process_vm_readv(g_ls.pid, &l, 1, &r, 1, 0) != (ssize_t)sizeof fl)
+        return -EFAULT;
+    if (cmd == F_GETLK && fl.l_type != F_RDLCK && fl.l_type != F_WRLCK)
+        return -EINVAL;
+    int rr = resolve(fd, &fl, &s, &e);
+    if (rr < 0)
+        return rr;
+    if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK)
+        return -EINVAL;
+    if (cmd != F_GETLK && ((fl.l_type == F_RDLCK && d->acc == O_WRONLY) ||
+                           (fl.l_type == F_WRLCK && d->acc == O_RDONLY)))
+        return -EBADF;
+    struct ls_owner *o = d->owner ? d->owner : d->inode->shared;
+    int priv = o ? __atomic_load_n(&o->priv, __ATOMIC_ACQUIRE) : -1;
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = fl.l_type;
+    q.l_whence = SEEK_SET;
+    ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+    if (cmd == F_GETLK) {
+        if (REAL(fcntl)(priv >= 0 ? priv : fd, F_OFD_GETLK, &q) < 0)
+            return -errno;
+        if (q.l_type != F_UNLCK && q.l_pid <= 0)
+            q.l_pid = NO_HOLDER_PID;        /* no naming from a handler */
+        struct iovec lo = { &q, sizeof q }, ro = { arg, sizeof q };
+        if (q.l_type == F_UNLCK) {
+            lo.iov_len = ro.iov_len = sizeof q.l_type;
+        }
+        return process_vm_writev(g_ls.pid, &lo, 1, &ro, 1, 0) == (ssize_t)lo.iov_len ? 0 : -EFAULT;
+    }
+    if (priv < 0)
+        return fl.l_type == F_UNLCK ? 0 : -ENOLCK;   /* nothing held through it */
+    if (REAL(fcntl)(priv, F_OFD_SETLK, &q) < 0) {
+        int err = errno;
+        return cmd == F_SETLKW && (err == EAGAIN || err == EACCES) ? -ENOLCK : -err;
+    }
+    ls_defer_range(LS_DEFER_LOCKED, fd,
+                   fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN, s, e);
+    return 0;
+}
+
 int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
 {
     struct ls_guard g;
@@ -525,7 +590,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     int err = 0, r;
 
     if (ls_enter(&g) < 0)
-        return -ENOLCK;         /* a lock from a signal handler that interrupted the shim */
+        return signal_path_lock(fd, cmd, arg);
     struct ls_desc *d = ls_desc_for_fd(fd, &err);
     if (!d) { ls_leave(&g); return err; }
     if (d->acc < 0) { ls_leave(&g); return -EBADF; }        /* O_PATH */
@@ -544,12 +609,14 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         }
     }
     struct ls_inode *in = d->inode;
-    if (!in->flock_seen && !in->flock_checked && cmd != F_GETLK && fl.l_type != F_UNLCK) {
+    if (!in->flock_seen && !in->flock_checked && cmd != F_GETLK && fl.l_type != F_UNLCK &&
+        !ls_checked(in->dev, in->ino, 1)) {
         /* Once per file: does another process hold flock locks on it?
          * (/proc/locks, read without g_mu) */
         dev_t dev = in->dev;
         ino_t ino = in->ino;
         in->flock_checked = 1;
+        ls_checked_set(dev, ino, 1);
         ls_leave(&g);
         int other = ls_flock_locks_on(fd, dev, ino);
         ls_reenter(&g);

@@ -164,6 +164,30 @@ void ls_inode_put_if_unused(struct ls_inode *in)
     ls_free(n, sizeof *n);
 }
 
+/* ---- files already asked about in /proc/locks ----
+ * Reading /proc/locks is slow and takes the kernel's lock-list lock: the
+ * cross-process flock-fcntl-mix checks are made once per file and family,
+ * remembered here (round robin) past the life of the inode record. */
+#define CHECKED_SLOTS 64
+static struct { dev_t dev; ino_t ino; int family; } checked[CHECKED_SLOTS];
+static unsigned checked_next;
+
+int ls_checked(dev_t dev, ino_t ino, int family)
+{
+    for (int i = 0; i < CHECKED_SLOTS; i++)
+        if (checked[i].ino == ino && checked[i].dev == dev && checked[i].family == family)
+            return 1;
+    return 0;
+}
+
+void ls_checked_set(dev_t dev, ino_t ino, int family)
+{
+    unsigned i = checked_next++ % CHECKED_SLOTS;
+    checked[i].dev = dev;
+    checked[i].ino = ino;
+    checked[i].family = family;
+}
+
 /* ---- description identity ---- */
 
 #ifndef F_DUPFD_QUERY
@@ -307,9 +331,13 @@ static void owner_finish(struct ls_owner *o)
         errno = saved;
     }
     if (o->priv >= 0) {
-        ls_fd_mark_private(o->priv, 0);
+        /* -1 first: a signal handler reading o->priv on the signal path
+         * (engine.c) never gets a number already closed */
+        int p = o->priv;
+        __atomic_store_n(&o->priv, -1, __ATOMIC_RELEASE);
+        ls_fd_mark_private(p, 0);
         int saved = errno;
-        REAL(close)(o->priv);
+        REAL(close)(p);
         errno = saved;
     }
     ls_owner_clear(o);

@@ -256,11 +256,13 @@ int ls_flock(int fd, int op, void *site)
     }
     struct ls_inode *in = d->inode;
     int foreign = 0;
-    if (base != LOCK_UN && !fcntl_used_here(in) && !cure && !own_fcntl_locks(in)) {
+    if (base != LOCK_UN && !fcntl_used_here(in) && !cure && !own_fcntl_locks(in) &&
+        !ls_checked(in->dev, in->ino, 2)) {
         /* Another process's fcntl locks?  Read /proc/locks outside g_mu,
-         * then look the description up again. */
+         * once per file, then look the description up again. */
         dev_t dev = in->dev;
         ino_t ino = in->ino;
+        ls_checked_set(dev, ino, 2);
         ls_leave(&g);
         foreign = fcntl_locks_on(fd, dev, ino);
         ls_reenter(&g);

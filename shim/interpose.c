@@ -106,7 +106,7 @@ static void after_dup(int oldfd, int newfd)
 
 /* Under g_mu, in the ls_leave of the section a signal handler interrupted:
  * the table catches up with what the handler did. */
-void ls_apply_deferred(int kind, int a, int b)
+void ls_apply_deferred(int kind, int a, int b, int64_t s, int64_t e)
 {
     switch (kind) {
     case LS_DEFER_CLOSED:
@@ -116,6 +116,12 @@ void ls_apply_deferred(int kind, int a, int b)
     case LS_DEFER_NEWFD:
         heal_locked(a);
         break;
+    case LS_DEFER_LOCKED: {
+        struct ls_desc *d = ls_fd_get(a);
+        if (d && d->owner)
+            ls_owner_apply(d->owner, s, e, b);
+        break;
+    }
     case LS_DEFER_DUP:
         heal_locked(b);
         dup_locked(a, b);

@@ -94,8 +94,10 @@ int ls_held(void);              /* this thread holds g_mu */
 int ls_in_critical(void);       /* this thread is inside (or entering) the section */
 
 /* Signal path: what a handler did, for the interrupted ls_leave to apply. */
-enum { LS_DEFER_CLOSED = 1, LS_DEFER_NEWFD, LS_DEFER_DUP, LS_DEFER_RESYNC };
+enum { LS_DEFER_CLOSED = 1, LS_DEFER_NEWFD, LS_DEFER_DUP, LS_DEFER_RESYNC, LS_DEFER_LOCKED };
 void ls_defer(int kind, int a, int b);
+/* LS_DEFER_LOCKED: fd, type (LS_RD/LS_WR/LS_UN), [s, e] went to the kernel */
+void ls_defer_range(int kind, int a, int b, int64_t s, int64_t e);
 
 /* ---- allocator (mmap-backed, usable under g_mu from any context) ---- */
 void *ls_alloc(size_t size);     /* zeroed; NULL on failure */
@@ -225,6 +227,10 @@ void ls_engine_on_close(int fd, struct ls_desc *d, const char *call, void *site)
 void ls_engine_on_close_untracked(int fd, const char *call, void *site);
 void ls_scope_at_open(int dirfd, const char *path, int fd);
 int ls_flock_locks_on(int fd, dev_t dev, ino_t ino);
+/* under g_mu: was /proc/locks already asked about this file (family 1: flock
+ * locks, 2: fcntl locks)? */
+int ls_checked(dev_t dev, ino_t ino, int family);
+void ls_checked_set(dev_t dev, ino_t ino, int family);
 
 
 /* ---- hazards (hazard.c) ---- */
