@@ -3,6 +3,7 @@
  * section, and the fork protocol.
  */
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,25 +23,58 @@ void ls_hazard_config_error(const char *msg);
 
 /* ---- critical section ---- */
 
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static pid_t g_mu_holder;
+/* g_mu: a futex lock whose word is the owner's tid (| LOCK_WAITERS).  The
+ * owner is known exactly at every instant, so a signal handler can tell
+ * "my own thread holds it" (take the signal path) from "another thread
+ * holds it, or mine is only on its way in" (wait like anyone): a handler
+ * that interrupts the lock's own acquire loop runs a full acquire/release
+ * of its own, and the interrupted loop just tries again. */
+#define LOCK_WAITERS 0x80000000u
+static _Atomic uint32_t g_mu;
 static sigset_t fork_saved_mask;
 static int fork_skipped_lock;
 static LS_TLS pid_t tls_tid;
 
-/* This thread is entering, inside, or leaving the critical section.  Set
- * BEFORE the mutex is taken and cleared AFTER it is released, so that a
- * signal handler interrupting any instant of that never tries to take a
- * mutex its own thread may hold: ls_enter() answers -1 and the caller
- * takes the signal path (the real call now, the table's update deferred
- * to this thread's ls_leave). */
-static LS_TLS volatile sig_atomic_t tls_cs;
+static void mu_acquire(void)
+{
+    uint32_t me = (uint32_t)ls_gettid(), expect = 0;
+    if (atomic_compare_exchange_strong(&g_mu, &expect, me))
+        return;
+    for (;;) {
+        uint32_t cur = atomic_load(&g_mu);
+        if (cur == 0) {
+            expect = 0;
+            if (atomic_compare_exchange_strong(&g_mu, &expect, me | LOCK_WAITERS))
+                return;
+            continue;
+        }
+        if (!(cur & LOCK_WAITERS)) {
+            if (!atomic_compare_exchange_strong(&g_mu, &cur, cur | LOCK_WAITERS))
+                continue;
+            cur |= LOCK_WAITERS;
+        }
+        syscall(SYS_futex, &g_mu, FUTEX_WAIT_PRIVATE, cur, NULL, NULL, 0);
+    }
+}
+
+static void mu_release(void)
+{
+    uint32_t prev = atomic_exchange(&g_mu, 0);
+    if (prev & LOCK_WAITERS)
+        syscall(SYS_futex, &g_mu, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+int ls_held(void)
+{
+    return (atomic_load(&g_mu) & ~LOCK_WAITERS) == (uint32_t)ls_gettid();
+}
+
 
 /* The deferred updates, per thread: pushed by signal handlers, applied by
  * the interrupted ls_leave.  Slots are reserved with an atomic add, so
  * nested handlers never overwrite each other. */
 #define DEFER_MAX 16             /* overflow falls back to a full resync */
-struct deferred { int kind, a, b; int64_t s, e; volatile sig_atomic_t ready; };
+struct deferred { int kind, a, b, c; int64_t s, e; volatile sig_atomic_t ready; };
 /* dynamic TLS (the static TLS surplus is small if the library is dlopen'ed):
  * only signal paths and ls_leave's slow case touch it */
 static __thread struct deferred tls_defer[DEFER_MAX];
@@ -48,6 +82,11 @@ static LS_TLS _Atomic int tls_ndefer;
 static LS_TLS volatile sig_atomic_t tls_defer_overflow;
 
 void ls_defer_range(int kind, int a, int b, int64_t s, int64_t e)
+{
+    ls_defer_full(kind, a, b, 0, s, e);
+}
+
+void ls_defer_full(int kind, int a, int b, int c, int64_t s, int64_t e)
 {
     int i = atomic_fetch_add(&tls_ndefer, 1);
     if (i >= DEFER_MAX) {
@@ -57,6 +96,7 @@ void ls_defer_range(int kind, int a, int b, int64_t s, int64_t e)
     tls_defer[i].kind = kind;
     tls_defer[i].a = a;
     tls_defer[i].b = b;
+    tls_defer[i].c = c;
     tls_defer[i].s = s;
     tls_defer[i].e = e;
     atomic_signal_fence(memory_order_seq_cst);
@@ -65,9 +105,9 @@ void ls_defer_range(int kind, int a, int b, int64_t s, int64_t e)
 
 void ls_defer(int kind, int a, int b) { ls_defer_range(kind, a, b, 0, 0); }
 
-int ls_in_critical(void) { return tls_cs != 0; }
+int ls_in_critical(void) { return ls_held(); }
 
-void ls_apply_deferred(int kind, int a, int b, int64_t s, int64_t e);
+void ls_apply_deferred(int kind, int a, int b, int c, int64_t s, int64_t e);
 
 /* Under g_mu: apply what handlers deferred on this thread. */
 static void process_deferred(void)
@@ -78,7 +118,7 @@ static void process_deferred(void)
         if (done >= n || done >= DEFER_MAX) {
             if (tls_defer_overflow) {
                 tls_defer_overflow = 0;
-                ls_apply_deferred(LS_DEFER_RESYNC, -1, -1, 0, 0);
+                ls_apply_deferred(LS_DEFER_RESYNC, -1, -1, 0, 0, 0);
             }
             int expect = n;
             if (atomic_compare_exchange_strong(&tls_ndefer, &expect, 0))
@@ -89,7 +129,7 @@ static void process_deferred(void)
         struct deferred *d = &tls_defer[done];
         if (!d->ready)
             continue;           /* a handler that reserved it is still running: cannot be, it ran to completion */
-        ls_apply_deferred(d->kind, d->a, d->b, d->s, d->e);
+        ls_apply_deferred(d->kind, d->a, d->b, d->c, d->s, d->e);
         d->ready = 0;
         done++;
     }
@@ -105,12 +145,9 @@ pid_t ls_gettid(void)
 int ls_enter(struct ls_guard *g)
 {
     (void)g;
-    if (tls_cs)
+    if (ls_held())
         return -1;              /* a signal handler inside our own section */
-    tls_cs = 1;
-    atomic_signal_fence(memory_order_seq_cst);
-    pthread_mutex_lock(&g_mu);
-    g_mu_holder = ls_gettid();
+    mu_acquire();
     return 0;
 }
 
@@ -119,10 +156,7 @@ int ls_enter(struct ls_guard *g)
 void ls_reenter(struct ls_guard *g)
 {
     (void)g;
-    tls_cs = 1;
-    atomic_signal_fence(memory_order_seq_cst);
-    pthread_mutex_lock(&g_mu);
-    g_mu_holder = ls_gettid();
+    mu_acquire();
 }
 
 void ls_leave(struct ls_guard *g)
@@ -130,22 +164,14 @@ void ls_leave(struct ls_guard *g)
     (void)g;
     for (;;) {
         process_deferred();
-        g_mu_holder = 0;
-        pthread_mutex_unlock(&g_mu);
-        atomic_signal_fence(memory_order_seq_cst);
-        tls_cs = 0;
-        atomic_signal_fence(memory_order_seq_cst);
+        mu_release();
         if (!atomic_load(&tls_ndefer))
             return;
         /* a handler deferred something after we looked: once more */
-        tls_cs = 1;
-        atomic_signal_fence(memory_order_seq_cst);
-        pthread_mutex_lock(&g_mu);
-        g_mu_holder = ls_gettid();
+        mu_acquire();
     }
 }
 
-int ls_held(void) { return g_mu_holder == ls_gettid(); }
 
 /* ---- fork protocol: prepare takes g_mu (signals blocked), the parent
  * releases it, the child re-initialises it and forgets the parent's
@@ -158,25 +184,22 @@ static void atfork_prepare(void)
     pthread_sigmask(SIG_BLOCK, &all, &fork_saved_mask);
     /* fork from a handler that interrupted our own section: the mutex is
      * ours already; taking it again would hang */
-    fork_skipped_lock = tls_cs != 0;
+    fork_skipped_lock = ls_held();
     if (!fork_skipped_lock)
-        pthread_mutex_lock(&g_mu);
+        mu_acquire();
 }
 
 static void atfork_parent(void)
 {
     if (!fork_skipped_lock)
-        pthread_mutex_unlock(&g_mu);
+        mu_release();
     pthread_sigmask(SIG_SETMASK, &fork_saved_mask, NULL);
 }
 
 static void atfork_child(void)
 {
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    memcpy(&g_mu, &fresh, sizeof fresh);
-    g_mu_holder = 0;
+    atomic_store(&g_mu, 0);
     tls_tid = 0;
-    tls_cs = 0;
     atomic_store(&tls_ndefer, 0);
     tls_defer_overflow = 0;
     g_ls.pid = (pid_t)syscall(SYS_getpid);

@@ -535,10 +535,21 @@ static int signal_path_lock(int fd, int cmd, void *arg)
     int64_t s, e;
     if (!ls_held())
         return -ENOLCK;
+    if (g_ls.mode == LS_MODE_AUDIT)
+        return native_fcntl(fd, cmd, arg);
     struct ls_desc *d = ls_fd_peek(fd);
-    if (!d)
-        return REAL(fcntl)(fd, F_GETFD) < 0 ? -EBADF : -ENOLCK;
-    if (d->acc < 0)
+    int acc;
+    if (d) {
+        acc = d->acc;
+        if (d->inode->scope == LS_SCOPE_PROCESS)
+            return native_fcntl(fd, cmd, arg);
+    } else {
+        int fl2 = REAL(fcntl)(fd, F_GETFL);
+        if (fl2 < 0)
+            return -EBADF;
+        acc = (fl2 & O_PATH) ? -1 : (fl2 & O_ACCMODE);
+    }
+    if (acc < 0)
         return -EBADF;
     struct iovec l = { &fl, sizeof fl }, r = { arg, sizeof fl };
     if ((uintptr_t)arg < 4096 || process_vm_readv(g_ls.pid, &l, 1, &r, 1, 0) != (ssize_t)sizeof fl)
@@ -550,10 +561,10 @@ static int signal_path_lock(int fd, int cmd, void *arg)
         return rr;
     if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK)
         return -EINVAL;
-    if (cmd != F_GETLK && ((fl.l_type == F_RDLCK && d->acc == O_WRONLY) ||
-                           (fl.l_type == F_WRLCK && d->acc == O_RDONLY)))
+    if (cmd != F_GETLK && ((fl.l_type == F_RDLCK && acc == O_WRONLY) ||
+                           (fl.l_type == F_WRLCK && acc == O_RDONLY)))
         return -EBADF;
-    struct ls_owner *o = d->owner ? d->owner : d->inode->shared;
+    struct ls_owner *o = d ? (d->owner ? d->owner : d->inode->shared) : NULL;
     int priv = o ? __atomic_load_n(&o->priv, __ATOMIC_ACQUIRE) : -1;
     struct flock q;
     memset(&q, 0, sizeof q);
@@ -571,8 +582,23 @@ static int signal_path_lock(int fd, int cmd, void *arg)
         }
         return process_vm_writev(g_ls.pid, &lo, 1, &ro, 1, 0) == (ssize_t)lo.iov_len ? 0 : -EFAULT;
     }
-    if (priv < 0)
-        return fl.l_type == F_UNLCK ? 0 : -ENOLCK;   /* nothing held through it */
+    if (priv < 0) {
+        if (fl.l_type == F_UNLCK)
+            return 0;                                 /* nothing held through it */
+        /* A private description of its own, made and locked here; the
+         * interrupted section's ls_leave gives it to the owner. */
+        int p = ls_private_reopen(fd, acc);
+        if (p < 0)
+            return -ENOLCK;
+        if (REAL(fcntl)(p, F_OFD_SETLK, &q) < 0) {
+            int err = errno;
+            ls_fd_mark_private(p, 0);
+            REAL(close)(p);
+            return cmd == F_SETLKW && (err == EAGAIN || err == EACCES) ? -ENOLCK : -err;
+        }
+        ls_defer_full(LS_DEFER_ADOPT, fd, p, fl.l_type == F_WRLCK ? LS_WR : LS_RD, s, e);
+        return 0;
+    }
     if (REAL(fcntl)(priv, F_OFD_SETLK, &q) < 0) {
         int err = errno;
         return cmd == F_SETLKW && (err == EAGAIN || err == EACCES) ? -ENOLCK : -err;

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -106,7 +107,7 @@ static void after_dup(int oldfd, int newfd)
 
 /* Under g_mu, in the ls_leave of the section a signal handler interrupted:
  * the table catches up with what the handler did. */
-void ls_apply_deferred(int kind, int a, int b, int64_t s, int64_t e)
+void ls_apply_deferred(int kind, int a, int b, int c, int64_t s, int64_t e)
 {
     switch (kind) {
     case LS_DEFER_CLOSED:
@@ -116,6 +117,43 @@ void ls_apply_deferred(int kind, int a, int b, int64_t s, int64_t e)
     case LS_DEFER_NEWFD:
         heal_locked(a);
         break;
+    case LS_DEFER_ADOPT: {
+        /* a = program fd, b = private fd made by a handler, c = type */
+        int err = 0;
+        struct ls_desc *d = ls_fd_get(a) ? ls_fd_get(a) : ls_desc_for_fd(a, &err);
+        struct ls_owner *o = d ? d->owner : NULL;
+        if (d && !o) {
+            if (d->inode->shared) {
+                o = d->inode->shared;
+                o->refs++;
+            } else if ((o = ls_owner_new(d->inode, d->acc))) {
+                o->refs = 1;
+            }
+            d->owner = o;
+        }
+        if (o && o->priv < 0) {
+            o->priv = b;
+            o->acc = d->acc;
+            ls_owner_apply(o, s, e, c);
+            break;
+        }
+        /* no owner to give it to, or one that has its private fd already:
+         * move the lock there (released, then taken: not atomic) */
+        struct flock q;
+        memset(&q, 0, sizeof q);
+        q.l_type = F_UNLCK;
+        q.l_whence = SEEK_SET;
+        ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+        REAL(fcntl)(b, F_OFD_SETLK, &q);
+        ls_fd_mark_private(b, 0);
+        REAL(close)(b);
+        if (o && o->priv >= 0) {
+            q.l_type = (short)(c == LS_WR ? F_WRLCK : F_RDLCK);
+            if (REAL(fcntl)(o->priv, F_OFD_SETLK, &q) == 0)
+                ls_owner_apply(o, s, e, c);
+        }
+        break;
+    }
     case LS_DEFER_LOCKED: {
         struct ls_desc *d = ls_fd_get(a);
         if (d && d->owner)

@@ -94,7 +94,11 @@ int ls_held(void);              /* this thread holds g_mu */
 int ls_in_critical(void);       /* this thread is inside (or entering) the section */
 
 /* Signal path: what a handler did, for the interrupted ls_leave to apply. */
-enum { LS_DEFER_CLOSED = 1, LS_DEFER_NEWFD, LS_DEFER_DUP, LS_DEFER_RESYNC, LS_DEFER_LOCKED };
+enum { LS_DEFER_CLOSED = 1, LS_DEFER_NEWFD, LS_DEFER_DUP, LS_DEFER_RESYNC, LS_DEFER_LOCKED,
+       LS_DEFER_ADOPT };
+/* LS_DEFER_ADOPT: fd, a private fd made on the signal path, the type and
+ * [s, e] locked through it: the description's owner takes it over */
+void ls_defer_full(int kind, int a, int b, int c, int64_t s, int64_t e);
 void ls_defer(int kind, int a, int b);
 /* LS_DEFER_LOCKED: fd, type (LS_RD/LS_WR/LS_UN), [s, e] went to the kernel */
 void ls_defer_range(int kind, int a, int b, int64_t s, int64_t e);

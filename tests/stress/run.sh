@@ -37,7 +37,7 @@ skipped() { local what=$1; shift; echo "ok - $what # SKIP $*"; pass=$((pass + 1)
 [ -f "$lib" ] || { notok "the library $lib exists (run make first)"; echo "$pass passed, $fail failed"; exit 1; }
 
 # ---- build --------------------------------------------------------------
-progs="stress_counter stress_signals stress_forkexec stress_fds stress_faults hostile_target"
+progs="stress_counter stress_signals stress_forkexec stress_fds stress_churn stress_faults hostile_target"
 built=1
 for p in $progs; do
     if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/$p.c" -o "$bin/$p" -ldl \
@@ -118,6 +118,11 @@ mkdir -p "$tmp/fds-fix" "$tmp/fds-strict"
 shimrun fix    "fds fix"    60 "$bin/stress_fds" "$tmp/fds-fix"
 shimrun strict "fds strict" 60 "$bin/stress_fds" "$tmp/fds-strict"
 
+echo "# stress: fd churn (dup, dup2, dup3, F_DUPFD, close, open) around a held lock"
+mkdir -p "$tmp/churn-fix" "$tmp/churn-strict"
+shimrun fix    "churn fix"    40 "$bin/stress_churn" "$tmp/churn-fix" 2000
+shimrun strict "churn strict" 40 "$bin/stress_churn" "$tmp/churn-strict" 1000
+
 # ---- 2. faults ------------------------------------------------------------------
 echo "# faults"
 mkdir -p "$tmp/faults"
@@ -175,6 +180,17 @@ if [ $can_unshare = 1 ]; then
         exec "$2" rofs "$1"' sh "$tmp/ro-bind" "$bin/stress_faults"
 else
     skipped "fault read-only file system" "needs root and unshare -m for a read-only mount"
+fi
+
+# the cross-process waiter registry (/dev/shm, else /tmp) damaged
+if [ $can_unshare = 1 ]; then
+    for c in none garbage-shm garbage-both symlink fifo valid-magic-garbage; do
+        out=$tmp/registry-$c.out
+        timeout -k 5 45 unshare -m sh "$here/registry-setup.sh" "$c" "$bin/stress_faults" "$lib" >"$out" 2>"$out.err" </dev/null
+        collect "fault waiter registry $c" $? "$out" 45
+    done
+else
+    skipped "fault waiter registry damaged" "needs root and unshare -m for a private /dev/shm and /tmp"
 fi
 
 # ---- 3. hostile input ------------------------------------------------------------

@@ -9,6 +9,11 @@
  *   stress_faults tmpfs DIR       DIR on tmpfs
  *   stress_faults deleted DIR     a file unlinked while open
  *   stress_faults memfd           a memfd
+ *   stress_faults registry DIR    cross-process waits with whatever waiter
+ *                                 registry run.sh prepared (garbage, wrong magic,
+ *                                 a symlink, a FIFO...): a plain wait is granted,
+ *                                 an AB-BA cycle between two processes gets
+ *                                 EDEADLK (as natively), nothing hangs or crashes
  *
  * The checks for a file that can be re-opened (tmpfs, deleted, memfd, and
  * a plain file as control) are the contract's rules 1, 2, 5 and 6 and the
@@ -287,6 +292,89 @@ static int rofs(const char *dir)
     return st_report();
 }
 
+/* ---- the waiter registry under attack ---- */
+
+static void on_alarm_nop(int sig) { (void)sig; }
+
+static int registry(const char *dir)
+{
+    /* a wait that does not end in 12 s is cut short by SIGALRM (no
+     * SA_RESTART): F_SETLKW answers EINTR, reported as a hang */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm_nop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    int C_WAIT = st_check("a cross-process wait is granted when the holder unlocks");
+    int C_CYCLE = st_check("an AB-BA cycle between two processes: one F_SETLKW gets EDEADLK, as natively");
+    char px[4096], py[4096];
+    snprintf(px, sizeof px, "%s/reg-x", dir);
+    snprintf(py, sizeof py, "%s/reg-y", dir);
+    for (int i = 0; i < 2; i++) { int f = open(i ? py : px, O_RDWR | O_CREAT | O_TRUNC, 0644); if (f < 0) st_die("create"); close(f); }
+    /* 1. a plain wait */
+    int sync[2];
+    if (pipe(sync) < 0) st_die("pipe");
+    pid_t h = fork();
+    if (h == 0) {
+        int fd = open(px, O_RDWR);
+        setlk(fd, F_SETLK, F_WRLCK, 0, 1);
+        if (write(sync[1], "x", 1) != 1) _exit(1);
+        sleep_ms(300);
+        setlk(fd, F_SETLK, F_UNLCK, 0, 1);
+        sleep_ms(3000);
+        _exit(0);
+    }
+    char c;
+    if (read(sync[0], &c, 1) != 1) st_die("sync");
+    int fd = open(px, O_RDWR);
+    long long t0 = now_ms();
+    alarm(12);
+    int r = setlk(fd, F_SETLKW, F_WRLCK, 0, 1);
+    int e = errno;
+    alarm(0);
+    long long dt = now_ms() - t0;
+    CHECK(C_WAIT, r == 0 && dt < 8000, "F_SETLKW: %s after %lld ms", r ? strerror(e) : "0", dt);
+    close(fd);
+    kill(h, SIGKILL);
+    waitpid(h, NULL, 0);
+    /* 2. a cycle */
+    int s2[2], go[2], res[2];
+    if (pipe(s2) < 0 || pipe(go) < 0 || pipe(res) < 0) st_die("pipe");
+    pid_t b = fork();
+    if (b == 0) {
+        int y = open(py, O_RDWR), x = open(px, O_RDWR);
+        setlk(y, F_SETLK, F_WRLCK, 0, 1);
+        if (write(s2[1], "y", 1) != 1) _exit(1);
+        if (read(go[0], &c, 1) != 1) _exit(1);
+        alarm(12);
+        int rr = setlk(x, F_SETLKW, F_WRLCK, 0, 1);
+        int ee = rr ? errno : 0;
+        if (write(res[1], &ee, sizeof ee) != (ssize_t)sizeof ee) _exit(1);
+        sleep_ms(rr ? 3000 : 0);    /* a loser keeps Y a moment: the other side must get it after */
+        _exit(0);
+    }
+    if (read(s2[0], &c, 1) != 1) st_die("sync");
+    int x = open(px, O_RDWR), y = open(py, O_RDWR);
+    setlk(x, F_SETLK, F_WRLCK, 0, 1);
+    if (write(go[1], "g", 1) != 1) st_die("go");
+    sleep_ms(100);                  /* let B wait first */
+    alarm(12);
+    r = setlk(y, F_SETLKW, F_WRLCK, 0, 1);
+    e = r ? errno : 0;
+    if (r) close(x);                /* we lost: let B through */
+    int eb = -1;
+    if (read(res[0], &eb, sizeof eb) != (ssize_t)sizeof eb) eb = -1;
+    alarm(0);
+    CHECK(C_CYCLE, (e == EDEADLK) != (eb == EDEADLK) && (e == 0 || e == EDEADLK) && (eb == 0 || eb == EDEADLK),
+          "the two sides of the cycle answered %s and %s (want one EDEADLK, one 0; EINTR = still waiting after 12 s: a hang)",
+          e ? strerror(e) : "0", eb < 0 ? "nothing" : eb ? strerror(eb) : "0");
+    close(y);
+    if (!r) close(x);
+    kill(b, SIGKILL);
+    waitpid(b, NULL, 0);
+    return st_report();
+}
+
 int main(int argc, char **argv)
 {
     argv0 = argv[0];
@@ -298,6 +386,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "emfile")) return emfile(dir);
     if (!strcmp(cmd, "noproc")) return noproc(dir);
     if (!strcmp(cmd, "rofs")) return rofs(dir);
+    if (!strcmp(cmd, "registry")) return registry(dir);
     char path[4096], reopen[4096], probe_path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, cmd);
     int keep = -1;
