@@ -32,6 +32,7 @@
 #include "holder.h"
 #include "openlock.h"
 #include "log.h"
+#include "backend.h"
 #include "real.h"
 #include "shim.h"
 
@@ -285,7 +286,7 @@ static void make_shared(struct ls_inode *in, struct ls_desc *d, int fd)
             for (struct ls_range *r = old->ranges; r; r = r->next) {
                 struct flock q = { .l_type = (short)(r->type == LS_WR ? F_WRLCK : F_RDLCK), .l_whence = SEEK_SET };
                 ls_range_to_flock(r->start, r->end, &q.l_start, &q.l_len);
-                if (sh->priv < 0 || REAL(fcntl)(sh->priv, F_OFD_SETLK, &q) == 0)
+                if (sh->priv < 0 || REAL(fcntl)(sh->priv, LS_BK_SETLK, &q) == 0)
                     ls_owner_apply(sh, r->start, r->end, r->type);   /* audit: the model only */
             }
             ls_owner_release(old);
@@ -432,7 +433,7 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
     q.l_type = fl->l_type;
     q.l_whence = SEEK_SET;
     ls_range_to_flock(s, e, &q.l_start, &q.l_len);
-    if (REAL(fcntl)(qfd, F_OFD_GETLK, &q) < 0)
+    if (REAL(fcntl)(qfd, LS_BK_GETLK, &q) < 0)
         return -errno;
     if (q.l_type == F_UNLCK) {
         short t = F_UNLCK;
@@ -484,7 +485,7 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
                 again.l_type = fl->l_type;
                 again.l_whence = SEEK_SET;
                 ls_range_to_flock(s, e, &again.l_start, &again.l_len);
-                if (REAL(fcntl)(qfd, F_OFD_GETLK, &again) < 0)
+                if (REAL(fcntl)(qfd, LS_BK_GETLK, &again) < 0)
                     break;
                 if (again.l_type == F_UNLCK) {
                     ls_reenter(g);
@@ -572,7 +573,7 @@ static int signal_path_lock(int fd, int cmd, void *arg)
     q.l_whence = SEEK_SET;
     ls_range_to_flock(s, e, &q.l_start, &q.l_len);
     if (cmd == F_GETLK) {
-        if (REAL(fcntl)(priv >= 0 ? priv : fd, F_OFD_GETLK, &q) < 0)
+        if (REAL(fcntl)(priv >= 0 ? priv : fd, LS_BK_GETLK, &q) < 0)
             return -errno;
         if (q.l_type != F_UNLCK && q.l_pid <= 0)
             q.l_pid = NO_HOLDER_PID;        /* no naming from a handler */
@@ -590,7 +591,7 @@ static int signal_path_lock(int fd, int cmd, void *arg)
         int p = ls_private_reopen(fd, acc);
         if (p < 0)
             return -ENOLCK;
-        if (REAL(fcntl)(p, F_OFD_SETLK, &q) < 0) {
+        if (REAL(fcntl)(p, LS_BK_SETLK, &q) < 0) {
             int err = errno;
             ls_fd_mark_private(p, 0);
             REAL(close)(p);
@@ -599,7 +600,7 @@ static int signal_path_lock(int fd, int cmd, void *arg)
         ls_defer_full(LS_DEFER_ADOPT, fd, p, fl.l_type == F_WRLCK ? LS_WR : LS_RD, s, e);
         return 0;
     }
-    if (REAL(fcntl)(priv, F_OFD_SETLK, &q) < 0) {
+    if (REAL(fcntl)(priv, LS_BK_SETLK, &q) < 0) {
         int err = errno;
         return cmd == F_SETLKW && (err == EAGAIN || err == EACCES) ? -ENOLCK : -err;
     }
@@ -833,7 +834,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     int priv = o->priv;
     ls_owner_pin(o);
     ls_leave(&g);
-    r = REAL(fcntl)(priv, F_OFD_SETLK, &q);
+    r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
     int kerr = errno;
     ls_reenter(&g);
     int gone = o->zombie;       /* read before the unpin may free it */
@@ -869,7 +870,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         if (r == -EDEADLK) {
             /* The walk sees locks move while it looks: confirm the verdict
              * with one more try and one more walk before saying EDEADLK. */
-            if (REAL(fcntl)(priv, F_OFD_SETLK, &q) == 0)
+            if (REAL(fcntl)(priv, LS_BK_SETLK, &q) == 0)
                 r = 0, slot = -2;                  /* granted meanwhile */
             else
                 r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
@@ -890,7 +891,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
             slot = -1;
             r = 0;
         } else {
-            r = REAL(fcntl)(priv, F_OFD_SETLKW, &q);
+            r = REAL(fcntl)(priv, LS_BK_SETLKW, &q);
         }
         int saved = errno;
         ls_xwait_end(slot);

@@ -666,7 +666,7 @@ static int reg_state;
 static pid_t reg_opener;
 static struct reg *reg_map;
 
-static struct reg *reg_open_in(const char *dir)
+static struct reg *reg_open_in(const char *dir, int attempt)
 {
     char path[160], ns[64];
     size_t len = 0;
@@ -687,6 +687,12 @@ static struct reg *reg_open_in(const char *dir)
             cat(path, &len, sizeof path, "-");
             cat(path, &len, sizeof path, num);
         }
+    }
+    if (attempt > 0) {
+        /* the usual name is taken by something unusable (another owner,
+         * garbage): every process tries the same next names, in order */
+        cat(path, &len, sizeof path, ".");
+        cat_u64(path, &len, sizeof path, (uint64_t)attempt);
     }
     int fd = REAL(open)(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0)
@@ -728,9 +734,12 @@ static struct reg *reg_get(void)
         if (__atomic_compare_exchange_n(&reg_state, &exp, ST_OPENING, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             __atomic_store_n(&reg_opener, tid, __ATOMIC_RELAXED);
-            struct reg *m = reg_open_in("/dev/shm");
-            if (!m)
-                m = reg_open_in("/tmp");
+            struct reg *m = NULL;
+            for (int attempt = 0; !m && attempt < 4; attempt++) {
+                m = reg_open_in("/dev/shm", attempt);
+                if (!m)
+                    m = reg_open_in("/tmp", attempt);
+            }
             reg_map = m;
             __atomic_store_n(&reg_state, m ? ST_READY : ST_NONE, __ATOMIC_RELEASE);
             return m;

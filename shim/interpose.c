@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "openlock.h"
+#include "backend.h"
 #include "real.h"
 #include "shim.h"
 
@@ -144,12 +145,12 @@ void ls_apply_deferred(int kind, int a, int b, int c, int64_t s, int64_t e)
         q.l_type = F_UNLCK;
         q.l_whence = SEEK_SET;
         ls_range_to_flock(s, e, &q.l_start, &q.l_len);
-        REAL(fcntl)(b, F_OFD_SETLK, &q);
+        REAL(fcntl)(b, LS_BK_SETLK, &q);
         ls_fd_mark_private(b, 0);
         REAL(close)(b);
         if (o && o->priv >= 0) {
             q.l_type = (short)(c == LS_WR ? F_WRLCK : F_RDLCK);
-            if (REAL(fcntl)(o->priv, F_OFD_SETLK, &q) == 0)
+            if (REAL(fcntl)(o->priv, LS_BK_SETLK, &q) == 0)
                 ls_owner_apply(o, s, e, c);
         }
         break;

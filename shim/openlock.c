@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "openlock.h"
+#include "backend.h"
 #include "real.h"
 #include "shim.h"
 
@@ -168,10 +169,10 @@ static int take_lock(int fd, int type, int wait, void *site, int *owner_priv)
     q.l_whence = SEEK_SET;
     int priv = o->priv;
     *owner_priv = priv;
-    int r = REAL(fcntl)(priv, F_OFD_SETLK, &q);
+    int r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
     if (r < 0 && (errno == EAGAIN || errno == EACCES) && wait) {
         ls_leave(&g);
-        r = REAL(fcntl)(priv, F_OFD_SETLKW, &q);
+        r = REAL(fcntl)(priv, LS_BK_SETLKW, &q);
         int e = errno;
         ls_reenter(&g);
         errno = e;

@@ -218,9 +218,8 @@ extern struct ls_owner *g_all_owners;
 /* ---- identity of descriptions ---- */
 int ls_same_description(int fd_a, int fd_b);   /* 1, 0, or -1 unknown */
 
-/* ---- private fds ---- */
-int ls_private_reopen(int fd, int acc);         /* -errno on failure */
-int ls_move_high(int fd);                       /* returns new fd or -errno */
+/* ---- private fds: backend.h ---- */
+#include "backend.h"
 
 /* ---- the lock engine (engine.c) ---- */
 int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site);

@@ -97,34 +97,34 @@ can_unshare=0
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then can_unshare=1; fi
 
 # ---- 1. stress ----------------------------------------------------------------
-echo "# stress: threads, processes, exec chain, SCM_RIGHTS"
+echo "# [$((SECONDS - t_start)) s] stress: threads, processes, exec chain, SCM_RIGHTS"
 mkdir -p "$tmp/counter-fix" "$tmp/counter-strict"
 shimrun fix    "stress fix: counters"    50 "$bin/stress_counter" "$tmp/counter-fix" 10
 shimrun strict "stress strict: counters" 50 "$bin/stress_counter" "$tmp/counter-strict" 5
 
-echo "# stress: signals (SIGALRM every 1 ms, handler closes and locks)"
+echo "# [$((SECONDS - t_start)) s] stress: signals (SIGALRM every 1 ms, handler closes and locks)"
 mkdir -p "$tmp/sig-fix" "$tmp/sig-strict"
 shimrun fix    "signals fix"    40 "$bin/stress_signals" "$tmp/sig-fix" 3000
 shimrun strict "signals strict" 40 "$bin/stress_signals" "$tmp/sig-strict" 2000
 
-echo "# stress: fork from a multi-threaded program, 200 times"
+echo "# [$((SECONDS - t_start)) s] stress: fork from a multi-threaded program, 200 times"
 mkdir -p "$tmp/fe-fix" "$tmp/fe-strict" "$tmp/fe-audit"
 shimrun fix    "fork+exec fix"    60 "$bin/stress_forkexec" "$tmp/fe-fix" 200
 shimrun strict "fork+exec strict" 60 "$bin/stress_forkexec" "$tmp/fe-strict" 200
 shimrun audit  "fork+exec audit"  60 "$bin/stress_forkexec" "$tmp/fe-audit" 100 native
 
-echo "# stress: close_range/closefrom, dup2 over the shim's fd area"
+echo "# [$((SECONDS - t_start)) s] stress: close_range/closefrom, dup2 over the shim's fd area"
 mkdir -p "$tmp/fds-fix" "$tmp/fds-strict"
 shimrun fix    "fds fix"    60 "$bin/stress_fds" "$tmp/fds-fix"
 shimrun strict "fds strict" 60 "$bin/stress_fds" "$tmp/fds-strict"
 
-echo "# stress: fd churn (dup, dup2, dup3, F_DUPFD, close, open) around a held lock"
+echo "# [$((SECONDS - t_start)) s] stress: fd churn (dup, dup2, dup3, F_DUPFD, close, open) around a held lock"
 mkdir -p "$tmp/churn-fix" "$tmp/churn-strict"
 shimrun fix    "churn fix"    40 "$bin/stress_churn" "$tmp/churn-fix" 2000
 shimrun strict "churn strict" 40 "$bin/stress_churn" "$tmp/churn-strict" 1000
 
 # ---- 2. faults ------------------------------------------------------------------
-echo "# faults"
+echo "# [$((SECONDS - t_start)) s] faults"
 mkdir -p "$tmp/faults"
 shimrun fix    "fault EMFILE fix"    30 "$bin/stress_faults" emfile "$tmp/faults"
 shimrun strict "fault EMFILE strict" 30 "$bin/stress_faults" emfile "$tmp/faults"
@@ -194,7 +194,7 @@ else
 fi
 
 # ---- 3. hostile input ------------------------------------------------------------
-echo "# hostile input"
+echo "# [$((SECONDS - t_start)) s] hostile input"
 target=$bin/hostile_target
 hfile=$tmp/hostile.lk
 : >"$hfile"
@@ -340,7 +340,7 @@ else
 fi
 
 # ---- 4. model-based fuzzing -----------------------------------------------------
-echo "# model-based fuzzing (tests/stress/model-smoke.sh)"
+echo "# [$((SECONDS - t_start)) s] model-based fuzzing (tests/stress/model-smoke.sh)"
 "$here/model-smoke.sh" "$build" 300 >"$tmp/model.out" 2>&1
 while IFS= read -r line; do
     case $line in

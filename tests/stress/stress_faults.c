@@ -298,7 +298,7 @@ static void on_alarm_nop(int sig) { (void)sig; }
 
 static int registry(const char *dir)
 {
-    /* a wait that does not end in 12 s is cut short by SIGALRM (no
+    /* a wait that does not end in 6 s is cut short by SIGALRM (no
      * SA_RESTART): F_SETLKW answers EINTR, reported as a hang */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -328,7 +328,7 @@ static int registry(const char *dir)
     if (read(sync[0], &c, 1) != 1) st_die("sync");
     int fd = open(px, O_RDWR);
     long long t0 = now_ms();
-    alarm(12);
+    alarm(6);
     int r = setlk(fd, F_SETLKW, F_WRLCK, 0, 1);
     int e = errno;
     alarm(0);
@@ -346,7 +346,7 @@ static int registry(const char *dir)
         setlk(y, F_SETLK, F_WRLCK, 0, 1);
         if (write(s2[1], "y", 1) != 1) _exit(1);
         if (read(go[0], &c, 1) != 1) _exit(1);
-        alarm(12);
+        alarm(6);
         int rr = setlk(x, F_SETLKW, F_WRLCK, 0, 1);
         int ee = rr ? errno : 0;
         if (write(res[1], &ee, sizeof ee) != (ssize_t)sizeof ee) _exit(1);
@@ -358,7 +358,7 @@ static int registry(const char *dir)
     setlk(x, F_SETLK, F_WRLCK, 0, 1);
     if (write(go[1], "g", 1) != 1) st_die("go");
     sleep_ms(100);                  /* let B wait first */
-    alarm(12);
+    alarm(6);
     r = setlk(y, F_SETLKW, F_WRLCK, 0, 1);
     e = r ? errno : 0;
     if (r) close(x);                /* we lost: let B through */
@@ -366,7 +366,7 @@ static int registry(const char *dir)
     if (read(res[0], &eb, sizeof eb) != (ssize_t)sizeof eb) eb = -1;
     alarm(0);
     CHECK(C_CYCLE, (e == EDEADLK) != (eb == EDEADLK) && (e == 0 || e == EDEADLK) && (eb == 0 || eb == EDEADLK),
-          "the two sides of the cycle answered %s and %s (want one EDEADLK, one 0; EINTR = still waiting after 12 s: a hang)",
+          "the two sides of the cycle answered %s and %s (want one EDEADLK, one 0; EINTR = still waiting after 6 s: a hang)",
           e ? strerror(e) : "0", eb < 0 ? "nothing" : eb ? strerror(eb) : "0");
     close(y);
     if (!r) close(x);

@@ -1,0 +1,133 @@
+/*
+ * stress_sigpath.c - locks taken in signal handlers that interrupt the
+ * shim working on the SAME description.
+ *
+ *   stress_sigpath DIR [MILLISECONDS]
+ *
+ * Descriptions A and B of one file.  The main thread loops: write lock
+ * [0,8) through A, F_GETLK through B (must report that lock, with this
+ * pid: rule 2 and rule 5), unlock through A; also dup/close of A and a
+ * read lock/unlock of [32,40) through B.  SIGALRM every ~50 us (no
+ * SA_RESTART); the handler, through the same A:
+ *     F_SETLK write [16,24)        -> 0 (only A's owner ever locks it)
+ *     F_GETLK write [16,24) via B  -> write, this pid
+ *     F_SETLK unlock [16,24)       -> 0
+ *     F_GETLK via B                -> unlocked
+ * so a lock taken by a handler in the middle of the shim's own work on A
+ * must still be A's (one owner: not a second private description that
+ * conflicts with the first or survives the unlock).  At the end nothing is
+ * held (probe without the shim), and once A and B are closed no fd of
+ * this process refers to the file.  Only meaningful under the shim (fix,
+ * strict): natively B's F_GETLK never sees the process's own locks.
+ */
+#define _GNU_SOURCE
+#include <sys/time.h>
+
+#include "stress.h"
+
+static char path[4096];
+static int A, B;
+static volatile long h_runs, h_lock_bad, h_getlk_bad, h_unlock_bad, h_after_bad, h_last_errno;
+static volatile long h_first_bad_type, h_first_bad_pid;
+static int C_HLOCK, C_HGETLK, C_MAIN, C_END, C_FDS;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    h_runs++;
+    struct flock fl;
+    if (setlk(A, F_SETLK, F_WRLCK, 16, 8) != 0) {
+        h_lock_bad++;
+        h_last_errno = errno;
+        errno = saved;
+        return;
+    }
+    if (getlk(B, F_WRLCK, 16, 8, &fl) != 0 || fl.l_type != F_WRLCK || fl.l_pid != getpid()) {
+        if (!h_getlk_bad) { h_first_bad_type = fl.l_type; h_first_bad_pid = fl.l_pid; }
+        h_getlk_bad++;
+    }
+    if (setlk(A, F_SETLK, F_UNLCK, 16, 8) != 0) {
+        h_unlock_bad++;
+        h_last_errno = errno;
+    }
+    if (getlk(B, F_WRLCK, 16, 8, &fl) != 0 || fl.l_type != F_UNLCK)
+        h_after_bad++;
+    errno = saved;
+}
+
+int main(int argc, char **argv)
+{
+    probe_main(argc, argv);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) { fprintf(stderr, "usage: stress_sigpath DIR [MS]\n"); return 2; }
+    long ms = argc > 2 ? atol(argv[2]) : 2000;
+    snprintf(path, sizeof path, "%s/sigpath", argv[1]);
+    C_HLOCK = st_check("handler: lock and unlock through A, interrupting the shim's work on A, answer 0");
+    C_HGETLK = st_check("handler: F_GETLK through B sees the handler's lock as this process's, then sees it gone");
+    C_MAIN = st_check("main loop: lock/unlock through A, F_GETLK through B, dup/close answer as rules 2 and 5 say");
+    C_END = st_check("at the end nothing is held (probe without the shim)");
+    C_FDS = st_check("no leaked descriptor (no private description left after the last close)");
+    watchdog(40);
+    int c = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (c < 0) st_die("create");
+    close(c);
+    struct fdcount before = count_fds();
+    A = open(path, O_RDWR);
+    B = open(path, O_RDWR);
+    if (A < 0 || B < 0) st_die("open");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = { { 0, 50 }, { 0, 50 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    long long end = now_ms() + ms;
+    long iters = 0, bad = 0;
+    while (now_ms() < end) {
+        struct flock fl;
+        int r = setlk(A, F_SETLK, F_WRLCK, 0, 8);
+        if (r != 0 && errno == EINTR) continue;
+        if (r != 0) { if (bad++ < 5) CHECK(C_MAIN, 0, "lock [0,8) through A: %s", strerror(errno)); continue; }
+        r = getlk(B, F_WRLCK, 0, 8, &fl);
+        if (r != 0 || fl.l_type != F_WRLCK || fl.l_pid != getpid())
+            if (bad++ < 5) CHECK(C_MAIN, 0, "F_GETLK [0,8) through B: r=%d type=%d pid=%d (want write, %d)",
+                                 r, fl.l_type, (int)fl.l_pid, (int)getpid());
+        int d = dup(A);
+        if (d < 0 || close(d) != 0)
+            if (bad++ < 5) CHECK(C_MAIN, 0, "dup/close of A: %s", strerror(errno));
+        if (setlk(A, F_SETLK, F_UNLCK, 0, 8) != 0)
+            if (bad++ < 5) CHECK(C_MAIN, 0, "unlock [0,8) through A: %s", strerror(errno));
+        if (setlk(B, F_SETLK, F_RDLCK, 32, 8) != 0 || setlk(B, F_SETLK, F_UNLCK, 32, 8) != 0)
+            if (bad++ < 5) CHECK(C_MAIN, 0, "read lock/unlock [32,40) through B: %s", strerror(errno));
+        iters++;
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    CHECK(C_MAIN, bad == 0 && iters > 0, "%ld of %ld iterations went wrong", bad, iters);
+    NOTE("%ld iterations, the handler ran %ld times", iters, h_runs);
+    CHECK(C_HLOCK, h_lock_bad == 0 && h_unlock_bad == 0 && h_runs > 0,
+          "handler: %ld locks and %ld unlocks of %ld failed (last errno %ld %s)", h_lock_bad, h_unlock_bad, h_runs,
+          h_last_errno, strerror((int)h_last_errno));
+    CHECK(C_HGETLK, h_getlk_bad == 0 && h_after_bad == 0,
+          "handler: F_GETLK through B wrong %ld times while held (first: type %ld pid %ld), %ld times after the unlock",
+          h_getlk_bad, h_first_bad_type, h_first_bad_pid, h_after_bad);
+    for (int off0 = 0; off0 < 64; off0 += 8) {
+        char p = probe(path, 'W', off0, 8);
+        CHECK(C_END, p == 'U', "probe [%d,%d): '%c' with nothing locked", off0, off0 + 8, p);
+    }
+    struct stat sb;
+    fstat(A, &sb);
+    int n = fds_on_inode(sb.st_dev, sb.st_ino);
+    NOTE("fds on the file with A and B open (A, B and private descriptions): %d", n);
+    close(A);
+    close(B);
+    struct fdcount after = count_fds();
+    CHECK(C_FDS, after.low == before.low, "%d low fds at start, %d at end", before.low, after.low);
+    CHECK(C_FDS, fds_on_inode(sb.st_dev, sb.st_ino) == 0, "%d fd(s) still refer to the file after A and B were closed",
+          fds_on_inode(sb.st_dev, sb.st_ino));
+    CHECK(C_END, locks_on_path(path) == 0, "a lock is left in /proc/locks");
+    return st_report();
+}
