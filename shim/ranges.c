@@ -56,9 +56,14 @@ static struct ls_range *take(struct ls_range **spare)
 int ls_range_apply(struct ls_range **list, int64_t s, int64_t e, int type,
                    const struct ls_range_alloc *a)
 {
-    /* At most two new nodes: one for a split, one for the new range. */
+    /* New nodes: one for the new range, one more if a range is split in
+     * two.  Allocated before anything changes, so -ENOMEM leaves the list
+     * as it was. */
     struct ls_range *spare = NULL, **p, *n;
-    for (int i = 0; i < 2; i++) {
+    int need = type != LS_UN;
+    for (n = *list; n && n->start <= e; n = n->next)
+        if (n->start < s && n->end > e) { need++; break; }
+    for (int i = 0; i < need; i++) {
         n = a->alloc(sizeof *n, a->ctx);
         if (!n) {
             while (spare) { n = take(&spare); a->free(n, sizeof *n, a->ctx); }

@@ -37,7 +37,7 @@ skipped() { local what=$1; shift; echo "ok - $what # SKIP $*"; pass=$((pass + 1)
 [ -f "$lib" ] || { notok "the library $lib exists (run make first)"; echo "$pass passed, $fail failed"; exit 1; }
 
 # ---- build --------------------------------------------------------------
-progs="stress_counter stress_signals stress_forkexec stress_fds stress_churn stress_faults hostile_target"
+progs="stress_counter stress_signals stress_sigpath stress_forkexec stress_fds stress_churn stress_faults hostile_target"
 built=1
 for p in $progs; do
     if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/$p.c" -o "$bin/$p" -ldl \
@@ -106,6 +106,9 @@ echo "# [$((SECONDS - t_start)) s] stress: signals (SIGALRM every 1 ms, handler 
 mkdir -p "$tmp/sig-fix" "$tmp/sig-strict"
 shimrun fix    "signals fix"    40 "$bin/stress_signals" "$tmp/sig-fix" 3000
 shimrun strict "signals strict" 40 "$bin/stress_signals" "$tmp/sig-strict" 2000
+mkdir -p "$tmp/sigpath-fix" "$tmp/sigpath-strict"
+shimrun fix    "signal path fix"    40 "$bin/stress_sigpath" "$tmp/sigpath-fix" 2000
+shimrun strict "signal path strict" 40 "$bin/stress_sigpath" "$tmp/sigpath-strict" 1500
 
 echo "# [$((SECONDS - t_start)) s] stress: fork from a multi-threaded program, 200 times"
 mkdir -p "$tmp/fe-fix" "$tmp/fe-strict" "$tmp/fe-audit"
