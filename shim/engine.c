@@ -64,43 +64,33 @@ static int on_own_stack(const void *p, size_t n)
     return a + n <= tls_stack_hi;
 }
 
-static int copy_in(void *dst, const void *src, size_t n)
+/* Copy between the caller's memory (`user`, read when !out, written when
+ * out) and ours; -EFAULT where the kernel would say so. */
+static int copy_user(void *ours, void *user, size_t n, int out)
 {
-    if ((uintptr_t)src < 4096)
+    if ((uintptr_t)user < 4096)
         return -EFAULT;
-    if (on_own_stack(src, n)) {
-        memcpy(dst, src, n);
+    if (on_own_stack(user, n)) {
+        if (out) memcpy(user, ours, n);
+        else memcpy(ours, user, n);
         return 0;
     }
-    struct iovec l = { dst, n }, r = { (void *)src, n };
-    ssize_t k = process_vm_readv(g_ls.pid, &l, 1, &r, 1, 0);
+    struct iovec l = { ours, n }, r = { user, n };
+    ssize_t k = out ? process_vm_writev(g_ls.pid, &l, 1, &r, 1, 0)
+                    : process_vm_readv(g_ls.pid, &l, 1, &r, 1, 0);
     if (k == (ssize_t)n)
         return 0;
     if (k < 0 && (errno == ENOSYS || errno == EPERM)) {
-        memcpy(dst, src, n);    /* no way to check: trust the pointer */
+        /* no way to check (seccomp): trust the pointer */
+        if (out) memcpy(user, ours, n);
+        else memcpy(ours, user, n);
         return 0;
     }
     return -EFAULT;
 }
 
-static int copy_out(void *dst, const void *src, size_t n)
-{
-    if ((uintptr_t)dst < 4096)
-        return -EFAULT;
-    if (on_own_stack(dst, n)) {
-        memcpy(dst, src, n);
-        return 0;
-    }
-    struct iovec l = { (void *)src, n }, r = { dst, n };
-    ssize_t k = process_vm_writev(g_ls.pid, &l, 1, &r, 1, 0);
-    if (k == (ssize_t)n)
-        return 0;
-    if (k < 0 && (errno == ENOSYS || errno == EPERM)) {
-        memcpy(dst, src, n);
-        return 0;
-    }
-    return -EFAULT;
-}
+static int copy_in(void *dst, const void *src, size_t n) { return copy_user(dst, (void *)src, n, 0); }
+static int copy_out(void *dst, const void *src, size_t n) { return copy_user((void *)src, dst, n, 1); }
 
 static const char *type_name(int t)
 {

@@ -181,70 +181,22 @@ void ls_hazard_config_error(const char *msg)
 
 /* ---- call sites: module+0xOFFSET from /proc/self/maps ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
+/* Under g_mu (ls_maps_find's buffer is shared). */
 static size_t site_of(uintptr_t addr, char *out, size_t cap)
 {
-    static char buf[8192];
-    size_t n = 0;
-    int fd = REAL(open)("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || cap < 40)
-        goto raw;
-    size_t have = 0;
-    int found = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
-        if (r <= 0) break;
-        have += (size_t)r;
-        buf[have] = 0;
-        char *line = buf, *nl;
-        while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
-            *nl = 0;
-            /* start-end perms offset dev inode path */
-            uintptr_t s = 0, e = 0, off = 0;
-            char *p = line;
-            int v;
-            while ((v = hexval(*p)) >= 0) { s = s * 16 + (uintptr_t)v; p++; }
-            if (*p == '-') p++;
-            while ((v = hexval(*p)) >= 0) { e = e * 16 + (uintptr_t)v; p++; }
-            if (addr >= s && addr < e) {
-                while (*p == ' ') p++;
-                while (*p && *p != ' ') p++;            /* perms */
-                while (*p == ' ') p++;
-                while ((v = hexval(*p)) >= 0) { off = off * 16 + (uintptr_t)v; p++; }
-                char *path = strchr(p, '/');
-                const char *base = "?";
-                if (path) { base = strrchr(path, '/') + 1; }
-                size_t bl = strlen(base);
-                if (bl > 10 && !memcmp(base + bl - 10, " (deleted)", 10))
-                    bl -= 10;           /* the module was replaced on disk */
-                if (bl > cap - 24) bl = cap - 24;
-                memcpy(out, base, bl);
-                n = bl;
-                memcpy(out + n, "+0x", 3); n += 3;
-                n += ls_fmt_hex(out + n, addr - s + off);
-                out[n] = 0;
-                found = 1;
-                break;
-            }
-            line = nl + 1;
-        }
-        if (found) break;
-        /* keep the incomplete last line */
-        size_t rest = have - (size_t)(line - buf);
-        memmove(buf, line, rest);
-        have = rest;
-        if (have >= sizeof buf - 1) have = 0;
-    }
-    REAL(close)(fd);
-    if (found)
+    struct ls_mapping m;
+    size_t n;
+    if (cap >= 40 && ls_maps_find(addr, &m) == 0) {
+        const char *base = m.name[0] && m.name[0] != '[' ? m.name : "?";
+        size_t bl = strlen(base);
+        if (bl > cap - 24) bl = cap - 24;
+        memcpy(out, base, bl);
+        n = bl;
+        memcpy(out + n, "+0x", 3); n += 3;
+        n += ls_fmt_hex(out + n, addr - m.lo + m.offset);
+        out[n] = 0;
         return n;
-raw:
+    }
     if (cap < 24) { out[0] = 0; return 0; }
     memcpy(out, "?+0x", 4);
     n = 4 + ls_fmt_hex(out + 4, addr);

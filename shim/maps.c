@@ -55,6 +55,8 @@ int ls_maps_find(uintptr_t addr, struct ls_mapping *m)
                 const char *br = strchr(p, '[');
                 const char *name = path ? strrchr(path, '/') + 1 : br ? br : "";
                 size_t nl2 = strlen(name);
+                if (nl2 > 10 && !memcmp(name + nl2 - 10, " (deleted)", 10))
+                    nl2 -= 10;      /* the module was replaced on disk */
                 if (nl2 >= sizeof m->name) nl2 = sizeof m->name - 1;
                 memcpy(m->name, name, nl2);
                 m->name[nl2] = 0;

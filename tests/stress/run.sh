@@ -107,8 +107,8 @@ mkdir -p "$tmp/sig-fix" "$tmp/sig-strict"
 shimrun fix    "signals fix"    40 "$bin/stress_signals" "$tmp/sig-fix" 3000
 shimrun strict "signals strict" 40 "$bin/stress_signals" "$tmp/sig-strict" 2000
 mkdir -p "$tmp/sigpath-fix" "$tmp/sigpath-strict"
-shimrun fix    "signal path fix"    40 "$bin/stress_sigpath" "$tmp/sigpath-fix" 2000
-shimrun strict "signal path strict" 40 "$bin/stress_sigpath" "$tmp/sigpath-strict" 1500
+shimrun fix    "signal path fix"    40 "$bin/stress_sigpath" "$tmp/sigpath-fix" 3000
+shimrun strict "signal path strict" 40 "$bin/stress_sigpath" "$tmp/sigpath-strict" 3000
 
 echo "# [$((SECONDS - t_start)) s] stress: fork from a multi-threaded program, 200 times"
 mkdir -p "$tmp/fe-fix" "$tmp/fe-strict" "$tmp/fe-audit"
