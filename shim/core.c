@@ -107,6 +107,18 @@ void ls_defer(int kind, int a, int b) { ls_defer_range(kind, a, b, 0, 0); }
 
 int ls_in_critical(void) { return ls_held(); }
 
+/* On the signal path: the private fd an earlier handler of this section
+ * made for fd (its adoption is still queued), so that every handler of the
+ * section uses one owner, not one private description each. */
+int ls_deferred_private(int fd)
+{
+    int n = atomic_load(&tls_ndefer);
+    for (int i = 0; i < n && i < DEFER_MAX; i++)
+        if (tls_defer[i].ready && tls_defer[i].kind == LS_DEFER_ADOPT && tls_defer[i].a == fd)
+            return tls_defer[i].b;
+    return -1;
+}
+
 void ls_apply_deferred(int kind, int a, int b, int c, int64_t s, int64_t e);
 
 /* Under g_mu: apply what handlers deferred on this thread. */

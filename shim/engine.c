@@ -557,6 +557,8 @@ static int signal_path_lock(int fd, int cmd, void *arg)
         return -EBADF;
     struct ls_owner *o = d ? (d->owner ? d->owner : d->inode->shared) : NULL;
     int priv = o ? __atomic_load_n(&o->priv, __ATOMIC_ACQUIRE) : -1;
+    if (priv < 0)
+        priv = ls_deferred_private(fd);     /* made by an earlier handler of this section */
     struct flock q;
     memset(&q, 0, sizeof q);
     q.l_type = fl.l_type;
@@ -594,8 +596,8 @@ static int signal_path_lock(int fd, int cmd, void *arg)
         int err = errno;
         return cmd == F_SETLKW && (err == EAGAIN || err == EACCES) ? -ENOLCK : -err;
     }
-    ls_defer_range(LS_DEFER_LOCKED, fd,
-                   fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN, s, e);
+    ls_defer_full(LS_DEFER_LOCKED, fd, priv,
+                  fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN, s, e);
     return 0;
 }
 

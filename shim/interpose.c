@@ -156,9 +156,23 @@ void ls_apply_deferred(int kind, int a, int b, int c, int64_t s, int64_t e)
         break;
     }
     case LS_DEFER_LOCKED: {
+        /* a = fd, b = the private fd the handler used, c = type */
         struct ls_desc *d = ls_fd_get(a);
-        if (d && d->owner)
-            ls_owner_apply(d->owner, s, e, b);
+        struct ls_owner *o = d ? d->owner : NULL;
+        if (!o)
+            break;
+        if (o->priv >= 0 && o->priv != b) {
+            /* made on a handler's private fd that was merged into this
+             * owner's since: do it again where the owner's locks are */
+            struct flock q;
+            memset(&q, 0, sizeof q);
+            q.l_type = (short)(c == LS_WR ? F_WRLCK : c == LS_RD ? F_RDLCK : F_UNLCK);
+            q.l_whence = SEEK_SET;
+            ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+            if (REAL(fcntl)(o->priv, LS_BK_SETLK, &q) < 0)
+                break;
+        }
+        ls_owner_apply(o, s, e, c);
         break;
     }
     case LS_DEFER_DUP:

@@ -100,7 +100,8 @@ enum { LS_DEFER_CLOSED = 1, LS_DEFER_NEWFD, LS_DEFER_DUP, LS_DEFER_RESYNC, LS_DE
  * [s, e] locked through it: the description's owner takes it over */
 void ls_defer_full(int kind, int a, int b, int c, int64_t s, int64_t e);
 void ls_defer(int kind, int a, int b);
-/* LS_DEFER_LOCKED: fd, type (LS_RD/LS_WR/LS_UN), [s, e] went to the kernel */
+/* LS_DEFER_LOCKED: fd, the private fd used, type (LS_RD/LS_WR/LS_UN), [s, e] went to the kernel */
+int ls_deferred_private(int fd);   /* a private fd a handler made for fd, still to be adopted, or -1 */
 void ls_defer_range(int kind, int a, int b, int64_t s, int64_t e);
 
 /* ---- allocator (mmap-backed, usable under g_mu from any context) ---- */
