@@ -121,29 +121,33 @@ int ls_deferred_private(int fd)
 
 void ls_apply_deferred(int kind, int a, int b, int c, int64_t s, int64_t e);
 
-/* Under g_mu: apply what handlers deferred on this thread. */
+/* Under g_mu: apply what handlers deferred on this thread, in order.
+ * Handlers may add more while this runs (the counter only grows until the
+ * final compare-and-swap resets it): each pass applies every ready slot
+ * not yet applied, a count past DEFER_MAX means some were never queued
+ * (a full resync covers them), and the reset succeeds only if nothing came
+ * in since the count was read. */
 static void process_deferred(void)
 {
-    int done = 0;
     for (;;) {
         int n = atomic_load(&tls_ndefer);
-        if (done >= n || done >= DEFER_MAX) {
-            if (tls_defer_overflow) {
-                tls_defer_overflow = 0;
-                ls_apply_deferred(LS_DEFER_RESYNC, -1, -1, 0, 0, 0);
-            }
-            int expect = n;
-            if (atomic_compare_exchange_strong(&tls_ndefer, &expect, 0))
-                return;
-            if (done >= DEFER_MAX) done = 0;     /* overflowed meanwhile: resync covers it */
-            continue;
+        if (n == 0)
+            return;
+        int lim = n < DEFER_MAX ? n : DEFER_MAX;
+        for (int i = 0; i < lim; i++) {
+            struct deferred *d = &tls_defer[i];
+            if (!d->ready)
+                continue;       /* applied in an earlier pass */
+            ls_apply_deferred(d->kind, d->a, d->b, d->c, d->s, d->e);
+            d->ready = 0;
         }
-        struct deferred *d = &tls_defer[done];
-        if (!d->ready)
-            continue;           /* a handler that reserved it is still running: cannot be, it ran to completion */
-        ls_apply_deferred(d->kind, d->a, d->b, d->c, d->s, d->e);
-        d->ready = 0;
-        done++;
+        if (n > DEFER_MAX || tls_defer_overflow) {
+            tls_defer_overflow = 0;
+            ls_apply_deferred(LS_DEFER_RESYNC, -1, -1, 0, 0, 0);
+        }
+        int expect = n;
+        if (atomic_compare_exchange_strong(&tls_ndefer, &expect, 0))
+            return;
     }
 }
 

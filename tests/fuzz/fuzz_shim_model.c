@@ -800,6 +800,9 @@ static void on_alarm(int sig)
     if (write(2, m, sizeof m - 1)) {}
     if (write(2, trace, trace_n)) {}
     if (child_pid > 0) kill(child_pid, SIGKILL);
+    if (probe_pid > 0) kill(probe_pid, SIGKILL);
+    for (int f = 0; f < M_FILES; f++) unlink(paths[f]);
+    rmdir(workdir);
     _exit(1);
 }
 
@@ -852,8 +855,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (run_input(data, size))
+    if (run_input(data, size)) {
+        cleanup();          /* no child, probe or temp dir left behind */
         abort();            /* libFuzzer writes the input as its crash artifact */
+    }
     return 0;
 }
 

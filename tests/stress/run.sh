@@ -109,6 +109,8 @@ shimrun strict "signals strict" 40 "$bin/stress_signals" "$tmp/sig-strict" 2000
 mkdir -p "$tmp/sigpath-fix" "$tmp/sigpath-strict"
 shimrun fix    "signal path fix"    40 "$bin/stress_sigpath" "$tmp/sigpath-fix" 3000
 shimrun strict "signal path strict" 40 "$bin/stress_sigpath" "$tmp/sigpath-strict" 3000
+mkdir -p "$tmp/storm"
+shimrun fix    "signal path storm" 40 "$bin/stress_sigpath" "$tmp/storm" 1500 storm
 
 echo "# [$((SECONDS - t_start)) s] stress: fork from a multi-threaded program, 200 times"
 mkdir -p "$tmp/fe-fix" "$tmp/fe-strict" "$tmp/fe-audit"

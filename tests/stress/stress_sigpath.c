@@ -19,7 +19,17 @@
  * must still be A's (one owner: not a second private description that
  * conflicts with the first or survives the unlock).  At the end nothing is
  * held (probe without the shim), and once A and B are closed no fd of
- * this process refers to the file.  Only meaningful under the shim (fix,
+ * this process refers to the file.
+ *
+ *   stress_sigpath DIR MILLISECONDS storm
+ *
+ * The signal path's queue: SIGALRM every 20 us, the handler does 20
+ * dup(A)+close pairs (40 queued table updates when it interrupted the
+ * shim: more than the queue holds, so it overflows into a resync) while
+ * the main thread loops lock/unlock through A and holds [100,101) through
+ * A all along.  The program must finish (no hang in the interrupted
+ * ls_leave), the held lock must survive every close of a dup (rule 1),
+ * and nothing may leak.  Only meaningful under the shim (fix,
  * strict): natively B's F_GETLK never sees the process's own locks.
  */
 #define _GNU_SOURCE
@@ -67,6 +77,90 @@ static void on_alarm(int sig)
     errno = saved;
 }
 
+static volatile long storm_runs;
+static void on_storm(int sig)
+{
+    (void)sig;
+    int e = errno;
+    storm_runs++;
+    for (int i = 0; i < 20; i++) {
+        int d = dup(A);
+        if (d >= 0) close(d);
+    }
+    if (now_ms() > deadline) {
+        struct itimerval off = { { 0, 0 }, { 0, 0 } };
+        setitimer(ITIMER_REAL, &off, NULL);
+    }
+    errno = e;
+}
+
+/* In a child process: the parent, which takes no signals, watches it. */
+static void storm_body(long ms, int C_RULE1, int C_END2, int C_FDS2)
+{
+    int c = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (c < 0) st_die("create");
+    close(c);
+    struct fdcount before = count_fds();
+    A = open(path, O_RDWR);
+    if (A < 0 || setlk(A, F_SETLK, F_WRLCK, 100, 1) != 0) st_die("lock A");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_storm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    long long end = now_ms() + ms;
+    deadline = end;
+    struct itimerval it = { { 0, 20 }, { 0, 20 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    long loops = 0;
+    while (now_ms() < end + 200) {
+        setlk(A, F_SETLK, F_WRLCK, 0, 8);
+        setlk(A, F_SETLK, F_UNLCK, 0, 8);
+        loops++;
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    NOTE("storm: %ld main loops, %ld handler runs", loops, storm_runs);
+    char p = probe(path, 'W', 100, 1);
+    CHECK(C_RULE1, p == 'W', "after the storm the lock on [100,101) held through A is gone ('%c')", p);
+    CHECK(C_END2, setlk(A, F_SETLK, F_UNLCK, 100, 1) == 0, "unlock: %s", strerror(errno));
+    p = probe(path, 'W', 0, 0);
+    CHECK(C_END2, p == 'U', "after the unlock: '%c'", p);
+    struct stat sb;
+    fstat(A, &sb);
+    close(A);
+    struct fdcount after = count_fds();
+    CHECK(C_FDS2, after.low == before.low, "%d low fds at start, %d at end", before.low, after.low);
+    CHECK(C_FDS2, fds_on_inode(sb.st_dev, sb.st_ino) == 0, "an fd still refers to the file after A was closed");
+    CHECK(C_END2, locks_on_path(path) == 0, "a lock is left in /proc/locks");
+}
+
+static int storm(long ms)
+{
+    int C_HANG = st_check("handler storm (40 queued table updates per handler): the program finishes, no hang");
+    int C_RULE1 = st_check("handler storm: closing dups of A never drops A's lock (rule 1)");
+    int C_END2 = st_check("after the storm: unlock and close through A work, nothing is left");
+    int C_FDS2 = st_check("no leaked descriptor");
+    pid_t w = fork();
+    if (w < 0) st_die("fork");
+    if (w == 0) {
+        storm_body(ms, C_RULE1, C_END2, C_FDS2);
+        _exit(0);
+    }
+    int st;
+    if (wait_deadline(w, &st, ms + 8000) < 0) {
+        CHECK(C_HANG, 0, "still running 8 s after its end: hung (killed)");
+        /* the rest was never reached */
+        st_skip(C_RULE1, "the storm hung");
+        st_skip(C_END2, "the storm hung");
+        st_skip(C_FDS2, "the storm hung");
+    } else {
+        CHECK(C_HANG, WIFEXITED(st), "the storm process died: status 0x%x", st);
+    }
+    return st_report();
+}
+
 int main(int argc, char **argv)
 {
     probe_main(argc, argv);
@@ -74,6 +168,8 @@ int main(int argc, char **argv)
     if (argc < 2) { fprintf(stderr, "usage: stress_sigpath DIR [MS]\n"); return 2; }
     long ms = argc > 2 ? atol(argv[2]) : 2000;
     snprintf(path, sizeof path, "%s/sigpath", argv[1]);
+    if (argc > 3 && !strcmp(argv[3], "storm"))
+        return storm(ms);
     C_HLOCK = st_check("handler: lock and unlock through A, interrupting the shim's work on A, answer 0");
     C_HGETLK = st_check("handler: F_GETLK through B sees the handler's lock as this process's, then sees it gone");
     C_MAIN = st_check("main loop: lock/unlock through A, F_GETLK through B, dup/close answer as rules 2 and 5 say");
