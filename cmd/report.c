@@ -14,6 +14,7 @@
  * is the oracle that the formatter's tests and fuzzer check against.
  */
 #include "report.h"
+#include "../shim/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -86,37 +87,6 @@ static int jp_peek(const struct jp *p)
     return p->i < p->n ? p->s[p->i] : -1;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if none. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c == 0xE0)
-        len = 3, lo = 0xA0;
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-        len = 3;
-    else if (c == 0xED)
-        len = 3, hi = 0x9F;
-    else if (c == 0xF0)
-        len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3)
-        len = 4;
-    else if (c == 0xF4)
-        len = 4, hi = 0x8F;
-    else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t k = 2; k < len; k++)
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
 
 static int hexval(int c)
 {
@@ -204,7 +174,7 @@ static int jp_string(struct jp *p, char **out)
             continue;
         }
         if (c >= 0x80) {
-            size_t k = utf8_seq(p->s + i, p->n - i);
+            size_t k = ls_utf8_seq(p->s + i, p->n - i);
             if (k == 0)
                 return jp_fail(p, "invalid UTF-8 in string");
             i += k;
@@ -1140,7 +1110,7 @@ static void put_text(FILE *out, const char *s)
     size_t n = strlen(s);
 
     while (n > 0) {
-        size_t k = utf8_seq(p, n);
+        size_t k = ls_utf8_seq(p, n);
         if (*p == '\\') {
             fputs("\\\\", out);
         } else if (k == 1 && *p >= 0x20 && *p != 0x7f) {
@@ -1172,7 +1142,7 @@ static void put_json_str(FILE *out, const char *s)
     n = strlen(s);
     fputc('"', out);
     while (n > 0) {
-        size_t k = utf8_seq(p, n);
+        size_t k = ls_utf8_seq(p, n);
         if (k == 0) {
             fputs("\\ufffd", out);
             k = 1;

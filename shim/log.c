@@ -138,7 +138,7 @@ static void copy(char *dst, const char *src, size_t n)
 
 /* Length of the well-formed UTF-8 sequence at s (n > 0 bytes available),
  * or 0 when s[0] does not start one (Unicode table 3-7). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t ls_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     unsigned lo = 0x80, hi = 0xBF;
@@ -208,7 +208,7 @@ static size_t json_unit(const unsigned char *s, size_t n, char out[6], size_t *u
         out[0] = (char)c;
         return 1;
     }
-    k = utf8_seq(s, n);
+    k = ls_utf8_seq(s, n);
     if (k == 0) {
         copy(out, "\\ufffd", 6);
         return 6;
@@ -235,7 +235,7 @@ static size_t text_unit(const unsigned char *s, size_t n, char out[8], size_t *u
         out[0] = (char)c;
         return 1;
     }
-    k = c < 0x80 ? 0 : utf8_seq(s, n);
+    k = c < 0x80 ? 0 : ls_utf8_seq(s, n);
     if (k == 2 && c == 0xC2 && s[1] < 0xA0) {       /* U+0080..U+009F */
         for (int i = 0; i < 2; i++) {
             out[4 * i] = '\\';

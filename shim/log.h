@@ -43,5 +43,8 @@ size_t ls_format_text(char *buf, size_t cap, const struct ls_record *r);
 size_t ls_fmt_u64(char *buf, uint64_t v);          /* decimal, returns length, no NUL */
 size_t ls_fmt_i64(char *buf, int64_t v);
 size_t ls_fmt_hex(char *buf, uint64_t v);          /* lowercase, no 0x prefix */
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none
+ * starts there (Unicode table 3-7).  Shared with `lockscope report`. */
+size_t ls_utf8_seq(const unsigned char *s, size_t n);
 
 #endif
