@@ -40,9 +40,10 @@ static int is_ours(void *p)
 
 static void *next_symbol(const char *name, void *ours)
 {
-    (void)ours;
     void *p = dlsym(RTLD_NEXT, name);
-    if (!p || is_ours(p)) {
+    if (p && p != ours)
+        return p;               /* preloaded: the usual case, no dladdr (slow) */
+    {
         /* Loaded with dlopen (not preloaded), nothing comes "next": take
          * libc's own definition. */
         if (!libc_handle)
