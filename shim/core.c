@@ -17,7 +17,6 @@
 
 struct ls_state g_ls = { .mode = LS_MODE_OFF };
 
-void ls_fdtable_init(void);
 void ls_hazard_init(void);
 void ls_hazard_config_error(const char *msg);
 
@@ -81,11 +80,6 @@ static __thread struct deferred tls_defer[DEFER_MAX];
 static LS_TLS _Atomic int tls_ndefer;
 static LS_TLS volatile sig_atomic_t tls_defer_overflow;
 
-void ls_defer_range(int kind, int a, int b, int64_t s, int64_t e)
-{
-    ls_defer_full(kind, a, b, 0, s, e);
-}
-
 void ls_defer_full(int kind, int a, int b, int c, int64_t s, int64_t e)
 {
     int i = atomic_fetch_add(&tls_ndefer, 1);
@@ -103,9 +97,8 @@ void ls_defer_full(int kind, int a, int b, int c, int64_t s, int64_t e)
     tls_defer[i].ready = 1;
 }
 
-void ls_defer(int kind, int a, int b) { ls_defer_range(kind, a, b, 0, 0); }
+void ls_defer(int kind, int a, int b) { ls_defer_full(kind, a, b, 0, 0, 0); }
 
-int ls_in_critical(void) { return ls_held(); }
 
 /* On the signal path: the private fd an earlier handler of this section
  * made for fd (its adoption is still queued), so that every handler of the
@@ -272,7 +265,6 @@ static void ls_init(void)
         (void)!write(2, msg, sizeof msg - 1);
         return;
     }
-    ls_fdtable_init();
     ls_config_defaults(&g_ls.cfg);
     int r = ls_config_load(&g_ls.cfg, &env, err, sizeof err);
     probe_kernel();

@@ -74,9 +74,6 @@ void ls_owner_clear(struct ls_owner *o)
 }
 struct ls_owner *g_all_owners;
 
-void ls_fdtable_init(void)
-{
-}
 
 struct ls_desc *ls_fd_peek(int fd)
 {

@@ -91,7 +91,6 @@ int ls_enter(struct ls_guard *g) __attribute__((warn_unused_result));
 void ls_leave(struct ls_guard *g);
 void ls_reenter(struct ls_guard *g);
 int ls_held(void);              /* this thread holds g_mu */
-int ls_in_critical(void);       /* this thread is inside (or entering) the section */
 
 /* Signal path: what a handler did, for the interrupted ls_leave to apply. */
 enum { LS_DEFER_CLOSED = 1, LS_DEFER_NEWFD, LS_DEFER_DUP, LS_DEFER_RESYNC, LS_DEFER_LOCKED,
@@ -102,7 +101,6 @@ void ls_defer_full(int kind, int a, int b, int c, int64_t s, int64_t e);
 void ls_defer(int kind, int a, int b);
 /* LS_DEFER_LOCKED: fd, the private fd used, type (LS_RD/LS_WR/LS_UN), [s, e] went to the kernel */
 int ls_deferred_private(int fd);   /* a private fd a handler made for fd, still to be adopted, or -1 */
-void ls_defer_range(int kind, int a, int b, int64_t s, int64_t e);
 
 /* ---- allocator (mmap-backed, usable under g_mu from any context) ---- */
 void *ls_alloc(size_t size);     /* zeroed; NULL on failure */
@@ -202,7 +200,7 @@ struct ls_desc *ls_desc_for_fd(int fd, int *err);
 void ls_desc_unref_fd(int fd, const char *call);
 void ls_desc_before_close(int fd, struct ls_desc *d);
 struct ls_owner *ls_owner_new(struct ls_inode *in, int acc);
-void ls_fdtable_init(void);
+
 void ls_fd_heal(int fd);
 void ls_desc_link_fd(int fd, struct ls_desc *d);
 void ls_owner_release(struct ls_owner *o);
