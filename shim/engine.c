@@ -628,13 +628,15 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         }
     }
     struct ls_inode *in = d->inode;
-    if (!in->flock_seen && !in->flock_checked && cmd != F_GETLK && fl.l_type != F_UNLCK &&
-        !ls_checked(in->dev, in->ino, 1)) {
+    if (!in->flock_seen && !in->flock_checked && cmd != F_GETLK && fl.l_type != F_UNLCK) {
         /* Once per file: does another process hold flock locks on it?
-         * (/proc/locks, read without g_mu) */
+         * (/proc/locks, read without g_mu).  The inode's flag keeps later
+         * locks off the cache's scan once either has answered. */
         dev_t dev = in->dev;
         ino_t ino = in->ino;
         in->flock_checked = 1;
+        if (ls_checked(dev, ino, 1))
+            goto checked;
         ls_checked_set(dev, ino, 1);
         ls_leave(&g);
         int other = ls_flock_locks_on(fd, dev, ino);
@@ -645,6 +647,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
         if (other)
             in->flock_seen = 1;
     }
+checked:
     d->fcntl_used = 1;
     in->fcntl_seen = 1;
     if (in->flock_seen && cmd != F_GETLK && fl.l_type != F_UNLCK) {
