@@ -318,7 +318,7 @@ static inline int probe_main(int argc, char **argv)
 /* Would a lock of `type` ('R'/'W') on [start, start+len) of path conflict,
  * asked by a process without the shim?  'U', 'R', 'W' or 'E'.  path may be
  * /proc/PID/fd/N (deleted files, memfds). */
-static inline char probe(const char *path, char type, long long start, long long len)
+static inline char probe_via(const char *self, const char *path, char type, long long start, long long len)
 {
     int p[2];
     if (pipe(p) < 0) st_die("pipe");
@@ -326,7 +326,6 @@ static inline char probe(const char *path, char type, long long start, long long
     snprintf(ss, sizeof ss, "%lld", start);
     snprintf(ls, sizeof ls, "%lld", len);
     char **env = env_without_shim();
-    const char *self = self_exe();
     pid_t c = fork();
     if (c < 0) st_die("fork");
     if (c == 0) {
@@ -347,6 +346,11 @@ static inline char probe(const char *path, char type, long long start, long long
     if (r <= 0)
         return 'E';
     return buf[0];
+}
+
+static inline char probe(const char *path, char type, long long start, long long len)
+{
+    return probe_via(self_exe(), path, type, start, len);
 }
 
 /* waitpid with a deadline: 0 and *status, or -1 after killing the child. */

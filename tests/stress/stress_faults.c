@@ -38,31 +38,7 @@ static const char *probe_exe(void)
 /* probe() without /proc/self/exe */
 static char probe2(const char *path, char type, long long start, long long len)
 {
-    int p[2];
-    if (pipe(p) < 0) st_die("pipe");
-    char ts[2] = { type, 0 }, ss[32], ls[32];
-    snprintf(ss, sizeof ss, "%lld", start);
-    snprintf(ls, sizeof ls, "%lld", len);
-    char **env = env_without_shim();
-    const char *self = probe_exe();
-    pid_t c = fork();
-    if (c < 0) st_die("fork");
-    if (c == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        close(p[1]);
-        char *args[] = { (char *)self, (char *)"--probe", (char *)path, ts, ss, ls, NULL };
-        execve(self, args, env);
-        _exit(127);
-    }
-    close(p[1]);
-    char buf[64] = { 0 };
-    ssize_t r;
-    while ((r = read(p[0], buf, sizeof buf - 1)) < 0 && errno == EINTR) {}
-    close(p[0]);
-    int st;
-    while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
-    return r > 0 ? buf[0] : 'E';
+    return probe_via(probe_exe(), path, type, start, len);
 }
 
 /* The rules on one file.  `reopen`: a path that opens a new description
