@@ -772,7 +772,9 @@ static int read_file(const char *path, char **out, size_t *outlen, int *errnum,
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         *errnum = errno;
-        if (shared && errno == ELOOP) {
+        /* ELOOP from O_NOFOLLOW, or EACCES from fs.protected_symlinks */
+        if (shared && (*errnum == ELOOP || *errnum == EACCES) && lstat(path, &st) == 0 &&
+            S_ISLNK(st.st_mode)) {
             *errnum = 0;
             *why = "a symbolic link in a directory other users can write (not followed)";
         }
@@ -788,8 +790,9 @@ static int read_file(const char *path, char **out, size_t *outlen, int *errnum,
         close(fd);
         return -1;
     }
-    if (shared && st.st_uid != geteuid() && st.st_uid != 0) {
-        *why = "owned by another user, in a directory other users can write";
+    if (shared && ((st.st_uid != geteuid() && st.st_uid != 0) || st.st_nlink != 1)) {
+        *why = st.st_nlink != 1 ? "a file with other hard links, in a directory other users can write"
+                                : "owned by another user, in a directory other users can write";
         close(fd);
         return -1;
     }

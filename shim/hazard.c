@@ -188,9 +188,12 @@ static int open_log_path(const char *p, const char **why)
     fd = REAL(open)(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
                        (shared ? O_NOFOLLOW : 0), 0644);
     if (fd < 0) {
-        *why = shared && errno == ELOOP
-                   ? "a symbolic link in a directory other users can write (not followed)"
-                   : reason(errno);
+        int e = errno;
+        /* ELOOP from O_NOFOLLOW, or EACCES from fs.protected_symlinks */
+        if (shared && (e == ELOOP || e == EACCES) && lstat(p, &st) == 0 && S_ISLNK(st.st_mode))
+            *why = "a symbolic link in a directory other users can write (not followed)";
+        else
+            *why = reason(e);
         return -1;
     }
     if (fstat(fd, &st) != 0) {
@@ -198,8 +201,9 @@ static int open_log_path(const char *p, const char **why)
         REAL(close)(fd);
         return -1;
     }
-    if (shared && st.st_uid != geteuid() && st.st_uid != 0) {
-        *why = "owned by another user, in a directory other users can write";
+    if (shared && ((st.st_uid != geteuid() && st.st_uid != 0) || st.st_nlink > 1)) {
+        *why = st.st_nlink > 1 ? "a file with other hard links, in a directory other users can write"
+                               : "owned by another user, in a directory other users can write";
         REAL(close)(fd);
         return -1;
     }
