@@ -45,16 +45,24 @@
  * Rule lists: items are split on ';' (empty and blank items are ignored;
  * rules are numbered from 1 counting non-empty items), each item on its LAST
  * '=' into GLOB and value; blanks around items, GLOB, KIND and options are
- * trimmed.  An empty GLOB is an error.  A GLOB is an fnmatch(3) pattern
- * matched with FNM_PATHNAME.
+ * trimmed.  An empty GLOB is an error.  GLOB syntax (ls_glob_match): '**'
+ * matches any string, '/' included, and "/" "**" "/" also a single '/'
+ * (gitignore); '*' any string within one component; '?' and "[...]" (as in
+ * fnmatch(3), which does the bracket) one character other than '/'; '\'
+ * quotes the next character.
  *
  * Config file choice: LOCKSCOPE_CONFIG if set and not secure (a missing file
  * is an error); else the first that exists of $XDG_CONFIG_HOME/lockscope/config
  * (XDG_CONFIG_HOME set and absolute) or else $HOME/.config/lockscope/config
  * (HOME absolute), then ls_config_system_path (/etc/lockscope.conf).  In
  * secure mode only the system file.  "Exists" means open(2) did not fail with
- * ENOENT or ENOTDIR; any other failure of the chosen file is an error.  The
- * file must be a regular file.
+ * ENOENT or ENOTDIR, nor, for the per-user and system locations, with EACCES
+ * where stat(2) fails too (the location cannot even be looked up: a program
+ * that dropped privileges with HOME still root's; cfg->skipped says so for a
+ * debug line).  Any other failure of the chosen file is an error, and
+ * LOCKSCOPE_CONFIG's file is never skipped.  The file must be a regular file.
+ * In a directory another user can write (ls_dir_shared) it is opened with
+ * O_NOFOLLOW and must belong to this user or root, with one link.
  *
  * Config file format (INI-like), one statement per line:
  *

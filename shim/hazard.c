@@ -1,11 +1,18 @@
 /*
  * hazard.c - turning what the engine saw into log records.
  *
- * Everything here may run with signals blocked inside the critical
- * section, or from a signal handler: records are formatted into a static
- * buffer (protected by g_mu) and written with one write(2) to a descriptor
- * opened O_APPEND at a high number, so records of concurrent processes
- * never interleave.  No malloc, no stdio.  The call site is found in
+ * Everything here may run inside the critical section, or from a signal
+ * handler: records are formatted into a static buffer (protected by g_mu),
+ * copied into the thread's pending buffer and written by ls_leave once g_mu
+ * is released (a blocked write must not stall other threads), each with
+ * one write(2) to a descriptor opened O_APPEND at a high number, so records
+ * of concurrent processes never interleave.  No malloc, no stdio.
+ *
+ * The log is opened when the process starts (a child forked later keeps
+ * it after dropping privileges; across exec it is passed down, see
+ * inherited_log); never through a symlink in a directory another user can
+ * write, and there only a file of ours or root's.  A log that cannot be
+ * opened gives one line on stderr and the records go to stderr.  The call site is found in
  * /proc/self/maps (dladdr takes the loader's lock: not signal-safe).
  *
  * Flood control: identical records (hazard, action, call site, inode) are
