@@ -21,7 +21,8 @@ void ls_hazard_init(void);
 void ls_hazard_start(void);
 void ls_hazard_config_error(const char *msg);
 /* records made under g_mu, written by ls_leave once it is released (hazard.c) */
-extern LS_TLS _Atomic size_t ls_log_pend_len;
+struct ls_pend;
+extern LS_TLS struct ls_pend *_Atomic ls_log_pending;
 void ls_log_flush(void);
 
 /* ---- critical section ---- */
@@ -179,7 +180,7 @@ void ls_leave(struct ls_guard *g)
         process_deferred();
         mu_release();
         if (!atomic_load(&tls_ndefer)) {
-            if (LS_UNLIKELY(atomic_load_explicit(&ls_log_pend_len, memory_order_relaxed) != 0))
+            if (LS_UNLIKELY(atomic_load_explicit(&ls_log_pending, memory_order_relaxed) != NULL))
                 ls_log_flush();
             return;
         }

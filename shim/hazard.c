@@ -75,44 +75,44 @@ static void write_all(int fd, const char *b, size_t n)
  *
  * A record or debug line made under g_mu is not written there: write(2) to
  * a full pipe or a slow disk would block every thread's next close() or
- * lock behind it.  It is copied into this thread's pending buffer, and
- * ls_leave writes the buffer once g_mu is released (ls_log_flush).  Only
- * this thread and its signal handlers touch the buffer: space is reserved
- * with a compare-and-swap (a handler may append in the middle of an append
- * it interrupted), a reservation is only ever made under g_mu, and the flush
- * runs only outside it, so a flush never sees a reservation half filled.
- * A handler that interrupts a flush and flushes itself finds `flushing` set
- * and leaves its records to the interrupted flush, which loops until the
- * buffer is empty.  A record that does not fit is written at once (the old
- * behaviour).  A forked child drops what its parent had pending (the parent
- * writes it). */
-#define PEND_CAP (2 * LS_RECORD_MAX + 2048)
-struct pend_hdr { int fd; unsigned len; };
-static __thread char pend_buf[PEND_CAP] __attribute__((aligned(8)));
-LS_TLS _Atomic size_t ls_log_pend_len;
-static LS_TLS pid_t pend_pid;
-static LS_TLS volatile sig_atomic_t flushing;
+ * lock behind it.  It is copied into a node from the shim's allocator and
+ * pushed on this thread's pending list, and ls_leave writes the list once
+ * g_mu is released (ls_log_flush).  Only this thread and its signal
+ * handlers touch the list: pushes and the flush's take are atomic
+ * exchanges, so a handler that pushes in the middle of a push, or flushes
+ * in the middle of a flush, finds a consistent list.  The list is a stack:
+ * the flush reverses it to write in order.  The nodes are freed under g_mu
+ * after the writes.  A node that cannot be allocated means the record is
+ * written at once (the old behaviour).  A forked child drops the nodes of
+ * its parent (the parent writes them).  Only a pointer lives in TLS: the
+ * library's static TLS must stay small enough for a dlopen. */
+struct ls_pend {
+    struct ls_pend *next;
+    size_t size;                /* allocated */
+    pid_t pid;
+    int fd;
+    size_t len;
+    char data[];
+};
+LS_TLS struct ls_pend *_Atomic ls_log_pending;
 
 static int queue(int fd, const char *b, size_t n)
 {
-    size_t need = (sizeof(struct pend_hdr) + n + 7) & ~(size_t)7, cur;
-
     if (!ls_held())
         return 0;
-    if (pend_pid != g_ls.pid) {
-        if (flushing)
-            return 0;
-        atomic_store(&ls_log_pend_len, 0);
-        pend_pid = g_ls.pid;
-    }
-    cur = atomic_load(&ls_log_pend_len);
-    do {
-        if (need > PEND_CAP - cur)
-            return 0;
-    } while (!atomic_compare_exchange_weak(&ls_log_pend_len, &cur, cur + need));
-    struct pend_hdr h = { fd, (unsigned)n };
-    memcpy(pend_buf + cur, &h, sizeof h);
-    memcpy(pend_buf + cur + sizeof h, b, n);
+    size_t size = sizeof(struct ls_pend) + n;
+    struct ls_pend *p = ls_alloc(size);
+    if (!p)
+        return 0;
+    p->size = size;
+    p->pid = g_ls.pid;
+    p->fd = fd;
+    p->len = n;
+    memcpy(p->data, b, n);
+    struct ls_pend *head = atomic_load(&ls_log_pending);
+    do
+        p->next = head;
+    while (!atomic_compare_exchange_weak(&ls_log_pending, &head, p));
     return 1;
 }
 
@@ -123,35 +123,30 @@ static void out_record(int fd, const char *b, size_t n)
         write_all(fd, b, n);
 }
 
-/* Called by ls_leave after releasing g_mu when ls_log_pend_len != 0. */
+/* Called by ls_leave after releasing g_mu when ls_log_pending != NULL. */
 void ls_log_flush(void)
 {
     int saved = errno;
+    struct ls_pend *list = atomic_exchange(&ls_log_pending, NULL), *fifo = NULL, *p;
 
-    if (flushing)
-        return;
-    do {
-        size_t done = 0, n;
-        flushing = 1;
-        if (pend_pid != g_ls.pid) {     /* a forked child: the parent's records */
-            atomic_store(&ls_log_pend_len, 0);
-            flushing = 0;
-            break;
+    while (list) {              /* reverse: oldest first */
+        p = list;
+        list = p->next;
+        p->next = fifo;
+        fifo = p;
+    }
+    for (p = fifo; p; p = p->next)
+        if (p->pid == g_ls.pid)
+            write_all(p->fd, p->data, p->len);
+    struct ls_guard g;
+    if (fifo && ls_enter(&g) == 0) {
+        while (fifo) {
+            p = fifo;
+            fifo = p->next;
+            ls_free(p, p->size);
         }
-        for (;;) {
-            n = atomic_load(&ls_log_pend_len);
-            while (done < n) {
-                struct pend_hdr h;
-                memcpy(&h, pend_buf + done, sizeof h);
-                write_all(h.fd, pend_buf + done + sizeof h, h.len);
-                done += (sizeof h + h.len + 7) & ~(size_t)7;
-            }
-            size_t expect = n;
-            if (atomic_compare_exchange_strong(&ls_log_pend_len, &expect, 0))
-                break;
-        }
-        flushing = 0;
-    } while (atomic_load(&ls_log_pend_len) != 0 && !ls_held());
+        ls_leave(&g);
+    }
     errno = saved;
 }
 
