@@ -1151,26 +1151,29 @@ static int bracket_match(const char *p, size_t n, char c)
     return fnmatch(pat, str, FNM_PATHNAME) == 0;
 }
 
-/* Match with the rules' glob syntax (see the header of this file).
- * Iterative with one back-tracking point per kind of star: a '*' is
- * forgotten once a '**' is reached (the '**' absorbs whatever a longer '*'
- * would have taken), and a '**' once a later '**' is reached, so each '**'
- * is reached once per call.  The only recursion is the "no directory at
- * all" reading of a '/' '**' '/' (at most 32 deep): linear in the number of
- * '**', each O(len(p) * len(s)).  No malloc. */
-static int glob_match(const char *p0, const char *p, const char *s, int depth)
+/* Match with the rules' glob syntax (see the header of this file), without
+ * recursion, in O(len(p) * len(s)): one back-tracking point per kind of
+ * star, the classic greedy matcher.  A '*' is forgotten once a '**' is
+ * reached (the '**' absorbs whatever a longer '*' would have taken), and a
+ * '**' once a later '**' is reached.  A '**' that is a whole component
+ * followed by '/' ("/" "**" "/", or "**" "/" at the start) matches the empty
+ * string or any string ending in '/', so it backtracks one component at a
+ * time; that reading keeps the greedy argument sound, because the character
+ * before such a token is a '/'.  No malloc. */
+static int glob_match(const char *p0, const char *p, const char *s)
 {
     const char *star_p = NULL, *star_s = NULL;      /* last '*' */
     const char *dstar_p = NULL, *dstar_s = NULL;    /* last '**' */
+    int dslash = 0;                                 /* it was a "**" "/" component */
 
     for (;;) {
         if (*p == '*' && p[1] == '*') {
             int own = p == p0 || p[-1] == '/';
             while (*p == '*')
                 p++;
-            /* "/ ** /": also no directory at all, as in gitignore */
-            if (own && *p == '/' && depth < 32 && glob_match(p0, p + 1, s, depth + 1))
-                return 1;
+            dslash = own && *p == '/';
+            if (dslash)
+                p++;
             dstar_p = p;
             dstar_s = s;
             star_p = NULL;
@@ -1213,9 +1216,17 @@ static int glob_match(const char *p0, const char *p, const char *s, int depth)
             continue;
         }
         if (dstar_p && *dstar_s) {
+            if (dslash) {
+                const char *slash = strchr(dstar_s, '/');
+                if (!slash)
+                    return 0;
+                dstar_s = slash + 1;
+            } else {
+                dstar_s++;
+            }
             star_p = NULL;
             p = dstar_p;
-            s = ++dstar_s;
+            s = dstar_s;
             continue;
         }
         return 0;
@@ -1226,7 +1237,7 @@ int ls_glob_match(const char *pattern, const char *path)
 {
     if (!pattern || !path)
         return 0;
-    return glob_match(pattern, pattern, path, 0);
+    return glob_match(pattern, pattern, path);
 }
 
 const struct ls_open_rule *ls_config_match_open(const struct ls_config *cfg, const char *path)

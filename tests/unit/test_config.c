@@ -985,6 +985,18 @@ static void test_glob_double_star(void **state)
         if (ls_glob_match(t[i].p, t[i].s) != t[i].m)
             fail_msg("'%s' against '%s': expected %d", t[i].p, t[i].s, t[i].m);
     }
+    /* many "**" components against a deep path: polynomial, not 2^n (a
+     * recursive matcher took minutes here) */
+    char pat[400] = "", path[400] = "";
+    for (int i = 0; i < 60; i++) {
+        strcat(pat, "**/");
+        strcat(path, "/d");
+    }
+    strcat(pat, "x");
+    strcat(path, "/y");
+    assert_int_equal(ls_glob_match(pat, path), 0);
+    path[strlen(path) - 1] = 'x';
+    assert_int_equal(ls_glob_match(pat, path), 1);
     assert_int_equal(ls_config_parse_scope(&cfg, "**=process", "LOCKSCOPE_SCOPE", err, sizeof err), 0);
     assert_int_equal(ls_config_match_scope(&cfg, "/var/lib/x/y.db"), LS_SCOPE_PROCESS);
     assert_int_equal(ls_config_parse_open_lock(&cfg, "/srv/**/*.db=shared", "X", err, sizeof err), 0);
