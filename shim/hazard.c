@@ -3,7 +3,7 @@
  *
  * Everything here may run inside the critical section, or from a signal
  * handler: records are formatted into a static buffer (protected by g_mu),
- * copied into the thread's pending buffer and written by ls_leave once g_mu
+ * copied onto the thread's pending list and written by ls_leave once g_mu
  * is released (a blocked write must not stall other threads), each with
  * one write(2) to a descriptor opened O_APPEND at a high number, so records
  * of concurrent processes never interleave.  No malloc, no stdio.
