@@ -23,6 +23,11 @@
  *     preloaded: refuse it instead of preloading half a path.  A sanitizer
  *     runtime that was first stays first (ASan refuses to run otherwise).
  *
+ *   - Under secure execution (installed set-user-ID or set-group-ID) it
+ *     refuses to run (126): the environment and the arguments are the
+ *     caller's, and would name the files and the preload of a privileged
+ *     program.
+ *
  * Usage errors exit 2.  As in shells, a PROGRAM that is not found exits
  * 127 and one that exists but cannot be executed 126; a library that is
  * missing or cannot be preloaded exits 127 too.
@@ -32,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -443,6 +449,14 @@ static void run(char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Set-user-ID or set-group-ID (secure execution): everything this
+     * command does comes from the caller's environment and arguments (paths
+     * to open, LD_PRELOAD for a privileged program): refuse to run. */
+    if (getauxval(AT_SECURE)) {
+        static const char msg[] = "lockscope: refusing to run set-user-ID or set-group-ID\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        return EXIT_NOEXEC;
+    }
     if (argc > 1 && strcmp(argv[1], "report") == 0)
         return lockscope_report_main(argc - 1, argv + 1);
 

@@ -725,6 +725,7 @@ struct ls_rep {
     struct pidset *pids;
     struct span when;
     uint64_t records, total, skipped;
+    uint64_t text_lines;        /* skipped lines in lockscope's text format */
     unsigned inputs, unreadable;
     struct note notes[NOTES_MAX];
     size_t n_notes;
@@ -960,6 +961,9 @@ static void line_done(struct liner *L, int complete)
         } else if (ls_rep_parse_line(L->buf, L->len, &rec, &why) == 0) {
             ls_rep_add(L->rep, &rec);
             ls_rep_record_free(&rec);
+        } else if (L->len - i >= 10 && memcmp(L->buf + i, "lockscope[", 10) == 0) {
+            L->rep->text_lines++;
+            skip_line(L, "a record in lockscope's text format: report reads JSON lines");
         } else {
             skip_line(L, complete ? why : "last line cut short (no newline)");
         }
@@ -1489,7 +1493,11 @@ static void usage(FILE *out)
           "the call sites involved, each sorted by count.\n"
           "  --json   print the summary as one JSON document\n"
           "  --help   print this help\n"
-          "Exit status: 0 success, 1 an input could not be read, 2 usage error.\n",
+          "Reads JSON lines (the shim's format for a log file), not the text\n"
+          "format written to stderr: such lines are skipped and named.\n"
+          "Exit status: 0 success, 1 an input could not be read or no line of\n"
+          "the inputs was a record (no summary when no input could be read),\n"
+          "2 usage error.\n",
           out);
 }
 
@@ -1551,6 +1559,21 @@ int lockscope_report_main(int argc, char **argv)
             fclose(in);
     }
 
+    if (rep->text_lines)
+        fprintf(stderr, "lockscope report: %llu line%s in lockscope's text format skipped: "
+                "report reads JSON lines (a log file gets them by default; "
+                "LOCKSCOPE_FORMAT=json or --format=json for stderr)\n",
+                (unsigned long long)rep->text_lines, rep->text_lines == 1 ? "" : "s");
+    if (rep->unreadable == rep->inputs) {
+        /* nothing could be read: no summary of nothing */
+        ls_rep_free(rep);
+        return 1;
+    }
+    if (rep->records == 0 && rep->skipped > 0) {
+        fputs("lockscope report: no record read: every line was skipped (see the summary)\n",
+              stderr);
+        status = 1;
+    }
     if (json)
         ls_rep_print_json(rep, stdout);
     else

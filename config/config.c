@@ -45,16 +45,24 @@
  * Rule lists: items are split on ';' (empty and blank items are ignored;
  * rules are numbered from 1 counting non-empty items), each item on its LAST
  * '=' into GLOB and value; blanks around items, GLOB, KIND and options are
- * trimmed.  An empty GLOB is an error.  A GLOB is an fnmatch(3) pattern
- * matched with FNM_PATHNAME.
+ * trimmed.  An empty GLOB is an error.  GLOB syntax (ls_glob_match): '**'
+ * matches any string, '/' included, and "/" "**" "/" also a single '/'
+ * (gitignore); '*' any string within one component; '?' and "[...]" (as in
+ * fnmatch(3), which does the bracket) one character other than '/'; '\'
+ * quotes the next character.
  *
  * Config file choice: LOCKSCOPE_CONFIG if set and not secure (a missing file
  * is an error); else the first that exists of $XDG_CONFIG_HOME/lockscope/config
  * (XDG_CONFIG_HOME set and absolute) or else $HOME/.config/lockscope/config
  * (HOME absolute), then ls_config_system_path (/etc/lockscope.conf).  In
  * secure mode only the system file.  "Exists" means open(2) did not fail with
- * ENOENT or ENOTDIR; any other failure of the chosen file is an error.  The
- * file must be a regular file.
+ * ENOENT or ENOTDIR, nor, for the per-user and system locations, with EACCES
+ * where stat(2) fails too (the location cannot even be looked up: a program
+ * that dropped privileges with HOME still root's; cfg->skipped says so for a
+ * debug line).  Any other failure of the chosen file is an error, and
+ * LOCKSCOPE_CONFIG's file is never skipped.  The file must be a regular file.
+ * In a directory another user can write (ls_dir_shared) it is opened with
+ * O_NOFOLLOW and must belong to this user or root, with one link.
  *
  * Config file format (INI-like), one statement per line:
  *
@@ -723,6 +731,36 @@ int ls_config_parse_buffer(struct ls_config *cfg, const char *text, size_t len,
     return 0;
 }
 
+/* Can a user other than this one (and root) write the directory that holds
+ * path, so plant a symbolic link or a file of theirs there?  Group write
+ * counts (a group has other members), and so does a directory owned by
+ * another user; the sticky bit does not help (it keeps others from removing
+ * our files, not from creating theirs).  Only the last directory is looked
+ * at.  A directory that cannot be examined counts as shared. */
+int ls_dir_shared(const char *path)
+{
+    char dir[4096];
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    struct stat st;
+    size_t n;
+    int saved = errno, r;
+
+    if (!slash) {
+        dir[0] = '.';
+        n = 1;
+    } else {
+        n = slash == path ? 1 : (size_t)(slash - path);
+        if (n >= sizeof dir)
+            return 1;
+        memcpy(dir, path, n);
+    }
+    dir[n] = 0;
+    r = stat(dir, &st) != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+        (st.st_uid != geteuid() && st.st_uid != 0);
+    errno = saved;
+    return r;
+}
+
 /* Open and read a whole regular file.  Returns 0, or -1 with *errnum set
  * (an errno value, or 0 with *why set for "not a regular file"/"too large"). */
 static int read_file(const char *path, char **out, size_t *outlen, int *errnum,
@@ -733,13 +771,21 @@ static int read_file(const char *path, char **out, size_t *outlen, int *errnum,
     size_t len = 0, cap = 0;
     int fd;
 
+    int shared = ls_dir_shared(path);
+
     *errnum = 0;
     *why = NULL;
     do
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (shared ? O_NOFOLLOW : 0));
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         *errnum = errno;
+        /* ELOOP from O_NOFOLLOW, or EACCES from fs.protected_symlinks */
+        if (shared && (*errnum == ELOOP || *errnum == EACCES) && lstat(path, &st) == 0 &&
+            S_ISLNK(st.st_mode)) {
+            *errnum = 0;
+            *why = "a symbolic link in a directory other users can write (not followed)";
+        }
         return -1;
     }
     if (fstat(fd, &st) < 0) {
@@ -749,6 +795,12 @@ static int read_file(const char *path, char **out, size_t *outlen, int *errnum,
     }
     if (!S_ISREG(st.st_mode)) {
         *why = "not a regular file";
+        close(fd);
+        return -1;
+    }
+    if (shared && ((st.st_uid != geteuid() && st.st_uid != 0) || st.st_nlink != 1)) {
+        *why = st.st_nlink != 1 ? "a file with other hard links, in a directory other users can write"
+                                : "owned by another user, in a directory other users can write";
         close(fd);
         return -1;
     }
@@ -805,8 +857,22 @@ static int load_file(struct ls_config *cfg, const char *path, int skip_missing,
     char p[SHOW_NAME + 8];
 
     if (read_file(path, &buf, &len, &errnum, &why) < 0) {
+        struct stat st;
         if (skip_missing && (errnum == ENOENT || errnum == ENOTDIR))
             return 1;
+        /* A location this user cannot even look up (a program that dropped
+         * privileges with HOME still the old user's) holds no file of
+         * theirs: absent.  A file that is there but unreadable is an error. */
+        if (skip_missing && errnum == EACCES && stat(path, &st) != 0) {
+            char note[SHOW_NAME + 80];
+            esc(p, sizeof p, path, strlen(path), SHOW_NAME);
+            snprintf(note, sizeof note, "config file %s skipped: cannot be looked up (%s)",
+                     p, strerror(EACCES));
+            free(cfg->skipped);
+            cfg->skipped = strdup(note);
+            errno = 0;
+            return 1;
+        }
         esc(p, sizeof p, path, strlen(path), SHOW_NAME);
         if (!why)
             why = strerror(errnum);
@@ -1017,6 +1083,7 @@ void ls_config_defaults(struct ls_config *cfg)
     cfg->open_rules = NULL;
     cfg->scope_rules = NULL;
     cfg->source = NULL;
+    cfg->skipped = NULL;
 }
 
 void ls_config_free(struct ls_config *cfg)
@@ -1033,7 +1100,144 @@ void ls_config_free(struct ls_config *cfg)
     free(cfg->scope_rules);
     free(cfg->log);
     free(cfg->source);
+    free(cfg->skipped);
     ls_config_defaults(cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Globs.                                                             */
+
+/* End of the bracket expression starting at p[0] == '[' (the index just
+ * past its ']'), or 0 when it is not closed (then '[' is an ordinary
+ * character, as for fnmatch).  "[]...]" and "[!]...]" take the first ']'
+ * literally; "[:name:]" inside is skipped whole. */
+static size_t bracket_end(const char *p)
+{
+    size_t i = 1;
+
+    if (p[i] == '!' || p[i] == '^')
+        i++;
+    if (p[i] == ']')
+        i++;
+    while (p[i] && p[i] != ']') {
+        if (p[i] == '[' && (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
+            char kind = p[i + 1];
+            size_t j = i + 2;
+            while (p[j] && !(p[j] == kind && p[j + 1] == ']'))
+                j++;
+            if (!p[j])
+                return 0;
+            i = j + 2;
+            continue;
+        }
+        if (p[i] == '\\' && p[i + 1])
+            i++;
+        i++;
+    }
+    return p[i] == ']' ? i + 1 : 0;
+}
+
+/* One character c against the bracket expression p[0..n) (a '[' ... ']'),
+ * through fnmatch(3) so that classes and ranges mean what they always did.
+ * Never matches '/'. */
+static int bracket_match(const char *p, size_t n, char c)
+{
+    char pat[256], str[2] = { c, 0 };
+
+    if (c == '/' || n >= sizeof pat)
+        return 0;
+    memcpy(pat, p, n);
+    pat[n] = 0;
+    return fnmatch(pat, str, FNM_PATHNAME) == 0;
+}
+
+/* Match with the rules' glob syntax (see the header of this file), without
+ * recursion, in O(len(p) * len(s)): one back-tracking point per kind of
+ * star, the classic greedy matcher.  A '*' is forgotten once a '**' is
+ * reached (the '**' absorbs whatever a longer '*' would have taken), and a
+ * '**' once a later '**' is reached.  A '**' that is a whole component
+ * followed by '/' ("/" "**" "/", or "**" "/" at the start) matches the empty
+ * string or any string ending in '/', so it backtracks one component at a
+ * time; that reading keeps the greedy argument sound, because the character
+ * before such a token is a '/'.  No malloc. */
+static int glob_match(const char *p0, const char *p, const char *s)
+{
+    const char *star_p = NULL, *star_s = NULL;      /* last '*' */
+    const char *dstar_p = NULL, *dstar_s = NULL;    /* last '**' */
+    int dslash = 0;                                 /* it was a "**" "/" component */
+
+    for (;;) {
+        if (*p == '*' && p[1] == '*') {
+            int own = p == p0 || p[-1] == '/';
+            while (*p == '*')
+                p++;
+            dslash = own && *p == '/';
+            if (dslash)
+                p++;
+            dstar_p = p;
+            dstar_s = s;
+            star_p = NULL;
+            continue;
+        }
+        if (*p == '*') {
+            p++;
+            star_p = p;
+            star_s = s;
+            continue;
+        }
+        if (*p == 0 && *s == 0)
+            return 1;
+        if (*p != 0 && *s != 0) {
+            size_t n;
+            if (*p == '?') {
+                if (*s != '/') {
+                    p++, s++;
+                    continue;
+                }
+            } else if (*p == '[' && (n = bracket_end(p)) > 0) {
+                if (bracket_match(p, n, *s)) {
+                    p += n, s++;
+                    continue;
+                }
+            } else if (*p == '\\' && p[1]) {
+                if (p[1] == *s) {
+                    p += 2, s++;
+                    continue;
+                }
+            } else if (*p == *s) {
+                p++, s++;
+                continue;
+            }
+        }
+        /* mismatch: the innermost star takes one more character */
+        if (star_p && *star_s && *star_s != '/') {
+            p = star_p;
+            s = ++star_s;
+            continue;
+        }
+        if (dstar_p && *dstar_s) {
+            if (dslash) {
+                const char *slash = strchr(dstar_s, '/');
+                if (!slash)
+                    return 0;
+                dstar_s = slash + 1;
+            } else {
+                dstar_s++;
+            }
+            star_p = NULL;
+            p = dstar_p;
+            s = dstar_s;
+            continue;
+        }
+        return 0;
+    }
+}
+
+int ls_glob_match(const char *pattern, const char *path)
+{
+    if (!pattern || !path)
+        return 0;
+    return glob_match(pattern, pattern, path);
 }
 
 const struct ls_open_rule *ls_config_match_open(const struct ls_config *cfg, const char *path)
@@ -1043,7 +1247,7 @@ const struct ls_open_rule *ls_config_match_open(const struct ls_config *cfg, con
     if (!cfg || !path)
         return NULL;
     for (i = 0; i < cfg->n_open_rules; i++)
-        if (fnmatch(cfg->open_rules[i].glob, path, FNM_PATHNAME) == 0)
+        if (ls_glob_match(cfg->open_rules[i].glob, path))
             return &cfg->open_rules[i];
     return NULL;
 }
@@ -1055,7 +1259,7 @@ const struct ls_scope_rule *ls_config_match_scope_rule(const struct ls_config *c
     if (!cfg || !path)
         return NULL;
     for (i = 0; i < cfg->n_scope_rules; i++)
-        if (fnmatch(cfg->scope_rules[i].glob, path, FNM_PATHNAME) == 0)
+        if (ls_glob_match(cfg->scope_rules[i].glob, path))
             return &cfg->scope_rules[i];
     return NULL;
 }

@@ -50,6 +50,7 @@ struct ls_config {
     struct ls_open_rule *open_rules;   size_t n_open_rules;
     struct ls_scope_rule *scope_rules; size_t n_scope_rules;
     char *source;               /* path of the config file read, or NULL */
+    char *skipped;              /* a config location skipped (for a debug line), or NULL */
 };
 
 /* Size limits: a value or line longer than this is an error, never truncated. */
@@ -100,5 +101,16 @@ enum ls_scope ls_config_match_scope(const struct ls_config *cfg, const char *pat
 const struct ls_scope_rule *ls_config_match_scope_rule(const struct ls_config *cfg, const char *path);
 
 const char *ls_mode_name(enum ls_mode m);
+
+/* The rules' glob syntax: '**' matches any string, '/' included ("**" is
+ * every path, "/srv/ ** /x.db" any depth, no directory too); '*' any string
+ * within one component; '?' and "[...]" one character other than '/';
+ * '\\' quotes.  1 if path matches. */
+int ls_glob_match(const char *pattern, const char *path);
+
+/* 1 if a user other than this one (and root) can write the directory
+ * holding path: the config file and the log are then never reached
+ * through a symbolic link there, and must belong to this user or root. */
+int ls_dir_shared(const char *path);
 
 #endif

@@ -35,5 +35,22 @@ for f in tests/fuzz/fuzz_*.c; do
         fail=$((fail + 1))
     fi
 done
+
+# The configuration through the real shim: random LOCKSCOPE_* values and
+# config files, each run of a program preloaded with the library
+# (tests/hazards/fuzz-shim-config.py says what every run must do).
+if make -s BUILD="$out/shim" lib >"$out/shim.build.log" 2>&1 &&
+   cc -std=c11 -D_GNU_SOURCE -O2 -pthread tests/hazards/sec_target.c -o "$out/sec_target" 2>>"$out/shim.build.log"; then
+    chmod 755 "$out/sec_target" "$out/shim/liblockscope.so"
+    if python3 tests/hazards/fuzz-shim-config.py "$PWD/$out/shim/liblockscope.so" "$PWD/$out/sec_target" "$secs" \
+        >"$out/shim_config.log" 2>&1; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+    fi
+    cat "$out/shim_config.log"
+else
+    echo "not ok - config through the shim (build failed: $out/shim.build.log)"; fail=$((fail + 1))
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -101,6 +101,7 @@ if build build; then
     suite launcher       tests/launcher/test-launcher.sh build
     suite install        install_check
     [ -x tests/hazards/check-records.sh ] && suite hazards tests/hazards/check-records.sh build
+    [ -x tests/hazards/security.sh ] && suite security tests/hazards/security.sh build
     [ -x tests/real/run.sh ] && suite real-programs tests/real/run.sh build
     [ -x tests/stress/run.sh ] && suite stress tests/stress/run.sh build
 fi

@@ -18,7 +18,12 @@
 struct ls_state g_ls = { .mode = LS_MODE_OFF };
 
 void ls_hazard_init(void);
+void ls_hazard_start(void);
 void ls_hazard_config_error(const char *msg);
+/* records made under g_mu, written by ls_leave once it is released (hazard.c) */
+struct ls_pend;
+extern LS_TLS struct ls_pend *_Atomic ls_log_pending;
+void ls_log_flush(void);
 
 /* ---- critical section ---- */
 
@@ -174,8 +179,11 @@ void ls_leave(struct ls_guard *g)
     for (;;) {
         process_deferred();
         mu_release();
-        if (!atomic_load(&tls_ndefer))
+        if (!atomic_load(&tls_ndefer)) {
+            if (LS_UNLIKELY(atomic_load_explicit(&ls_log_pending, memory_order_relaxed) != NULL))
+                ls_log_flush();
             return;
+        }
         /* a handler deferred something after we looked: once more */
         mu_acquire();
     }
@@ -282,8 +290,14 @@ static void ls_init(void)
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     g_ls.inited = 1;
     /* The exec hand-over is read even in mode off: the locks it carries
-     * are real kernel locks and must not leak into the program as fds. */
-    ls_exec_receive();
+     * are real kernel locks and must not leak into the program as fds.
+     * Not in a set-user-ID program: the descriptors it names come from
+     * whoever started it, so it is dropped unread. */
+    if (env.secure)
+        unsetenv("LOCKSCOPE__HANDOVER");
+    else
+        ls_exec_receive();
+    ls_hazard_start();
     if (g_ls.cfg.debug && ls_active())
         ls_debug("lockscope: mode %s, backend ofd (private descriptions), config %s, dupfd_query %d, kcmp %d, proc %d",
                  ls_mode_name(g_ls.mode), g_ls.cfg.source ? g_ls.cfg.source : "(none)",

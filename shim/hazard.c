@@ -1,11 +1,18 @@
 /*
  * hazard.c - turning what the engine saw into log records.
  *
- * Everything here may run with signals blocked inside the critical
- * section, or from a signal handler: records are formatted into a static
- * buffer (protected by g_mu) and written with one write(2) to a descriptor
- * opened O_APPEND at a high number, so records of concurrent processes
- * never interleave.  No malloc, no stdio.  The call site is found in
+ * Everything here may run inside the critical section, or from a signal
+ * handler: records are formatted into a static buffer (protected by g_mu),
+ * copied onto the thread's pending list and written by ls_leave once g_mu
+ * is released (a blocked write must not stall other threads), each with
+ * one write(2) to a descriptor opened O_APPEND at a high number, so records
+ * of concurrent processes never interleave.  No malloc, no stdio.
+ *
+ * The log is opened when the process starts (a child forked later keeps
+ * it after dropping privileges; across exec it is passed down, see
+ * inherited_log); never through a symlink in a directory another user can
+ * write, and there only a file of ours or root's.  A log that cannot be
+ * opened gives one line on stderr and the records go to stderr.  The call site is found in
  * /proc/self/maps (dladdr takes the loader's lock: not signal-safe).
  *
  * Flood control: identical records (hazard, action, call site, inode) are
@@ -28,7 +35,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,18 +53,223 @@ static int log_is_file;         /* log_fd is ours (not the program's stderr) */
 static dev_t log_dev;
 static ino_t log_ino;
 static int log_json;
-static int log_open_failed;
+static int log_open_failed;     /* the named log could not be opened: stderr instead */
+static int log_inheritable;     /* FD_CLOEXEC cleared for an exec (flush_pending) */
 static char recbuf[LS_RECORD_MAX];
 static char debugbuf[1024];
 
-void ls_hazard_init(void)
+static void write_all(int fd, const char *b, size_t n)
 {
-    /* The first backtrace() loads libgcc_s (malloc): do it now, not in a
-     * signal handler later. */
-    if (g_ls.cfg.backtrace) {
-        void *b[2];
-        backtrace(b, 2);
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        b += w;
+        n -= (size_t)w;
     }
+}
+
+/* ---- writing after the critical section ----
+ *
+ * A record or debug line made under g_mu is not written there: write(2) to
+ * a full pipe or a slow disk would block every thread's next close() or
+ * lock behind it.  It is copied into a node from the shim's allocator and
+ * pushed on this thread's pending list, and ls_leave writes the list once
+ * g_mu is released (ls_log_flush).  Only this thread and its signal
+ * handlers touch the list: pushes and the flush's take are atomic
+ * exchanges, so a handler that pushes in the middle of a push, or flushes
+ * in the middle of a flush, finds a consistent list.  The list is a stack:
+ * the flush reverses it to write in order.  The nodes are freed under g_mu
+ * after the writes.  A node that cannot be allocated means the record is
+ * written at once (the old behaviour).  A forked child drops the nodes of
+ * its parent (the parent writes them).  Only a pointer lives in TLS: the
+ * library's static TLS must stay small enough for a dlopen. */
+struct ls_pend {
+    struct ls_pend *next;
+    size_t size;                /* allocated */
+    pid_t pid;
+    int fd;
+    size_t len;
+    char data[];
+};
+LS_TLS struct ls_pend *_Atomic ls_log_pending;
+
+static int queue(int fd, const char *b, size_t n)
+{
+    if (!ls_held())
+        return 0;
+    size_t size = sizeof(struct ls_pend) + n;
+    struct ls_pend *p = ls_alloc(size);
+    if (!p)
+        return 0;
+    p->size = size;
+    p->pid = g_ls.pid;
+    p->fd = fd;
+    p->len = n;
+    memcpy(p->data, b, n);
+    struct ls_pend *head = atomic_load(&ls_log_pending);
+    do
+        p->next = head;
+    while (!atomic_compare_exchange_weak(&ls_log_pending, &head, p));
+    return 1;
+}
+
+/* Write out a record: queued if made under g_mu, else at once. */
+static void out_record(int fd, const char *b, size_t n)
+{
+    if (n > 0 && !queue(fd, b, n))
+        write_all(fd, b, n);
+}
+
+/* Called by ls_leave after releasing g_mu when ls_log_pending != NULL. */
+void ls_log_flush(void)
+{
+    int saved = errno;
+    struct ls_pend *list = atomic_exchange(&ls_log_pending, NULL), *fifo = NULL, *p;
+
+    while (list) {              /* reverse: oldest first */
+        p = list;
+        list = p->next;
+        p->next = fifo;
+        fifo = p;
+    }
+    for (p = fifo; p; p = p->next)
+        if (p->pid == g_ls.pid)
+            write_all(p->fd, p->data, p->len);
+    struct ls_guard g;
+    if (fifo && ls_enter(&g) == 0) {
+        while (fifo) {
+            p = fifo;
+            fifo = p->next;
+            ls_free(p, p->size);
+        }
+        ls_leave(&g);
+    }
+    errno = saved;
+}
+
+/* ---- the log file ---- */
+
+/* The reason for an errno, without strerror's locale and buffer. */
+static const char *reason(int e)
+{
+    const char *d = strerrordesc_np(e);
+    return d ? d : "unknown error";
+}
+
+/* "lockscope: cannot open log PATH: WHY (records go to stderr instead)" */
+static void say_log_failed(const char *path, const char *why)
+{
+    char line[1200];
+    size_t n = 0, l;
+    const char *parts[] = { "lockscope: cannot open log ", path, ": ", why,
+                            " (records go to stderr instead)\n" };
+
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+        l = strlen(parts[k]);
+        if (l > sizeof line - 64 - n)
+            l = sizeof line - 64 - n;
+        memcpy(line + n, parts[k], l);
+        n += l;
+    }
+    out_record(2, line, n);
+}
+
+/* Open the named log for appending, safely: never through a symbolic link
+ * in a directory another user can write, and there only a file of this
+ * user's or root's (else another user could point the records at a file of
+ * ours: their symlink /tmp/audit.jsonl -> ~/.bashrc).  Returns the fd (at
+ * its number, close-on-exec) or -1 with *why set. */
+static int open_log_path(const char *p, const char **why)
+{
+    int shared = ls_dir_shared(p), fd;
+    struct stat st;
+
+    fd = REAL(open)(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+                       (shared ? O_NOFOLLOW : 0), 0644);
+    if (fd < 0) {
+        int e = errno;
+        /* ELOOP from O_NOFOLLOW, or EACCES from fs.protected_symlinks */
+        if (shared && (e == ELOOP || e == EACCES) && lstat(p, &st) == 0 && S_ISLNK(st.st_mode))
+            *why = "a symbolic link in a directory other users can write (not followed)";
+        else
+            *why = reason(e);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        *why = reason(errno);
+        REAL(close)(fd);
+        return -1;
+    }
+    if (shared && ((st.st_uid != geteuid() && st.st_uid != 0) || st.st_nlink > 1)) {
+        *why = st.st_nlink > 1 ? "a file with other hard links, in a directory other users can write"
+                               : "owned by another user, in a directory other users can write";
+        REAL(close)(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The lowest number ls_move_high may have put a log descriptor at, in this
+ * process or (same limit) its parent. */
+static int high_floor(void)
+{
+    struct rlimit rl;
+    int base = 1 << 15;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
+        base = (int)(rl.rlim_cur - rl.rlim_cur / 4);
+    base /= 2;
+    return base < 64 ? 64 : base;
+}
+
+/* A descriptor of the named log that a parent under the shim passed down
+ * through exec (ls_hazard_flush_pending makes it inheritable), so that a
+ * child that dropped privileges keeps writing to the log its parent opened.
+ * Trusted only if it sits at a high number where ls_move_high puts the
+ * shim's own descriptors, is the very file the path names now (same device
+ * and inode), and is open for appending.  -1 if none. */
+static int inherited_log(const char *p)
+{
+    struct stat want, st;
+    char buf[1024];
+    int dir, found = -1, floor = high_floor();
+
+    if (stat(p, &want) != 0)
+        return -1;
+    dir = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -1;
+    for (;;) {
+        long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n; ) {
+            struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e =
+                (void *)(buf + off);
+            off += e->reclen;
+            int fd = 0, ok = e->name[0] != 0;
+            for (const char *c = e->name; *c && ok; c++) {
+                if (*c < '0' || *c > '9' || fd > (1 << 24))
+                    ok = 0;
+                else
+                    fd = fd * 10 + (*c - '0');
+            }
+            if (!ok || fd < floor || fd == dir || found >= 0 || ls_fd_busy(fd))
+                continue;
+            int fl = REAL(fcntl)(fd, F_GETFL);
+            if (fl < 0 || !(fl & O_APPEND) || (fl & O_ACCMODE) == O_RDONLY)
+                continue;
+            if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+                found = fd;
+        }
+    }
+    REAL(close)(dir);
+    if (found >= 0)
+        REAL(fcntl)(found, F_SETFD, FD_CLOEXEC);
+    return found;
 }
 
 static int open_log(void)
@@ -66,27 +280,39 @@ static int open_log(void)
             /* closed or replaced behind our back: the number is not ours */
             ls_fd_mark_private(log_fd, 0);
             log_fd = -1;
+            log_inheritable = 0;
+        } else if (log_inheritable) {
+            /* made inheritable for an exec that failed */
+            REAL(fcntl)(log_fd, F_SETFD, FD_CLOEXEC);
+            log_inheritable = 0;
         }
     }
-    if (log_fd >= 0 || log_open_failed)
+    if (log_fd >= 0)
         return log_fd;
     const char *p = g_ls.cfg.log;
     int json = g_ls.cfg.format == LS_FORMAT_JSON;
-    if (!p || !strcmp(p, "stderr")) {
+    if (!p || !strcmp(p, "stderr") || log_open_failed) {
         log_fd = 2;
         log_is_file = 0;
     } else {
-        int fd = REAL(open)(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-        if (fd < 0) {
-            log_open_failed = 1;
-            return -1;
-        }
-        fd = ls_move_high(fd);
+        const char *why = NULL;
+        int fd = inherited_log(p);
+        if (fd < 0 && (fd = open_log_path(p, &why)) >= 0)
+            fd = ls_move_high(fd);
         struct stat st;
-        if (fstat(fd, &st) != 0) {
+        if (fd >= 0 && fstat(fd, &st) != 0) {
+            why = reason(errno);
             REAL(close)(fd);
+            fd = -1;
+        }
+        if (fd < 0) {
+            /* never fatal, never silent: one line, then stderr */
             log_open_failed = 1;
-            return -1;
+            say_log_failed(p, why ? why : "unknown error");
+            log_fd = 2;
+            log_is_file = 0;
+            log_json = json;
+            return log_fd;
         }
         log_fd = fd;
         log_is_file = 1;
@@ -100,17 +326,30 @@ static int open_log(void)
     return log_fd;
 }
 
-static void write_all(int fd, const char *b, size_t n)
+void ls_hazard_init(void)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return;
-        }
-        b += w;
-        n -= (size_t)w;
+    /* The first backtrace() loads libgcc_s (malloc): do it now, not in a
+     * signal handler later. */
+    if (g_ls.cfg.backtrace) {
+        void *b[2];
+        backtrace(b, 2);
     }
+}
+
+/* Once the mode is known (constructor): say which config location was
+ * skipped, and open the log now, so that a child forked later (which may
+ * drop privileges before its first record) inherits it. */
+void ls_hazard_start(void)
+{
+    if (g_ls.cfg.skipped)
+        ls_debug("lockscope: %s", g_ls.cfg.skipped);
+    if (!ls_active() || !g_ls.cfg.log || !strcmp(g_ls.cfg.log, "stderr"))
+        return;
+    struct ls_guard g;
+    if (ls_enter(&g) < 0)
+        return;
+    open_log();
+    ls_leave(&g);
 }
 
 /* ---- a tiny formatter for debug lines: %s %d %u %x %lld ---- */
@@ -150,7 +389,7 @@ void ls_debug(const char *fmt, ...)
     size_t n = vfmt(debugbuf, sizeof debugbuf - 1, fmt, ap);
     va_end(ap);
     debugbuf[n++] = '\n';
-    write_all(2, debugbuf, n);
+    out_record(2, debugbuf, n);
     if (!held) ls_leave(&g);
 }
 
@@ -171,7 +410,8 @@ void ls_hazard_config_error(const char *msg)
     write_all(2, line, n);
     if (g_ls.cfg.log && strcmp(g_ls.cfg.log, "stderr") != 0 && g_ls.cfg.mode != LS_MODE_OFF) {
         /* "Configuration errors always go to stderr (and to the log too)". */
-        int fd = REAL(open)(g_ls.cfg.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        const char *why;
+        int fd = open_log_path(g_ls.cfg.log, &why);
         if (fd >= 0) {
             write_all(fd, line, n);
             REAL(close)(fd);
@@ -324,7 +564,7 @@ static void emit(const struct ls_hazard *h, uint64_t repeat, const char *path_ov
         return;
     size_t len = log_json ? ls_format_json(recbuf, sizeof recbuf, &r)
                           : ls_format_text(recbuf, sizeof recbuf, &r);
-    write_all(fd, recbuf, len);
+    out_record(fd, recbuf, len);
 }
 
 void ls_hazard(const struct ls_hazard *h)
@@ -391,9 +631,22 @@ void ls_hazard_flush_pending(void)
                 h.detail = "repeats of an earlier record, counted by flood control";
                 emit(&h, d->count - d->written, d->path[0] ? d->path : NULL, 1);
                 d->written = d->count;
+                if (!held) {            /* write it outside g_mu */
+                    ls_leave(&g);
+                    if (ls_enter(&g) < 0) {
+                        errno = saved;
+                        return;
+                    }
+                }
             }
         }
     }
+    /* At exec (and exit): the next image inherits the log descriptor at
+     * its high number and, under the shim, keeps writing to it even if it
+     * cannot open the file itself (inherited_log).  If the exec fails, the
+     * next record makes it close-on-exec again. */
+    if (log_fd >= 0 && log_is_file && REAL(fcntl)(log_fd, F_SETFD, 0) == 0)
+        log_inheritable = 1;
     if (!held) ls_leave(&g);
     errno = saved;
 }

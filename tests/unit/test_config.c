@@ -961,6 +961,50 @@ static void test_match_fnm_pathname(void **state)
     assert_int_equal(ls_config_match_scope(&cfg, NULL), LS_SCOPE_AUTO);
 }
 
+/* '**' crosses '/', '*' does not: LOCKSCOPE_SCOPE='**=process' is every
+ * file, "/srv/" "**" "/NAME.db" any depth (none included, as in gitignore). */
+static void test_glob_double_star(void **state)
+{
+    struct { const char *p, *s; int m; } t[] = {
+        { "**", "/a/b/c.db", 1 }, { "**", "x", 1 }, { "**", "", 1 }, { "*", "/a", 0 },
+        { "/srv/**/*.db", "/srv/a.db", 1 }, { "/srv/**/*.db", "/srv/x/a.db", 1 },
+        { "/srv/**/*.db", "/srv/x/y/z/a.db", 1 }, { "/srv/**/*.db", "/srv/x/a.dbx", 0 },
+        { "/srv/**/*.db", "/srvx/a.db", 0 }, { "/srv/**", "/srv/a/b", 1 },
+        { "/srv/**", "/srv", 0 }, { "**/x", "/a/b/x", 1 }, { "**/x", "x", 1 },
+        { "/a**b", "/a/c/b", 1 }, { "/a**/b", "/ab", 0 }, { "/a/**/b/**/c", "/a/b/c", 1 },
+        { "/a/**/b/**/c", "/a/x/b/y/z/c", 1 }, { "/a/**/b/**/c", "/a/x/y/c", 0 },
+        { "*.db", "x.db", 1 }, { "*.db", "d/x.db", 0 }, { "/d/*/f", "/d/a/b/f", 0 },
+        { "/d/?", "/d/a", 1 }, { "/d?a", "/d/a", 0 }, { "/d/[ab]", "/d/b", 1 },
+        { "/d/[!ab]", "/d/b", 0 }, { "/d[/]a", "/d/a", 0 }, { "/d/[[:digit:]]x", "/d/7x", 1 },
+        { "/d/\\*", "/d/*", 1 }, { "/d/\\*", "/d/a", 0 }, { "/d/[", "/d/[", 1 },
+        { "/d/[]]", "/d/]", 1 }, { "a*b*c*d", "aXbYcZd", 1 }, { "a*b*c*d", "aXbYcZ/d", 0 },
+        { "**a**a**a**a**b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0 },
+        { "*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0 },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (ls_glob_match(t[i].p, t[i].s) != t[i].m)
+            fail_msg("'%s' against '%s': expected %d", t[i].p, t[i].s, t[i].m);
+    }
+    /* many "**" components against a deep path: polynomial, not 2^n (a
+     * recursive matcher took minutes here) */
+    char pat[400] = "", path[400] = "";
+    for (int i = 0; i < 60; i++) {
+        strcat(pat, "**/");
+        strcat(path, "/d");
+    }
+    strcat(pat, "x");
+    strcat(path, "/y");
+    assert_int_equal(ls_glob_match(pat, path), 0);
+    path[strlen(path) - 1] = 'x';
+    assert_int_equal(ls_glob_match(pat, path), 1);
+    assert_int_equal(ls_config_parse_scope(&cfg, "**=process", "LOCKSCOPE_SCOPE", err, sizeof err), 0);
+    assert_int_equal(ls_config_match_scope(&cfg, "/var/lib/x/y.db"), LS_SCOPE_PROCESS);
+    assert_int_equal(ls_config_parse_open_lock(&cfg, "/srv/**/*.db=shared", "X", err, sizeof err), 0);
+    assert_int_equal(ls_config_match_open(&cfg, "/srv/a/b/c.db")->kind, LS_OPENLOCK_SHARED);
+    assert_int_equal(ls_config_match_open(&cfg, "/srv/c.db")->kind, LS_OPENLOCK_SHARED);
+    assert_null(ls_config_match_open(&cfg, "/srv/c.dbx"));
+}
+
 static void test_free_resets(void **state)
 {
     write_str(system_conf, "log = /a\nopen_lock = a=shared\n[path \"/x\"]\nscope = process\n");
@@ -1066,6 +1110,7 @@ int main(void)
         T(test_file_error_still_honours_env_mode),
         T(test_secure_ignores_environment),
         T(test_match_fnm_pathname),
+        T(test_glob_double_star),
         T(test_free_resets),
         T(test_small_or_null_err_buffer),
         T(test_load_preserves_errno),

@@ -838,6 +838,44 @@ static void test_main_missing_file(void **state)
     free(err);
 }
 
+/* Nothing read: a missing file alone gives no "0 hazards" summary, a
+ * text-format log is named as such, and both exit 1.  An empty log is a
+ * clean run: 0 hazards, exit 0. */
+static void test_main_nothing_read(void **state)
+{
+    char *out, *err;
+    char *argv1[] = { "report", path_in_tmp("does-not-exist"), NULL };
+    int rc = run_report(2, argv1, &out, &err, NULL);
+    assert_int_equal(rc, 1);
+    expect_in(err, "does-not-exist: No such file or directory\n");
+    assert_string_equal(out, "");
+    free(out);
+    free(err);
+
+    char *text = path_in_tmp("text.log");
+    const char line[] = "lockscope[prog:12/12]: close-drops-lock prevented (fix): close(fd=4) /tmp/x "
+                        "[8:1 ino 5] write 0+10 at prog+0x1 -- natively this close would drop locks\n";
+    write_file(text, line, sizeof line - 1);
+    char *argv2[] = { "report", text, NULL };
+    rc = run_report(2, argv2, &out, &err, NULL);
+    assert_int_equal(rc, 1);
+    expect_in(err, "1 line in lockscope's text format skipped: report reads JSON lines");
+    expect_in(err, "no record read");
+    expect_in(out, "text.log:1: a record in lockscope's text format: report reads JSON lines");
+    free(out);
+    free(err);
+
+    char *empty = path_in_tmp("empty.log");
+    write_file(empty, "", 0);
+    char *argv3[] = { "report", empty, NULL };
+    rc = run_report(2, argv3, &out, &err, NULL);
+    assert_int_equal(rc, 0);
+    assert_string_equal(err, "");
+    expect_in(out, "0 hazards");
+    free(out);
+    free(err);
+}
+
 static void test_main_stdin(void **state)
 {
     char *a, *b, *out, *err;
@@ -934,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_main_text),
         cmocka_unit_test(test_main_json),
         cmocka_unit_test(test_main_missing_file),
+        cmocka_unit_test(test_main_nothing_read),
         cmocka_unit_test(test_main_stdin),
         cmocka_unit_test(test_main_usage),
         cmocka_unit_test(test_print_many_pids_and_names),
