@@ -3,7 +3,7 @@
 # (issue 12 items 5-9, issue 13 item 1).
 #
 # usage: tests/lifecycle/run.sh [BUILD_DIR] [CHECK...]     (default: build, all)
-#   checks: forkmask vfork clone execleak manylocks forged setuid
+#   checks: forkmask vfork clone execleak manylocks forged setuid fuzz
 # Prints "ok - X" / "not ok - X" lines, ends with "N passed, N failed";
 # exit status 1 if any failed.  A SKIP counts as passed.
 set -u
@@ -12,7 +12,7 @@ root=$(cd "$here/../.." && pwd)
 build=${1:-$root/build}
 build=$(cd "$build" 2>/dev/null && pwd) || { echo "run.sh: no build directory '$build'" >&2; exit 2; }
 shift || true
-checks=${*:-"forkmask vfork clone execleak manylocks forged setuid"}
+checks=${*:-"forkmask vfork clone execleak manylocks forged setuid fuzz"}
 lib=${LIFECYCLE_LIB:-$build/liblockscope.so}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockscope-lifecycle.XXXXXX")
 chmod 755 "$tmp"
@@ -85,6 +85,19 @@ for c in $checks; do
             else
                 skipped "$label" "cannot link a test program against the library"
             fi
+        fi ;;
+    fuzz)
+        # the hand-over parser through the real shim (tests/fuzz/fuzz_handover.c)
+        if cc -O2 -g -std=gnu11 -Wall -Wextra "$root/tests/fuzz/fuzz_handover.c" -o "$tmp/fuzz_handover" 2>"$tmp/fh.log"; then
+            if LS_FUZZ_LIB="$lib" timeout -k 5 120 "$tmp/fuzz_handover" --random 1 400 >"$tmp/fh.out" 2>&1 &&
+               LS_FUZZ_LIB="$lib" timeout -k 5 60 "$tmp/fuzz_handover" "$root"/tests/fuzz/corpus/handover/* >>"$tmp/fh.out" 2>&1; then
+                ok "fuzz: forged hand-over variables and tables leave every program fd alone ($(awk '/^fuzz_handover: [0-9]+ inputs/ {n += $2} END {print n + 0}' "$tmp/fh.out") inputs)"
+            else
+                notok "fuzz: forged hand-over variables and tables leave every program fd alone"
+                grep -m3 'FINDING\|failing' "$tmp/fh.out" | sed 's/^/#   /'
+            fi
+        else
+            notok "fuzz: build fuzz_handover"; head -5 "$tmp/fh.log" | sed 's/^/#   /'
         fi ;;
     *) echo "run.sh: unknown check $c" >&2; exit 2 ;;
     esac
