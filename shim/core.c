@@ -193,10 +193,13 @@ static void gate_wake(void)
 void ls_spawn_enter(void)
 {
     int saved = errno;
-    /* this thread's own exec holds the gate (a handler forks): go on */
+    /* no waiting when this thread's own exec holds the gate, or when it
+     * holds g_mu (a handler that interrupted the shim forks): the exec
+     * waits for g_mu.  A fork child closes the private fds at once. */
+    int nowait = tls_gate_exec || ls_held();
     for (;;) {
         uint32_t v = atomic_load(&g_gate);
-        if ((v & GATE_EXEC) && !tls_gate_exec) {
+        if ((v & GATE_EXEC) && !nowait) {
             gate_wait(v);
             continue;
         }
@@ -220,7 +223,9 @@ void ls_spawn_leave(void)
  * is itself making a child (a handler execs): no gate, no hand-over. */
 int ls_exec_gate_close(void)
 {
-    if (tls_gate_spawn || tls_gate_exec)
+    /* a handler inside the shim or inside a child's creation execs: the
+     * gate may never open (the others wait for what this thread holds) */
+    if (tls_gate_spawn || tls_gate_exec || ls_held())
         return 0;
     int saved = errno;
     for (;;) {

@@ -17,8 +17,10 @@
  *     that no hook sees (posix_spawn, system, popen) lose them at exec,
  *     because private fds are close-on-exec;
  *   - at exec, private fds of descriptions that survive the exec are made
- *     inheritable and the table is handed to the next image in one
- *     environment variable that its constructor removes before main (7);
+ *     inheritable (no other thread makes a child meanwhile: the spawn gate)
+ *     and the table is handed to the next image in a sealed memfd named by
+ *     one environment variable; its constructor verifies both before
+ *     touching any fd and removes the variable before main (7);
  *   - the kernel sees ordinary OFD locks, which conflict with classic POSIX
  *     locks of processes without the shim (rule 9).
  * The kernel is the authority on conflicts.  The shim keeps a model of the
