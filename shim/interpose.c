@@ -776,12 +776,14 @@ __asm__(
     "    jmp *%rax\n"
     ".size vfork, .-vfork\n");
 #elif defined(__aarch64__)
-/* The return address lives in x30, which the kernel keeps for both. */
+/* The return address lives in x30, which the kernel keeps for both.
+ * (Assembled with clang --target=aarch64-linux-gnu; not run here.) */
 __asm__(
     ".text\n"
     ".globl vfork\n"
     ".type vfork, %function\n"
     "vfork:\n"
+    "    hint #34\n"               /* bti c: a landing pad, a no-op without BTI */
     "    stp x29, x30, [sp, #-16]!\n"
     "    mov x29, sp\n"
     "    bl ls_vfork_before\n"
