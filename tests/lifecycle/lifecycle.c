@@ -231,7 +231,7 @@ static int execleak(const char *path, int round, int rounds, int failures)
         if (WIFEXITED(st) && WEXITSTATUS(st) == 1) failures++;
     if (round >= rounds) {
         char c = probe(path, 0, 10);
-        printf("%s - exec while another thread spawns: no child inherits the lock (%d of %d rounds leaked, lock %c)\n",
+        printf("%s - exec while another thread spawns: no child inherits the lock (%d children with a private fd in %d rounds, lock %c)\n",
                failures || c != 'W' ? "not ok" : "ok", failures, rounds, c);
         return failures || c != 'W';
     }
