@@ -176,16 +176,31 @@ int ls_exec_prepare(char *const envp[], char ***new_envp, void **cookiep)
     ck->privsize = (nowners + 1) * sizeof(int);
     ck->memfd = -1;
     struct out o = { buf + sizeof(struct header), 0, cap };
+    /* the program fds that survive the exec, of descriptions whose owner
+     * holds locks: one pass over the table (then each owner looks only
+     * at these) */
     int top = ls_fd_max();
+    size_t survsize = ((size_t)top + 1) * sizeof(int);
+    int *surv = ls_alloc(survsize);
+    size_t nsurv = 0;
+    if (!surv) {
+        ls_free(buf, sizeof(struct header) + cap);
+        free_cookie(ck);
+        ls_leave(&g);
+        return -ENOMEM;
+    }
+    for (int fd = 0; fd < top; fd++) {
+        struct ls_desc *d = ls_fd_get(fd);
+        if (d && d->owner && d->owner->ranges && survives(fd))
+            surv[nsurv++] = fd;
+    }
     for (struct ls_owner *ow = g_all_owners; ow; ow = ow->next_all) {
         if (ow->priv < 0 || !ow->ranges || !ow->inode)
             continue;
         /* which of its descriptions survive, through which fds */
         int any = 0;
-        for (struct ls_desc *d = g_all_descs; d && !any; d = d->next_all)
-            if (d->owner == ow)
-                for (int fd = 0; fd < top; fd++)
-                    if (ls_fd_get(fd) == d && survives(fd)) { any = 1; break; }
+        for (size_t i = 0; i < nsurv && !any; i++)
+            any = ls_fd_get(surv[i])->owner == ow;
         if (!any)
             continue;
         if (REAL(fcntl)(ow->priv, F_SETFD, 0) < 0)
@@ -205,8 +220,9 @@ int ls_exec_prepare(char *const envp[], char ***new_envp, void **cookiep)
             if (d->owner != ow)
                 continue;
             int first = 1;
-            for (int fd = 0; fd < top; fd++) {
-                if (ls_fd_get(fd) != d || !survives(fd))
+            for (size_t i = 0; i < nsurv; i++) {
+                int fd = surv[i];
+                if (ls_fd_get(fd) != d)
                     continue;
                 if (first) {
                     puts_(&o, "|D"); puti(&o, d->acc);
@@ -220,6 +236,7 @@ int ls_exec_prepare(char *const envp[], char ***new_envp, void **cookiep)
             }
         }
     }
+    ls_free(surv, survsize);
     int err = 0;
     if (o.n >= cap || ck->n == 0) {
         /* nothing to hand over (or, impossibly, no room): the locks die with their fds */
