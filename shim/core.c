@@ -259,8 +259,12 @@ void ls_exec_gate_open(void)
 
 /* ---- children no fork hook saw ---- */
 
-static void forget_parent(void)
+/* files_shared: the child may share the parent's fd table (clone with
+ * CLONE_FILES, or no way to tell): the private fds it sees are the
+ * parent's own, so it forgets them without closing them. */
+static void forget_parent(int files_shared)
 {
+    pid_t parent = g_ls.pid;
     atomic_store(&g_mu, 0);
     tls_tid = 0;
     atomic_store(&tls_ndefer, 0);
@@ -271,8 +275,19 @@ static void forget_parent(void)
     g_ls.pid = (pid_t)syscall(SYS_getpid);
     if (ls_pidpage)
         atomic_store(ls_pidpage, g_ls.pid);
-    if (g_ls.inited && ls_active())
-        ls_fork_child_reset();
+    if (!g_ls.inited || !ls_active())
+        return;
+    if (files_shared) {
+        /* 0: same fd table; > 0: different; < 0: cannot tell */
+        long r = syscall(SYS_kcmp, (long)g_ls.pid, (long)parent, 2L /* KCMP_FILES */, 0L, 0L);
+        if (r <= 0)
+            for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
+                if (o->priv >= 0) {
+                    ls_fd_mark_private(o->priv, 0);
+                    o->priv = -1;
+                }
+    }
+    ls_fork_child_reset();
 }
 
 /* A child made by clone() without CLONE_VM (no atfork handler ran) has a
@@ -286,7 +301,7 @@ void ls_check_process_slow(void)
     if (ls_pidpage ? now != 0 : now == g_ls.pid)
         return;
     int saved = errno;
-    forget_parent();
+    forget_parent(1);
     errno = saved;
 }
 
@@ -367,7 +382,7 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-    forget_parent();
+    forget_parent(0);
     restore_mask();
 }
 

@@ -158,6 +158,14 @@ static int clone_child(void *arg)
     _exit(ok ? 0 : 1);
 }
 
+static int clone_files_child(void *arg)
+{
+    struct cl *c = arg;
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+    fcntl(c->fd, F_GETLK, &fl);
+    _exit(0);
+}
+
 static int t_clone(const char *path)
 {
     int fd = open(path, O_RDWR | O_CREAT, 0644);
@@ -182,6 +190,19 @@ static int t_clone(const char *path)
         bad = 1;
     } else {
         printf("ok - clone child: its close leaves the parent's lock\n");
+    }
+    /* a child sharing the fd table (CLONE_FILES): it must not close the
+     * private fds, which are the parent's own */
+    struct cl c2 = { fd, 0 };
+    p = clone(clone_files_child, stack + sz, CLONE_FILES | SIGCHLD, &c2);
+    if (p < 0) die("clone");
+    waitpid(p, &st, 0);
+    k = probe(path, 0, 10);
+    if (k != 'W') {
+        printf("not ok - clone(CLONE_FILES) child: its F_GETLK leaves the parent's lock (probe %c)\n", k);
+        bad = 1;
+    } else {
+        printf("ok - clone(CLONE_FILES) child: its F_GETLK leaves the parent's lock\n");
     }
     close(fd);
     free(stack);
