@@ -21,7 +21,8 @@
  * b0 / 4 % 4 picks the mode (fix, strict, audit, off).
  *
  * Standalone: fuzz_handover --random SEED N | FILE...   (LD_PRELOAD or
- * LS_FUZZ_LIB names the shim).  Built with -fsanitize=fuzzer it is a
+ * LS_FUZZ_LIB names the shim; LS_FUZZ_PRELOAD, if set, is the target's
+ * whole LD_PRELOAD, e.g. the ASan runtime and an ASan build of the shim).  Built with -fsanitize=fuzzer it is a
  * libFuzzer target (the shim: LS_FUZZ_LIB, else ../build/liblockscope.so
  * next to the binary, else build/liblockscope.so).
  */
@@ -196,12 +197,14 @@ static int run_one(const uint8_t *data, size_t size)
         char e_pre[PATH_MAX + 16], e_mode[32], e_fds[sizeof fds + 8], e_kept[48];
         char *e_var = malloc(strlen(val) + 32);
         if (!e_var) _exit(3);
-        snprintf(e_pre, sizeof e_pre, "LD_PRELOAD=%s", lib);
+        const char *pl = getenv("LS_FUZZ_PRELOAD");    /* e.g. "libasan.so build-asan/liblockscope.so" */
+        snprintf(e_pre, sizeof e_pre, "LD_PRELOAD=%s", pl ? pl : lib);
         snprintf(e_mode, sizeof e_mode, "LOCKSCOPE_MODE=%s", mode);
         snprintf(e_fds, sizeof e_fds, "FH_FDS=%s", fds);
         sprintf(e_var, "LOCKSCOPE__HANDOVER=%s", val);
         snprintf(e_kept, sizeof e_kept, "FH_MEMFD_KEPT=%s", kept);
         char *envp[] = { e_pre, e_mode, e_fds, e_var, (char *)"LOCKSCOPE_LOG=/dev/null",
+                         (char *)"ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0",
                          kept[0] ? e_kept : NULL, NULL };
         char *argv[] = { self, (char *)"--target", NULL };
         execve(self, argv, envp);
