@@ -3,7 +3,8 @@
  *
  * An input becomes one exec: a child sets up program fds (0-2 pipes and
  * /dev/null, 3 a file, 4 another description of it, 5 a dup of 4, 6 a pipe,
- * 7 a directory), maybe a memfd, and execs this binary ("--target") under
+ * 7 a directory; 40 a description of the file holding an OFD lock, as a
+ * genuine private description would), maybe a memfd, and execs this binary ("--target") under
  * the shim with LOCKSCOPE__HANDOVER set from the input.  The target checks
  * that every program fd is still open, of the same file, with the same
  * FD_CLOEXEC flag, then writes "OK" on stdout and "OK" on stderr; the
@@ -143,6 +144,13 @@ static int run_one(const uint8_t *data, size_t size)
             dup2(tmp[i], i);
         }
         for (int fd = NFD; fd < 1024; fd++) close(fd);
+        /* fd 40: what a genuine private description looks like (its own
+         * description of the file, holding an OFD lock), so that a table
+         * naming it reaches adoption and the linking of program fds */
+        int pv = open(path, O_RDWR);
+        struct flock ofl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+        if (pv < 0 || dup2(pv, 40) < 0 || fcntl(40, F_OFD_SETLK, &ofl) < 0) _exit(3);
+        close(pv);
         struct stat st[NFD];
         char fds[NFD * 48] = "";
         size_t fl = 0;
@@ -309,7 +317,8 @@ static size_t gen(uint8_t *buf, size_t cap)
 {
     static const char *tok[] = { "|O", "|D", ":", "/", ",", "|", "0", "1", "2", "3", "7", "-1", "15000",
                                  "@3", "#3", "@4", "#4", "@1", "#1", "@0", "#0", "99999999999999999999",
-                                 "0/9/2", "0/-1/1", "1:2:0:", "O", "D", "x" };
+                                 "0/9/2", "0/-1/1", "1:2:0:", "O", "D", "x",
+                                 "|O40:2:0:@3:#3:", "|O40:0:1:@4:#4:", "|D2:0:3", "|D0:1:4,5", "40" };
     size_t n = 0;
     buf[n++] = (uint8_t)rnd(256);
     buf[n++] = (uint8_t)rnd(256);
