@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,9 +36,35 @@ void ls_log_flush(void);
  * of its own, and the interrupted loop just tries again. */
 #define LOCK_WAITERS 0x80000000u
 static _Atomic uint32_t g_mu;
-static sigset_t fork_saved_mask;
-static int fork_skipped_lock;
+/* Per thread: two threads may fork at once, each must get its own mask
+ * back.  The kernel's mask is 64 bits (static TLS stays small). */
+static LS_TLS uint64_t tls_fork_mask;
+static LS_TLS int tls_fork_took;   /* FORK_MU | FORK_GATE: what prepare took */
+#define FORK_MU 1
+#define FORK_GATE 2
 static LS_TLS pid_t tls_tid;
+_Static_assert(_NSIG <= 65, "the saved signal mask holds 64 signals");
+
+/* Set by the vfork trampoline in the child (which shares this thread's
+ * memory, TLS included) and cleared in the parent when vfork returns. */
+LS_TLS int ls_tls_vfork_child;
+
+/* A page holding the pid, wiped (zeroed) in every child made without
+ * CLONE_VM (MADV_WIPEONFORK): a clone() child that no fork hook saw finds
+ * zero there on its first slow path.  NULL: the kernel lacks
+ * MADV_WIPEONFORK, the slow path asks getpid() instead. */
+_Atomic pid_t *ls_pidpage;
+
+/* The spawn gate: a thread about to exec makes private fds inheritable
+ * only while no other thread is creating a child (fork, vfork, _Fork,
+ * posix_spawn, system, popen), and no child creation starts until the exec
+ * is over (it succeeds: the other threads are gone; it fails: the fds are
+ * close-on-exec again).  Low bits: children being made; GATE_EXEC: an exec
+ * holds the gate. */
+#define GATE_EXEC 0x80000000u
+static _Atomic uint32_t g_gate;
+static LS_TLS int tls_gate_spawn;   /* this thread's shares (nested handlers) */
+static LS_TLS int tls_gate_exec;    /* this thread holds the gate for an exec */
 
 static void mu_acquire(void)
 {
@@ -156,9 +183,137 @@ pid_t ls_gettid(void)
     return tls_tid;
 }
 
+/* ---- the spawn gate ---- */
+
+static void gate_wait(uint32_t v)
+{
+    syscall(SYS_futex, &g_gate, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void gate_wake(void)
+{
+    syscall(SYS_futex, &g_gate, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
+void ls_spawn_enter(void)
+{
+    int saved = errno;
+    /* no waiting when this thread's own exec holds the gate, or when it
+     * holds g_mu (a handler that interrupted the shim forks): the exec
+     * waits for g_mu.  A fork child closes the private fds at once. */
+    int nowait = tls_gate_exec || ls_held();
+    for (;;) {
+        uint32_t v = atomic_load(&g_gate);
+        if ((v & GATE_EXEC) && !nowait) {
+            gate_wait(v);
+            continue;
+        }
+        if (atomic_compare_exchange_weak(&g_gate, &v, v + 1))
+            break;
+    }
+    tls_gate_spawn++;
+    errno = saved;
+}
+
+void ls_spawn_leave(void)
+{
+    int saved = errno;
+    tls_gate_spawn--;
+    if (atomic_fetch_sub(&g_gate, 1) - 1 == GATE_EXEC)
+        gate_wake();
+    errno = saved;
+}
+
+/* 1: the gate is this thread's until ls_exec_gate_open.  0: this thread
+ * is itself making a child (a handler execs): no gate, no hand-over. */
+int ls_exec_gate_close(void)
+{
+    /* a handler inside the shim or inside a child's creation execs: the
+     * gate may never open (the others wait for what this thread holds) */
+    if (tls_gate_spawn || tls_gate_exec || ls_held())
+        return 0;
+    int saved = errno;
+    for (;;) {
+        uint32_t v = atomic_load(&g_gate);
+        if (v & GATE_EXEC) {
+            gate_wait(v);
+            continue;
+        }
+        if (atomic_compare_exchange_weak(&g_gate, &v, v | GATE_EXEC))
+            break;
+    }
+    tls_gate_exec = 1;
+    for (;;) {
+        uint32_t v = atomic_load(&g_gate);
+        if (v == GATE_EXEC)
+            break;
+        gate_wait(v);
+    }
+    errno = saved;
+    return 1;
+}
+
+void ls_exec_gate_open(void)
+{
+    int saved = errno;
+    tls_gate_exec = 0;
+    atomic_fetch_and(&g_gate, ~GATE_EXEC);
+    gate_wake();
+    errno = saved;
+}
+
+/* ---- children no fork hook saw ---- */
+
+/* files_shared: the child may share the parent's fd table (clone with
+ * CLONE_FILES, or no way to tell): the private fds it sees are the
+ * parent's own, so it forgets them without closing them. */
+static void forget_parent(int files_shared)
+{
+    pid_t parent = g_ls.pid;
+    atomic_store(&g_mu, 0);
+    tls_tid = 0;
+    atomic_store(&tls_ndefer, 0);
+    tls_defer_overflow = 0;
+    tls_gate_spawn = 0;
+    tls_gate_exec = 0;
+    atomic_store(&g_gate, 0);
+    g_ls.pid = (pid_t)syscall(SYS_getpid);
+    if (ls_pidpage)
+        atomic_store(ls_pidpage, g_ls.pid);
+    if (!g_ls.inited || !ls_active())
+        return;
+    if (files_shared) {
+        /* 0: same fd table; > 0: different; < 0: cannot tell */
+        long r = syscall(SYS_kcmp, (long)g_ls.pid, (long)parent, 2L /* KCMP_FILES */, 0L, 0L);
+        if (r <= 0)
+            for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
+                if (o->priv >= 0) {
+                    ls_fd_mark_private(o->priv, 0);
+                    o->priv = -1;
+                }
+    }
+    ls_fork_child_reset();
+}
+
+/* A child made by clone() without CLONE_VM (no atfork handler ran) has a
+ * copy of the parent's table and of its private fds: it owns none of
+ * them.  Noticed on the slow paths, before anything is used. */
+void ls_check_process_slow(void)
+{
+    if (ls_tls_vfork_child)
+        return;
+    pid_t now = ls_pidpage ? atomic_load(ls_pidpage) : (pid_t)syscall(SYS_getpid);
+    if (ls_pidpage ? now != 0 : now == g_ls.pid)
+        return;
+    int saved = errno;
+    forget_parent(1);
+    errno = saved;
+}
+
 int ls_enter(struct ls_guard *g)
 {
     (void)g;
+    ls_check_process();
     if (ls_held())
         return -1;              /* a signal handler inside our own section */
     mu_acquire();
@@ -194,35 +349,49 @@ void ls_leave(struct ls_guard *g)
  * releases it, the child re-initialises it and forgets the parent's
  * ownership.  Everything in the child handler is async-signal-safe. ---- */
 
+static void restore_mask(void)
+{
+    sigset_t m;
+    sigemptyset(&m);
+    memcpy(&m, &tls_fork_mask, sizeof tls_fork_mask);
+    pthread_sigmask(SIG_SETMASK, &m, NULL);
+}
+
 static void atfork_prepare(void)
 {
-    sigset_t all;
+    sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &fork_saved_mask);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    memcpy(&tls_fork_mask, &old, sizeof tls_fork_mask);
+    tls_fork_took = 0;
+    if (!g_ls.inited || !ls_active())
+        return;                 /* inert: nothing to protect */
+    ls_check_process();
+    ls_spawn_enter();
+    tls_fork_took = FORK_GATE;
     /* fork from a handler that interrupted our own section: the mutex is
      * ours already; taking it again would hang */
-    fork_skipped_lock = ls_held();
-    if (!fork_skipped_lock)
+    if (!ls_held()) {
         mu_acquire();
+        tls_fork_took |= FORK_MU;
+    }
 }
 
 static void atfork_parent(void)
 {
-    if (!fork_skipped_lock)
+    int took = tls_fork_took;
+    tls_fork_took = 0;
+    if (took & FORK_MU)
         mu_release();
-    pthread_sigmask(SIG_SETMASK, &fork_saved_mask, NULL);
+    if (took & FORK_GATE)
+        ls_spawn_leave();
+    restore_mask();
 }
 
 static void atfork_child(void)
 {
-    atomic_store(&g_mu, 0);
-    tls_tid = 0;
-    atomic_store(&tls_ndefer, 0);
-    tls_defer_overflow = 0;
-    g_ls.pid = (pid_t)syscall(SYS_getpid);
-    if (g_ls.inited && ls_active())
-        ls_fork_child_reset();
-    pthread_sigmask(SIG_SETMASK, &fork_saved_mask, NULL);
+    forget_parent(0);
+    restore_mask();
 }
 
 /* Run the child half when a fork happened without atfork handlers
@@ -267,6 +436,16 @@ static void ls_init(void)
 
     ls_real_bind();
     g_ls.pid = getpid();
+    void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+    if (page != MAP_FAILED && madvise(page, 4096, MADV_WIPEONFORK) == 0) {
+        ls_pidpage = page;
+        atomic_store(ls_pidpage, g_ls.pid);
+    } else if (page != MAP_FAILED) {
+        munmap(page, 4096);
+    }
     if (!ls_real_complete()) {
         /* nothing to forward to: stay inert (mode off) rather than crash */
         static const char msg[] = "lockscope: libc functions not found: lockscope is inert\n";
@@ -289,14 +468,9 @@ static void ls_init(void)
                      (g_ls.cfg.n_open_rules > 0 || g_ls.cfg.n_scope_rules > 0);
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     g_ls.inited = 1;
-    /* The exec hand-over is read even in mode off: the locks it carries
-     * are real kernel locks and must not leak into the program as fds.
-     * Not in a set-user-ID program: the descriptors it names come from
-     * whoever started it, so it is dropped unread. */
-    if (env.secure)
-        unsetenv("LOCKSCOPE__HANDOVER");
-    else
-        ls_exec_receive();
+    /* The exec hand-over: ignored in mode off and in secure execution
+     * (exec.c says what is checked before any fd is touched). */
+    ls_exec_receive(env.secure);
     ls_hazard_start();
     if (g_ls.cfg.debug && ls_active())
         ls_debug("lockscope: mode %s, backend ofd (private descriptions), config %s, dupfd_query %d, kcmp %d, proc %d",

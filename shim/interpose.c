@@ -227,7 +227,7 @@ static int open_common(int dirfd, const char *path, int flags, mode_t mode, int 
 /* The fast path of every open: the real call, then one byte load. */
 static inline int opened(int fd)
 {
-    if (fd >= 0 && g_ls.mode != LS_MODE_OFF) {
+    if (fd >= 0 && ls_active()) {
         if (LS_UNLIKELY(ls_fd_busy(fd)))
             ls_fd_heal(fd);
         else
@@ -380,7 +380,7 @@ static inline int needs_tracking(int fd)
 
 LS_EXPORT int close(int fd)
 {
-    if (LS_LIKELY(g_ls.mode == LS_MODE_OFF || !needs_tracking(fd)))
+    if (LS_LIKELY(!ls_active() || !needs_tracking(fd)))
         return REAL(close)(fd);
     int saved = errno;
     struct closer c = { do_close_fd, (void *)(intptr_t)fd };
@@ -629,12 +629,14 @@ static int fcntl_common(int fd, int cmd, void *arg, int is64, void *site)
     case F_SETLK:
     case F_SETLKW:
         saved = errno;
+        ls_check_process();     /* a clone() child: before its flock is read */
         r = ls_fcntl_lock(fd, cmd, arg, is64 ? "fcntl64" : "fcntl", site);
         break;
     case F_OFD_GETLK:
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
         saved = errno;
+        ls_check_process();
         r = ls_fcntl_ofd(fd, cmd, arg, is64 ? "fcntl64" : "fcntl", site);
         break;
     case F_DUPFD:
@@ -679,6 +681,7 @@ static int lockf_common(int fd, int cmd, off_t len, int is64, void *site)
     if (!ls_active())
         return is64 ? REAL(lockf64)(fd, cmd, len) : REAL(lockf)(fd, cmd, len);
     int saved = errno;
+    ls_check_process();
     int r = ls_lockf(fd, cmd, len, is64 ? "lockf64" : "lockf", site);
     if (r < 0) { errno = -r; return -1; }
     errno = saved;
@@ -693,6 +696,7 @@ LS_EXPORT int flock(int fd, int op)
     if (!ls_active())
         return REAL(flock)(fd, op);
     int saved = errno;
+    ls_check_process();
     int r = ls_flock(fd, op, SITE);
     if (r < 0) { errno = -r; return -1; }
     errno = saved;
@@ -709,10 +713,96 @@ void ls_fork_child(void);
  * and every other caller of glibc's fork). */
 LS_EXPORT pid_t fork(void) { return REAL(fork)(); }
 
-/* vfork is fork here: a vfork child shares our memory, and the shim must
- * drop the parent's private descriptions in the child (rule 6).  POSIX
- * allows vfork to be fork. */
-LS_EXPORT pid_t vfork(void) { return REAL(fork)(); }
+/* vfork stays vfork (the child shares our memory until it execs or exits:
+ * a write it makes, such as "exec failed, errno", reaches the parent).
+ * The child must own nothing and must not touch the parent's table, which
+ * it shares: the trampoline below marks this thread's TLS, which the child
+ * shares and the parent, suspended until the child is done, clears on its
+ * return; with the mark set every wrapper is a straight call (ls_active()).
+ * The child's copies of the private fds are close-on-exec, and closing
+ * them when it exits releases nothing (the parent keeps its own).
+ * The return address cannot stay on the stack the child goes on to use:
+ * like glibc's, the trampoline keeps it in a register across the call. */
+__attribute__((used)) void ls_vfork_before(void)
+{
+    if (g_ls.inited && ls_active())
+        ls_spawn_enter();
+    else
+        ls_tls_vfork_child = 2;     /* inert: no gate share to give back */
+    if (ls_tls_vfork_child != 2)
+        ls_tls_vfork_child = 1;
+}
+
+__attribute__((used)) pid_t ls_vfork_after(long r)
+{
+    int gated = ls_tls_vfork_child == 1;
+    ls_tls_vfork_child = 0;
+    if (gated)
+        ls_spawn_leave();
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return (pid_t)r;
+}
+
+#if defined(__x86_64__)
+/* Under a shadow stack (CET) the child's return would unbalance it: use
+ * glibc's vfork then (rdsspq is a no-op without CET). */
+__asm__(
+    ".text\n"
+    ".globl vfork\n"
+    ".type vfork, @function\n"
+    "vfork:\n"
+    "    endbr64\n"
+    "    xorl %ecx, %ecx\n"
+    "    rdsspq %rcx\n"
+    "    testq %rcx, %rcx\n"
+    "    jnz 2f\n"
+    "    subq $8, %rsp\n"
+    "    call ls_vfork_before@PLT\n"
+    "    addq $8, %rsp\n"
+    "    popq %rdi\n"              /* the return address, out of the child's way */
+    "    movl $58, %eax\n"         /* SYS_vfork */
+    "    syscall\n"
+    "    pushq %rdi\n"
+    "    testq %rax, %rax\n"
+    "    jz 1f\n"
+    "    movq %rax, %rdi\n"
+    "    jmp ls_vfork_after@PLT\n" /* the parent: returns the pid or -1 */
+    "1:  ret\n"                    /* the child: 0, mark set */
+    "2:  movq real_vfork@GOTPCREL(%rip), %rax\n"
+    "    movq (%rax), %rax\n"
+    "    jmp *%rax\n"
+    ".size vfork, .-vfork\n");
+#elif defined(__aarch64__)
+/* The return address lives in x30, which the kernel keeps for both.
+ * (Assembled with clang --target=aarch64-linux-gnu; not run here.) */
+__asm__(
+    ".text\n"
+    ".globl vfork\n"
+    ".type vfork, %function\n"
+    "vfork:\n"
+    "    hint #34\n"               /* bti c: a landing pad, a no-op without BTI */
+    "    stp x29, x30, [sp, #-16]!\n"
+    "    mov x29, sp\n"
+    "    bl ls_vfork_before\n"
+    "    ldp x29, x30, [sp], #16\n"
+    "    mov x0, #0x4111\n"        /* CLONE_VM | CLONE_VFORK | SIGCHLD */
+    "    mov x1, #0\n"
+    "    mov x2, #0\n"
+    "    mov x3, #0\n"
+    "    mov x4, #0\n"
+    "    mov x8, #220\n"           /* SYS_clone */
+    "    svc #0\n"
+    "    cbz x0, 1f\n"
+    "    b ls_vfork_after\n"
+    "1:  ret\n"
+    ".size vfork, .-vfork\n");
+#else
+/* No trampoline for this architecture: vfork is glibc's, unwatched (a
+ * child that closes a tracked fd before exec updates the shared table). */
+#endif
 
 /* _Fork runs no atfork handlers: run ours around it. */
 LS_EXPORT pid_t _Fork(void)
@@ -729,17 +819,47 @@ LS_EXPORT pid_t _Fork(void)
 
 LS_EXPORT int daemon(int nochdir, int noclose) { return REAL(daemon)(nochdir, noclose); }
 
-/* posix_spawn children own nothing: the shim's fds are close-on-exec. */
+/* posix_spawn and popen make children that no hook sees: they own nothing
+ * because the shim's fds are close-on-exec, and the spawn gate keeps them
+ * out of another thread's exec hand-over (when those fds are briefly
+ * inheritable).  system() is not gated: it holds its caller until the
+ * command ends, and an exec elsewhere must not wait that long. */
 LS_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+    if (!ls_active())
+        return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+    ls_spawn_enter();
+    int r = REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+    ls_spawn_leave();
+    return r;
 }
 
 LS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+    if (!ls_active())
+        return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+    ls_spawn_enter();
+    int r = REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+    ls_spawn_leave();
+    return r;
+}
+
+LS_EXPORT FILE *popen(const char *cmd, const char *mode)
+{
+    if (!REAL(popen)) { errno = ENOSYS; return NULL; }
+    if (!ls_active())
+        return real_popen(cmd, mode);
+    ls_spawn_enter();
+    FILE *f = real_popen(cmd, mode);
+    ls_spawn_leave();
+    if (f) {
+        int saved = errno;
+        ls_fd_heal(fileno(f));
+        errno = saved;
+    }
+    return f;
 }
 
 /* ---- exec: hand the table over to the next image ---- */
@@ -752,10 +872,14 @@ static int exec_common(int kind, const char *path, int fd, char *const argv[], c
 {
     char **nenv = (char **)envp;
     void *cookie = NULL;
-    if (ls_active())
+    int gated = 0;
+    if (ls_active()) {
+        ls_check_process();
         ls_hazard_flush_pending();      /* pending repeats die with the image */
-    if (ls_active() && g_all_owners)
-        ls_exec_prepare(envp, &nenv, &cookie);
+        /* no child may be made while private fds are inheritable */
+        if (g_all_owners && (gated = ls_exec_gate_close()))
+            ls_exec_prepare(envp, &nenv, &cookie);
+    }
     int r;
     if (kind == EXEC_VE) r = REAL(execve)(path, argv, nenv);
     else if (kind == EXEC_VPE) r = REAL(execvpe)(path, argv, nenv);
@@ -763,6 +887,8 @@ static int exec_common(int kind, const char *path, int fd, char *const argv[], c
     int e = errno;
     if (cookie)
         ls_exec_failed(cookie);
+    if (gated)
+        ls_exec_gate_open();
     errno = e;
     return r;
 }

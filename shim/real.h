@@ -53,7 +53,8 @@
     X(int, execve, (const char *, char *const[], char *const[])) \
     X(int, execvpe, (const char *, char *const[], char *const[])) \
     X(int, fexecve, (int, char *const[], char *const[])) \
-    X(int, daemon, (int, int))
+    X(int, daemon, (int, int)) \
+    X(FILE *, popen, (const char *, const char *))
 
 #define LS_REAL_DECLARE(ret, name, params) extern ret (*real_##name) params;
 LS_REAL_FUNCS(LS_REAL_DECLARE)

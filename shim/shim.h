@@ -17,8 +17,10 @@
  *     that no hook sees (posix_spawn, system, popen) lose them at exec,
  *     because private fds are close-on-exec;
  *   - at exec, private fds of descriptions that survive the exec are made
- *     inheritable and the table is handed to the next image in one
- *     environment variable that its constructor removes before main (7);
+ *     inheritable (no other thread makes a child meanwhile: the spawn gate)
+ *     and the table is handed to the next image in a sealed memfd named by
+ *     one environment variable; its constructor verifies both before
+ *     touching any fd and removes the variable before main (7);
  *   - the kernel sees ordinary OFD locks, which conflict with classic POSIX
  *     locks of processes without the shim (rule 9).
  * The kernel is the authority on conflicts.  The shim keeps a model of the
@@ -80,8 +82,28 @@ struct ls_state {
 };
 extern struct ls_state g_ls;
 
-static inline int ls_active(void) { return g_ls.mode != LS_MODE_OFF; }
-static inline int ls_fixing(void) { return g_ls.mode >= LS_MODE_FIX; }
+/* In a vfork child (it shares the parent's memory) the shim is inert: it
+ * must not touch the parent's table, and the child owns nothing. */
+extern LS_TLS int ls_tls_vfork_child;
+static inline int ls_active(void) { return g_ls.mode != LS_MODE_OFF && LS_LIKELY(!ls_tls_vfork_child); }
+static inline int ls_fixing(void) { return g_ls.mode >= LS_MODE_FIX && LS_LIKELY(!ls_tls_vfork_child); }
+
+/* A process made by clone() that no fork hook saw: forget the parent's
+ * ownership before anything is used (core.c). */
+extern _Atomic pid_t *ls_pidpage;      /* zeroed in such a child */
+void ls_check_process_slow(void);
+static inline void ls_check_process(void)
+{
+    _Atomic pid_t *p = ls_pidpage;
+    if (LS_UNLIKELY(!p || atomic_load_explicit(p, memory_order_relaxed) == 0))
+        ls_check_process_slow();
+}
+
+/* The spawn gate (core.c): children are made outside exec's hand-over. */
+void ls_spawn_enter(void);
+void ls_spawn_leave(void);
+int ls_exec_gate_close(void);
+void ls_exec_gate_open(void);
 
 /* ---- the critical section ---- */
 struct ls_guard { int unused; };
@@ -255,7 +277,7 @@ const char *ls_action_for(int changed);       /* observed/prevented/refused */
 void ls_fork_child_reset(void);
 int ls_exec_prepare(char *const envp[], char ***new_envp, void **cookie);
 void ls_exec_failed(void *cookie);
-void ls_exec_receive(void);
+void ls_exec_receive(int secure);
 
 /* errno helpers: logic returns -errno; the boundary sets errno once. */
 static inline int ls_ret(int r) { if (r < 0) { errno = -r; return -1; } return r; }
