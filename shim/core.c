@@ -11,6 +11,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "real.h"
@@ -54,6 +55,85 @@ LS_TLS int ls_tls_vfork_child;
  * zero there on its first slow path.  NULL: the kernel lacks
  * MADV_WIPEONFORK, the slow path asks getpid() instead. */
 _Atomic pid_t *ls_pidpage;
+
+/* Fork acknowledgement.  A forked child holds copies of the parent's
+ * private fds from the fork until its atfork handler closes them; if the
+ * parent exits (or unlocks) in that window, the lock lives on in the child
+ * (rule 6 says it must go with the parent).  So a parent that holds locks
+ * waits, after fork returns, until the child says its copies are closed:
+ * prepare reserves a slot of a page shared with direct children only (a
+ * child maps a fresh one for its own children), the child writes FORK_ACKED
+ * there once its handler has closed them, the fork wrapper waits for that
+ * or for the child's death.  No free slot (1024 forks in flight): no wait. */
+#define FORK_SLOTS 1024
+#define FORK_RESERVED 1u
+#define FORK_ACKED 2u
+static _Atomic uint32_t *g_forkack;      /* FORK_SLOTS words, MAP_SHARED */
+static LS_TLS int tls_fork_slot;         /* slot + 1 reserved by prepare, 0 none */
+
+static _Atomic uint32_t *forkack_map(void)
+{
+    void *p = mmap(NULL, FORK_SLOTS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* under g_mu, in prepare */
+static void forkack_reserve(void)
+{
+    if (tls_fork_slot && g_forkack)      /* a fork the wrapper never saw (daemon) */
+        atomic_store(&g_forkack[tls_fork_slot - 1], 0);
+    tls_fork_slot = 0;
+    if (!g_forkack || atomic_load_explicit(&g_locked_owners, memory_order_relaxed) <= 0)
+        return;
+    for (int i = 0; i < FORK_SLOTS; i++) {
+        uint32_t zero = 0;
+        if (atomic_compare_exchange_strong(&g_forkack[i], &zero, FORK_RESERVED)) {
+            tls_fork_slot = i + 1;
+            return;
+        }
+    }
+}
+
+/* in the child, once the parent's private fds are closed */
+static void forkack_child(void)
+{
+    _Atomic uint32_t *page = g_forkack;
+    int slot = tls_fork_slot;
+    tls_fork_slot = 0;
+    if (!page)
+        return;
+    g_forkack = forkack_map();           /* our own children's page */
+    if (slot) {
+        atomic_store(&page[slot - 1], FORK_ACKED);
+        syscall(SYS_futex, &page[slot - 1], FUTEX_WAKE, 1, NULL, NULL, 0);
+    }
+    munmap((void *)page, FORK_SLOTS * sizeof(uint32_t));
+}
+
+/* The fork wrappers, in the parent, after fork returned `child`. */
+void ls_fork_wait_child(pid_t child)
+{
+    int slot = tls_fork_slot;
+    tls_fork_slot = 0;
+    if (!slot || !g_forkack)
+        return;
+    _Atomic uint32_t *w = &g_forkack[slot - 1];
+    int saved = errno;
+    while (child > 0 && atomic_load(w) != FORK_ACKED) {
+        struct timespec ts = { 0, 2 * 1000 * 1000 };
+        syscall(SYS_futex, w, FUTEX_WAIT, FORK_RESERVED, &ts, NULL, 0);
+        if (atomic_load(w) == FORK_ACKED)
+            break;
+        /* a child killed before its handler ran has closed everything */
+        siginfo_t si;
+        si.si_pid = 0;
+        if (waitid(P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == child)
+            break;
+    }
+    atomic_store(w, 0);
+    errno = saved;
+}
 
 /* The spawn gate: a thread about to exec makes private fds inheritable
  * only while no other thread is creating a child (fork, vfork, _Fork,
@@ -375,6 +455,7 @@ static void atfork_prepare(void)
         mu_acquire();
         tls_fork_took |= FORK_MU;
     }
+    forkack_reserve();
 }
 
 static void atfork_parent(void)
@@ -391,6 +472,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     forget_parent(0);
+    forkack_child();
     restore_mask();
 }
 
@@ -446,6 +528,7 @@ static void ls_init(void)
     } else if (page != MAP_FAILED) {
         munmap(page, 4096);
     }
+    g_forkack = forkack_map();
     if (!ls_real_complete()) {
         /* nothing to forward to: stay inert (mode off) rather than crash */
         static const char msg[] = "lockscope: libc functions not found: lockscope is inert\n";

@@ -710,8 +710,17 @@ void ls_fork_parent(void);
 void ls_fork_child(void);
 
 /* fork's work is done by the atfork handlers (they also cover daemon()
- * and every other caller of glibc's fork). */
-LS_EXPORT pid_t fork(void) { return REAL(fork)(); }
+ * and every other caller of glibc's fork); a parent holding locks then
+ * waits until the child has closed its copies of the private fds (core.c,
+ * "Fork acknowledgement"). */
+void ls_fork_wait_child(pid_t child);
+LS_EXPORT pid_t fork(void)
+{
+    pid_t p = REAL(fork)();
+    if (p != 0)
+        ls_fork_wait_child(p);
+    return p;
+}
 
 /* vfork stays vfork (the child shares our memory until it execs or exits:
  * a write it makes, such as "exec failed, errno", reaches the parent).
@@ -813,7 +822,7 @@ LS_EXPORT pid_t _Fork(void)
     ls_fork_prepare();
     pid_t p = real__Fork();
     if (p == 0) ls_fork_child();
-    else ls_fork_parent();
+    else { ls_fork_parent(); ls_fork_wait_child(p); }
     return p;
 }
 
