@@ -9,9 +9,10 @@
  *
  * A list is a `struct ls_range *` to its first node, walked through `next`
  * in order; the same nodes also form a search tree (a treap keyed by start,
- * priorities a hash of each node's address) whose root the first node
- * keeps, so apply and the queries cost O(log n + ranges they touch) for n
- * ranges held, not O(n).  Moving the head pointer moves the whole list.
+ * random priorities, parent links), so apply and the
+ * queries cost O(log n + ranges they touch) for n ranges held, not O(n), and
+ * O(1) expected when the first node's hint (the last apply's place) is the
+ * place asked for.  Moving the head pointer moves the whole list.
  */
 #ifndef LOCKSCOPE_RANGES_H
 #define LOCKSCOPE_RANGES_H
@@ -27,10 +28,10 @@ enum { LS_RD = 0, LS_WR = 1, LS_UN = 2 };
 struct ls_range {
     int64_t start, end;         /* inclusive */
     int type;                   /* LS_RD or LS_WR */
-    uint32_t prio;              /* treap priority (a hash of the node's address) */
+    uint32_t prio;              /* treap priority (random: see get_node) */
     struct ls_range *next;      /* the next range by start: the list */
-    struct ls_range *kid[2];    /* the search tree over the same nodes */
-    struct ls_range *root;      /* valid in a list's first node only: the tree's root */
+    struct ls_range *kid[2], *up;  /* the search tree over the same nodes */
+    struct ls_range *hint;      /* in a list's first node only: a node of the list, or NULL */
 };
 
 /* Nodes freed by apply/free_all kept for the next apply (at most `max`), so
@@ -39,6 +40,7 @@ struct ls_range {
 struct ls_range_cache {
     struct ls_range *nodes;
     unsigned n, max;
+    uint64_t seed;              /* the priorities of the nodes it gives out */
 };
 
 struct ls_range_alloc {

@@ -74,7 +74,7 @@ static void c_free(void *p, size_t size, void *ctx)
 
 /* A small node cache, so both its paths (reuse, and full: back to free)
  * are exercised; live() counts the nodes it holds. */
-static struct ls_range_cache cache = { NULL, 0, 3 };
+static struct ls_range_cache cache = { NULL, 0, 3, 0 };
 static const struct ls_range_alloc A = { c_alloc, c_free, &cnt, &cache };
 static long live(void) { return cnt.allocs - cnt.frees; }
 

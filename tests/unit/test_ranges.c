@@ -855,7 +855,7 @@ static void test_no_node_needed(void **state)
  * at most its max and gives everything back when drained. */
 static void test_cache(void **state)
 {
-    struct ls_range_cache c = { NULL, 0, 4 };
+    struct ls_range_cache c = { NULL, 0, 4, 0 };
     const struct ls_range_alloc AC = { c_alloc, c_free, &cnt, &c };
     struct ls_range *l = NULL;
     for (int64_t i = 0; i < 1000; i++)
