@@ -32,10 +32,10 @@ import run as R  # noqa: E402  (the harness's runner, callgrind and strace helpe
 VARIANTS = ["native", "passthrough", "off", "audit", "fix"]
 CG_VARIANTS = ["native", "passthrough", "fix"]
 
-FULL = dict(reps=5, bg_locks=(7000, 4000), bg_files=100, idle=1000, getlk_n=2000, first_files=1000,
+FULL = dict(reps=5, heavy_reps=3, bg_locks=(7000, 4000), bg_files=100, idle=1000, getlk_n=2000, first_files=1000,
             torture=(6, 1500), sqlite_inserts=5000, pair_n=20000, thread_n=20000, spawn_n=200,
             ranges=(1, 10000), budget_ms=4000)
-QUICK = dict(reps=3, bg_locks=(1500, 500), bg_files=20, idle=200, getlk_n=500, first_files=300,
+QUICK = dict(reps=3, heavy_reps=2, bg_locks=(1500, 500), bg_files=20, idle=200, getlk_n=500, first_files=300,
              torture=(6, 300), sqlite_inserts=500, pair_n=5000, thread_n=5000, spawn_n=50,
              ranges=(1, 2000), budget_ms=1500)
 
@@ -209,7 +209,8 @@ class Rows:
     def torture_rows(self):
         p, l = self.cfg["torture"]
         db = os.path.join(self.b.files, "torture.db")
-        t = self.interleaved(lambda: [self.torture, "-n", str(p), "-l", str(l), db], key="ns")
+        t = self.interleaved(lambda: [self.torture, "-n", str(p), "-l", str(l), db], key="ns",
+                             reps=self.cfg["heavy_reps"])
         ok = all(x is not None for xs in t.values() for x in xs)
         r = self.ratios(t)
         self.row("torture", procs=p, loops=l, time=r, all_consistent=ok,
@@ -245,7 +246,7 @@ class Rows:
                 if errs or cnt != str(procs * n):
                     self.b.errors.append("sqlite %s x%d under %s: %d error lines, %s rows" % (mode, procs, v, errs, cnt))
                 return dt * 1e9
-            t = self.interleaved(None, parse=one)
+            t = self.interleaved(None, parse=one, reps=self.cfg["heavy_reps"])
             r = self.ratios(t)
             self.row("sqlite_cli_%s_%dp" % (mode, procs), inserts=n, time=r,
                      summary={v: (round(x["median"] / 1e9, 2) if x["median"] else None, x["ratio"]) for v, x in r.items()})
