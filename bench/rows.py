@@ -13,7 +13,9 @@ callgrind, differenced between two iteration counts so startup cancels.
 The machine-size background (created here, never assumed): one process
 holding LOCKS locks natively and one under the shim (fix) on files of their
 own, and PROCS idle processes with 100 fds each (half of them under the
-shim); all of it is killed at the end, even on failure.  Timing is
+shim); all of it is killed at the end, even on failure.  tdb: tdbtorture.c
+(Samba's tdbtorture workload on Debian's libtdb) and torture.c (the same
+kind of stress on raw fcntl record locks, with its own consistency check).  Timing is
 reported, never asserted.
 """
 import argparse
@@ -36,7 +38,7 @@ FULL = dict(reps=5, heavy_reps=3, bg_locks=(7000, 4000), bg_files=100, idle=1000
             torture=(6, 1500), sqlite_inserts=5000, pair_n=20000, thread_n=20000, spawn_n=200,
             ranges=(1, 10000), budget_ms=4000)
 QUICK = dict(reps=3, heavy_reps=2, bg_locks=(1500, 500), bg_files=20, idle=200, getlk_n=500, first_files=300,
-             torture=(6, 300), sqlite_inserts=500, pair_n=5000, thread_n=5000, spawn_n=50,
+             torture=(6, 1500), sqlite_inserts=500, pair_n=5000, thread_n=5000, spawn_n=50,
              ranges=(1, 2000), budget_ms=1500)
 
 
@@ -77,6 +79,7 @@ class Rows:
         self.res = {"meta": {}, "rows": {}}
         self.bgload = os.path.join(b.bdir, "bgload")
         self.torture = os.path.join(b.bdir, "torture")
+        self.tdbtorture = os.path.join(b.bdir, "tdbtorture")
 
     def log(self, msg):
         R.log("[%s] %s" % (self.b.elapsed(), msg))
@@ -216,6 +219,18 @@ class Rows:
         self.row("torture", procs=p, loops=l, time=r, all_consistent=ok,
                  summary={v: (round(x["median"] / 1e9, 3) if x["median"] else None, x["ratio"]) for v, x in r.items()})
 
+    def tdb_rows(self):
+        if not os.path.exists(self.tdbtorture):
+            self.row("tdbtorture", skipped="not built: libtdb-dev missing (scripts/deps.sh installs it)")
+            return
+        p, l = self.cfg["torture"]
+        db = os.path.join(self.b.files, "torture.tdb")
+        t = self.interleaved(lambda: [self.tdbtorture, "-n", str(p), "-l", str(l), db], key="ns",
+                             reps=self.cfg["heavy_reps"])
+        r = self.ratios(t)
+        self.row("tdbtorture", procs=p, loops=l, time=r, all_consistent=all(x is not None for xs in t.values() for x in xs),
+                 summary={v: (round(x["median"] / 1e9, 3) if x["median"] else None, x["ratio"]) for v, x in r.items()})
+
     def sqlite_rows(self):
         if not shutil.which("sqlite3"):
             self.row("sqlite_cli", skipped="no sqlite3 CLI (scripts/deps.sh installs it)")
@@ -262,7 +277,10 @@ class Rows:
                  summary={v: (round(x["median"] * c["first_files"] / 1e9, 4) if x["median"] else None, x["ratio"])
                           for v, x in rf.items()})
 
-    def main(self):
+    SECTIONS = ("locks", "threads", "process", "torture", "tdb", "sqlite", "machine")
+
+    def main(self, only=None):
+        want = lambda name: not only or name in only  # noqa: E731
         m = self.res["meta"]
         m["lib"] = self.b.lib
         m["quick"] = self.b.quick
@@ -272,11 +290,13 @@ class Rows:
             m["loadavg_start"] = fh.read().split()[:3]
         bg = Background(self.b)
         try:
-            self.lock_rows()
-            self.thread_rows()
-            self.process_rows()
-            self.torture_rows()
-            self.sqlite_rows()
+            for name, fn in (("locks", self.lock_rows), ("threads", self.thread_rows),
+                             ("process", self.process_rows), ("torture", self.torture_rows),
+                             ("tdb", self.tdb_rows), ("sqlite", self.sqlite_rows)):
+                if want(name):
+                    fn()
+            if not want("machine"):
+                raise StopIteration
             self.machine_rows("idle_machine")
             nat, shim = self.cfg["bg_locks"]
             idle = self.cfg["idle"]
@@ -292,6 +312,8 @@ class Rows:
             m["proc_locks_lines"] = R.Bench.proc_locks_lines()
             self.log("background: %s, /proc/locks has %s lines" % (m["background"], m["proc_locks_lines"]))
             self.machine_rows("loaded_machine")
+        except StopIteration:
+            pass
         finally:
             bg.stop()
         with open("/proc/loadavg") as fh:
@@ -307,6 +329,7 @@ def main():
     ap.add_argument("--lib", default=None, help="the liblockscope.so to measure (default BUILD's)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--only", default=None, help="comma-separated sections: " + ",".join(Rows.SECTIONS))
     a = ap.parse_args()
     quick = a.quick or os.environ.get("BENCH_QUICK") == "1"
     out = a.out or ("rows-quick.json" if quick else "rows.json")
@@ -314,7 +337,10 @@ def main():
     if a.lib:
         b.lib = os.path.abspath(a.lib)
     try:
-        res = Rows(b, QUICK if quick else FULL).main()
+        only = set(a.only.split(",")) if a.only else None
+        if only and not only <= set(Rows.SECTIONS):
+            ap.error("--only: sections are " + ",".join(Rows.SECTIONS))
+        res = Rows(b, QUICK if quick else FULL).main(only)
         res["meta"]["note"] = "the machine may be shared: see loadavg; wall times are noisy, instruction counts are not"
         with open(b.out, "w") as f:
             json.dump(res, f, indent=1)
