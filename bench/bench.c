@@ -21,6 +21,14 @@
  *   fork_exit        fork; the child _exits; the parent waits for it
  *   spin             1000 additions, no call at all (how parallel the
  *                    machine is, for the runs with threads)
+ *   getlk_other      fcntl(F_GETLK) of a byte a child process holds
+ *                    write-locked (the child is forked at setup, so it runs
+ *                    under whatever preload this program runs under)
+ *   first_lock       open + fcntl(F_SETLK, write) + close of the next of
+ *                    -F K files in turn: the first lock of a file (K large
+ *                    enough that a file comes back only after K ops)
+ *   spawn_true       fork + execv /bin/true + wait (process start: the
+ *                    child inherits the environment, preload included)
  *
  * Options (the scaling cases):
  *   -f K    hold K more open fds (of /dev/null) before anything else
@@ -30,6 +38,9 @@
  *   -L K    hold one write lock on each of K other files
  *   -t T    run the ops in T threads at once, each on files of its own
  *           (prints wall time per op per thread)
+ *   -F K    the files of first_lock (default 2000)
+ *   -H      hold a write lock on one more file all along (the "close while
+ *           the process holds any lock" cases of open_close, dup_close)
  * Other options:
  *   -d DIR  directory for the files (default $TMPDIR or /tmp)
  *   -b B    time B batches of N/B iterations (default 5); prints the mean
@@ -51,7 +62,9 @@
  *           with it, the dumps of all processes add up to the whole
  *
  * One line per op on stdout:
- *   op=OP n=N threads=T ns=MEAN best=BEST nvcsw=V fds=K locks=K files=K
+ *   op=OP n=N threads=T ns=MEAN best=BEST nvcsw=V fds=K locks=K files=K minflt=F cminflt=C
+ * (minflt, cminflt: minor page faults per op of this process and of its
+ * waited-for children)
  * ns and best are nanoseconds per op (per op per thread with -t).  fds,
  * locks and files are what was reached: a limit may stop the setup early.
  * A failing call prints "error=..." on stderr and exits with status 3.
@@ -104,6 +117,8 @@ struct ctx {
 typedef void (*op_fn)(struct ctx *);
 
 static const char *g_dir;
+static int g_getlk_fd = -1;     /* getlk_other: the file a child holds locked */
+static long g_first_files = 2000, g_first_next;
 static int g_cg_fork;   /* -C: dump callgrind's counters before each fork */
 
 static void die(const char *what, int e)
@@ -199,12 +214,84 @@ static void op_fork_exit(struct ctx *c)
         if (errno != EINTR) die("fork_exit: waitpid", errno);
 }
 
+static void op_getlk_other(struct ctx *c)
+{
+    struct flock fl;
+    (void)c;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_len = 1;
+    if (fcntl(g_getlk_fd, F_GETLK, &fl) < 0) die("getlk_other", errno);
+    if (fl.l_type != F_WRLCK) die("getlk_other: the child's lock is not seen", EPROTO);
+}
+
+static void op_first_lock(struct ctx *c)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/first.%d.%ld", g_dir, c->id, g_first_next);
+    g_first_next = (g_first_next + 1) % g_first_files;
+    int fd = open(path, O_RDWR);
+    if (fd < 0) die("first_lock: open", errno);
+    if (set_lock(fd, F_WRLCK, 0, 1) < 0) die("first_lock: lock", errno);
+    if (close(fd) < 0) die("first_lock: close", errno);
+}
+
+static void op_spawn_true(struct ctx *c)
+{
+    (void)c;
+    pid_t p = fork();
+    if (p < 0) die("spawn_true: fork", errno);
+    if (p == 0) {
+        char *argv[] = { (char *)"/bin/true", NULL };
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(p, &st, 0) < 0)
+        if (errno != EINTR) die("spawn_true: waitpid", errno);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("spawn_true: /bin/true failed", ECHILD);
+}
+
+/* getlk_other's setup: a child locks byte 0 of a file of its own open and
+ * stays until this process ends (its end of a pipe closes). */
+static void start_getlk_holder(void)
+{
+    char path[4096];
+    int ready[2], stay[2];
+    snprintf(path, sizeof path, "%s/getlk.%d", g_dir, (int)getpid());
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) die("getlk_other: open", errno);
+    if (pipe(ready) < 0 || pipe(stay) < 0) die("pipe", errno);
+    pid_t p = fork();
+    if (p < 0) die("getlk_other: fork", errno);
+    if (p == 0) {
+        char b = 1;
+        close(ready[0]);
+        close(stay[1]);
+        int cfd = open(path, O_RDWR);
+        if (cfd < 0 || set_lock(cfd, F_WRLCK, 0, 1) < 0) _exit(3);
+        if (write(ready[1], &b, 1) != 1) _exit(3);
+        while (read(stay[0], &b, 1) > 0 || errno == EINTR)
+            ;
+        _exit(0);
+    }
+    char b;
+    close(ready[1]);
+    close(stay[0]);
+    fcntl(stay[1], F_SETFD, FD_CLOEXEC);
+    if (read(ready[0], &b, 1) != 1) die("getlk_other: the child could not lock", EPROTO);
+    close(ready[0]);
+    g_getlk_fd = fd;
+}
+
 /* No system call: the machine's own parallelism, for the thread runs. */
 static void op_spin(struct ctx *c)
 {
     volatile unsigned x = 0;
     for (unsigned i = 0; i < 1000; i++)
         x += i;
+    (void)x;
     (void)c;
 }
 
@@ -219,6 +306,9 @@ static const struct { const char *name; op_fn fn; } OPS[] = {
     { "open_lock_close", op_open_lock_close },
     { "fork_exit", op_fork_exit },
     { "spin", op_spin },
+    { "getlk_other", op_getlk_other },
+    { "first_lock", op_first_lock },
+    { "spawn_true", op_spawn_true },
 };
 #define NOPS (sizeof OPS / sizeof OPS[0])
 
@@ -235,6 +325,13 @@ static double now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static long minflt_now(int who)
+{
+    struct rusage ru;
+    getrusage(who, &ru);
+    return ru.ru_minflt;
 }
 
 static long nvcsw_now(void)
@@ -438,9 +535,9 @@ int main(int argc, char **argv)
 {
     long nfds = 0, nlocks = 0, nfiles = 0, warm = -1, cg_n1 = 0;
     double budget_ms = 0, setup_s = 0;
-    int batches = 5, nthreads = 0, opt;
+    int batches = 5, nthreads = 0, opt, hold = 0;
     g_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    while ((opt = getopt(argc, argv, "d:b:w:f:l:L:t:c:CT:S:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:b:w:f:l:L:t:c:CT:S:F:H")) != -1) {
         switch (opt) {
         case 'd': g_dir = optarg; break;
         case 'b': batches = atoi(optarg); break;
@@ -453,6 +550,8 @@ int main(int argc, char **argv)
         case 'C': g_cg_fork = 1; break;
         case 'T': budget_ms = atof(optarg); break;
         case 'S': setup_s = atof(optarg); break;
+        case 'F': g_first_files = atol(optarg); break;
+        case 'H': hold = 1; break;
         default: usage();
         }
     }
@@ -460,7 +559,8 @@ int main(int argc, char **argv)
         usage();
     char *ops = strdup(argv[optind]);
     long n = atol(argv[optind + 1]);
-    if (n < 1 || batches < 1 || nthreads < 0 || nfds < 0 || nlocks < 0 || nfiles < 0 || !ops)
+    if (n < 1 || batches < 1 || nthreads < 0 || nfds < 0 || nlocks < 0 || nfiles < 0 || !ops ||
+        g_first_files < 1)
         usage();
     if (warm < 0)
         warm = n / 10 > 0 ? n / 10 : 1;
@@ -506,6 +606,18 @@ int main(int argc, char **argv)
             break;
     if (got_locks > 0)
         ctxs[0].lk_off = (off_t)(4 * (got_locks / 2) + 2);
+
+    if (hold && set_lock(open_file("held", 0, NULL), F_WRLCK, 0, 1) < 0)
+        die("-H: lock", errno);
+    if (strstr(argv[optind], "getlk_other"))
+        start_getlk_holder();
+    if (strstr(argv[optind], "first_lock"))
+        for (int t = 0; t < nctx; t++)
+            for (long i = 0; i < g_first_files; i++) {
+                char name[64];
+                snprintf(name, sizeof name, "first.%d", t);
+                close(open_file(name, (int)i, NULL));
+            }
 
     if (cg_n1 > 0)
         CALLGRIND_START_INSTRUMENTATION;
@@ -553,9 +665,12 @@ int main(int argc, char **argv)
         long vcsw;
         long op_warm = colon ? (op_n / 10 > 0 ? op_n / 10 : 1) : warm;
         if (warm == 0) op_warm = 0;
+        long f0 = minflt_now(RUSAGE_SELF), c0 = minflt_now(RUSAGE_CHILDREN);
         long used = time_op(fn, ctxs, nthreads, op_n, op_warm, batches, budget_ms * 1e6, &mean, &best, &vcsw);
-        printf("op=%s n=%ld threads=%d ns=%.2f best=%.2f nvcsw=%ld fds=%ld locks=%ld files=%ld\n",
-               name, used, nthreads, mean, best, vcsw, got_fds, got_locks, got_files);
+        double mf = (double)(minflt_now(RUSAGE_SELF) - f0) / (double)used;
+        double cmf = (double)(minflt_now(RUSAGE_CHILDREN) - c0) / (double)used;
+        printf("op=%s n=%ld threads=%d ns=%.2f best=%.2f nvcsw=%ld fds=%ld locks=%ld files=%ld minflt=%.3f cminflt=%.3f\n",
+               name, used, nthreads, mean, best, vcsw, got_fds, got_locks, got_files, mf, cmf);
         fflush(stdout);
     }
     free(ops);

@@ -4,7 +4,8 @@
 set -u
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in build-essential libcmocka-dev uthash-dev clang libclang-rt-14-dev sqlite3 libsqlite3-dev util-linux python3 valgrind strace; do
+# libtdb-dev, tdb-tools: make bench's tdbtorture (Samba's tdb stress on the real library)
+for p in build-essential libcmocka-dev uthash-dev clang libclang-rt-14-dev sqlite3 libsqlite3-dev util-linux python3 valgrind strace libtdb-dev tdb-tools; do
     have_pkg "$p" || need="$need $p"
 done
 [ -z "$need" ] && exit 0

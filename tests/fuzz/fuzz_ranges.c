@@ -15,7 +15,8 @@
  *   kind 7    overlap / conflict / covers queries checked against the model
  *
  * After every step the list is checked for its invariants (sorted, no
- * overlap, maximal merge) and compared byte by byte with a bytemap model of
+ * overlap, maximal merge, its search tree: ls_range_check; the allocator
+ * has a 3-node cache, so both of its paths run) and compared byte by byte with a bytemap model of
  * offsets 0..U-1 plus one "tail" slot standing for every offset >= U (ranges
  * only ever end below U or at INT64_MAX, so the tail is uniform).  Any
  * mismatch aborts.
@@ -71,7 +72,10 @@ static void c_free(void *p, size_t size, void *ctx)
     free(p);
 }
 
-static const struct ls_range_alloc A = { c_alloc, c_free, &cnt };
+/* A small node cache, so both its paths (reuse, and full: back to free)
+ * are exercised; live() counts the nodes it holds. */
+static struct ls_range_cache cache = { NULL, 0, 3, 0 };
+static const struct ls_range_alloc A = { c_alloc, c_free, &cnt, &cache };
 static long live(void) { return cnt.allocs - cnt.frees; }
 
 /* ---- input reader ---- */
@@ -160,6 +164,7 @@ static void check(const struct ls_range *l, const int m[U + 1])
 {
     int got[U + 1];
     const struct ls_range *p = NULL;
+    CHECK(ls_range_check(l) == 0);                  /* the tree too */
     for (int i = 0; i <= U; i++)
         got[i] = NONE;
     for (; l; p = l, l = l->next) {
@@ -247,6 +252,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int m[U + 1];
 
     memset(&cnt, 0, sizeof cnt);
+    cache.nodes = NULL;
+    cache.n = 0;
     for (int i = 0; i <= U; i++)
         m[i] = NONE;
 
@@ -264,7 +271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 5: {                                   /* apply, allocator fails on call N */
             struct snap before;
-            long base_live = live();
+            long base_live = live() - (long)cache.n;  /* a node got may wait in the cache */
             int r;
             get_range(&in, &s, &e);
             take_snap(l, &before);
@@ -274,7 +281,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cnt.fail_at = 0;
             if (r == -ENOMEM) {
                 same_as_snap(l, &before);
-                CHECK(live() == base_live);
+                CHECK(live() - (long)cache.n == base_live);
             } else {
                 CHECK(r == 0);
                 model_apply(m, s, e, type);
@@ -313,11 +320,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         }
         check(l, m);
-        CHECK(live() == (long)ls_range_count(l));
+        CHECK(live() == (long)(ls_range_count(l) + cache.n));
+        CHECK(cache.n <= cache.max);
     }
 
     ls_range_free_all(&l, &A);
     CHECK(l == NULL);
+    ls_range_cache_drain(&A);
     CHECK(live() == 0);
     return 0;
 }

@@ -51,7 +51,7 @@ static void c_free(void *p, size_t size, void *ctx)
 }
 
 static struct counting cnt;
-static const struct ls_range_alloc A = { c_alloc, c_free, &cnt };
+static const struct ls_range_alloc A = { c_alloc, c_free, &cnt, NULL };
 
 static long live(void) { return cnt.allocs - cnt.frees; }
 
@@ -93,11 +93,15 @@ static void check_invariants(const struct ls_range *l)
     }
 }
 
+/* ... and the same checks plus the search tree over it. */
+#define check_tree(l) assert_int_equal(ls_range_check(l), 0)
+
 static void expect_list_(const struct ls_range *l, const struct exp *e, size_t n,
                          const char *file, int line)
 {
     size_t i = 0;
     check_invariants(l);
+    check_tree(l);
     for (; l && i < n; l = l->next, i++) {
         if (l->start != e[i].s || l->end != e[i].e || l->type != e[i].t) {
             print_error("%s:%d: range %zu is [%lld,%lld] type %d, expected [%lld,%lld] type %d\n",
@@ -769,34 +773,151 @@ static void test_enomem(void **state)
 }
 
 /* The allocator's failures must not depend on earlier calls: fail every
- * single allocation and check a long run of operations is a no-op. */
+ * single allocation through a long run of operations.  Each one either
+ * fails with the list unchanged, or succeeds without having asked for a
+ * node (the header's list of what cannot fail) with the result a working
+ * allocator gives. */
 static void test_enomem_always(void **state)
 {
     struct ls_range *l = NULL;
     struct snap before;
+    long ok[3] = { 0, 0, 0 }, failed = 0;
     apply_ok(&l, 0, 9, LS_RD);
     apply_ok(&l, 20, 29, LS_WR);
     take_snap(l, &before);
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 600; i++) {
         long base_live = live();
+        int64_t s = i % 40, e = i % 40 + i % 7;
+        int t = (i / 7) % 3;
+        struct ls_range *ref = NULL;
+        struct snap want, got;
+        for (size_t j = 0; j < before.n; j++)
+            apply_ok(&ref, before.r[j].s, before.r[j].e, before.r[j].t);
+        apply_ok(&ref, s, e, t);
+        take_snap(ref, &want);
+        ls_range_free_all(&ref, &A);
         cnt.calls = 0;
         cnt.fail_at = 1;
-        int r = ls_range_apply(&l, i % 40, i % 40 + i % 7, i % 3, &A);
+        int r = ls_range_apply(&l, s, e, t, &A);
         cnt.fail_at = 0;
+        check_tree(l);
         if (r == 0) {
-            /* only an unlock that splits nothing needs no node */
-            assert_int_equal(i % 3, LS_UN);
             assert_int_equal(cnt.calls, 0);
+            take_snap(l, &got);
+            assert_int_equal(got.n, want.n);
+            for (size_t j = 0; j < got.n; j++)
+                assert_true(got.r[j].s == want.r[j].s && got.r[j].e == want.r[j].e &&
+                            got.r[j].t == want.r[j].t);
+            ok[t]++;
             ls_range_free_all(&l, &A);
             apply_ok(&l, 0, 9, LS_RD);
             apply_ok(&l, 20, 29, LS_WR);
             take_snap(l, &before);
             continue;
         }
+        failed++;
         assert_int_equal(r, -ENOMEM);
+        assert_int_equal(cnt.calls, 1);
         same_as_snap(l, &before);
         assert_int_equal(live(), base_live);
     }
+    /* locks that need no node do succeed: re-lock, type change of a whole
+     * range, a lock touching a range of its type */
+    assert_true(ok[LS_UN] > 0 && ok[LS_RD] > 0 && ok[LS_WR] > 0 && failed > 0);
+    ls_range_free_all(&l, &A);
+}
+
+/* The cases of the header's "cannot fail" list, one by one. */
+static void test_no_node_needed(void **state)
+{
+    static const struct { struct op o; } cases[] = {
+        { {0, 9, LS_UN} }, { {5, 25, LS_UN} }, { {0, MAX, LS_UN} },       /* unlock, no split */
+        { {0, 9, LS_WR} }, { {0, 29, LS_WR} }, { {0, 29, LS_RD} },        /* covers a range whole */
+        { {10, 19, LS_RD} }, { {10, 19, LS_WR} }, { {5, 14, LS_RD} },     /* touches/overlaps its type */
+        { {25, 35, LS_WR} }, { {0, 9, LS_RD} },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ls_range *l = NULL;
+        apply_ok(&l, 0, 9, LS_RD);
+        apply_ok(&l, 20, 29, LS_WR);
+        cnt.calls = 0;
+        cnt.fail_at = 1;
+        assert_int_equal(ls_range_apply(&l, cases[i].o.s, cases[i].o.e, cases[i].o.t, &A), 0);
+        cnt.fail_at = 0;
+        assert_int_equal(cnt.calls, 0);
+        check_tree(l);
+        ls_range_free_all(&l, &A);
+    }
+}
+
+/* With a cache, the steady state of lock+unlock pairs (N ranges held, a
+ * free byte locked and unlocked) never calls the allocator; the cache holds
+ * at most its max and gives everything back when drained. */
+static void test_cache(void **state)
+{
+    struct ls_range_cache c = { NULL, 0, 4, 0 };
+    const struct ls_range_alloc AC = { c_alloc, c_free, &cnt, &c };
+    struct ls_range *l = NULL;
+    for (int64_t i = 0; i < 1000; i++)
+        assert_int_equal(ls_range_apply(&l, 4 * i, 4 * i, LS_WR, &AC), 0);
+    check_tree(l);
+    long calls = cnt.calls, frees = cnt.frees;
+    for (int k = 0; k < 1000; k++) {
+        int64_t b = 4 * (k % 999) + 2;
+        assert_int_equal(ls_range_apply(&l, b, b, LS_WR, &AC), 0);
+        assert_int_equal(ls_range_apply(&l, b, b, LS_UN, &AC), 0);
+    }
+    assert_int_equal(cnt.calls, calls + 1);     /* the first lock: the cache was empty */
+    assert_int_equal(cnt.frees, frees);
+    assert_int_equal(c.n, 1);
+    check_tree(l);
+    assert_int_equal(ls_range_count(l), 1000);
+    ls_range_free_all(&l, &AC);
+    assert_int_equal(c.n, 4);                   /* full; the rest went to free() */
+    assert_int_equal(live(), 4);
+    ls_range_cache_drain(&AC);
+    assert_int_equal(c.n, 0);
+    assert_null(c.nodes);
+    assert_int_equal(live(), 0);
+}
+
+/* The tree stays balanced (ls_range_check fails beyond depth 200) whatever
+ * the order ranges come in, and queries find the right range among
+ * 100 000: ascending, descending, and interleaved. */
+static void test_many(void **state)
+{
+    struct ls_range *l = NULL;
+    enum { n = 100000 };
+    for (int64_t i = 0; i < n; i++)
+        apply_ok(&l, 4 * i, 4 * i + 1, (int)(i & 1));
+    check_tree(l);
+    assert_int_equal(ls_range_count(l), n);
+    for (int64_t i = 0; i < n; i += 997) {
+        const struct ls_range *r = ls_range_overlap(l, 4 * i - 2, 4 * i + 3);
+        assert_non_null(r);
+        assert_int_equal(r->start, 4 * i);
+        assert_true(ls_range_covers(l, 4 * i, 4 * i + 1, (int)(i & 1)));
+        assert_false(ls_range_covers(l, 4 * i, 4 * i + 2, (int)(i & 1)));
+        assert_null(ls_range_overlap(l, 4 * i + 2, 4 * i + 3));
+        r = ls_range_conflict(l, 4 * i + 2, 4 * i + 9, LS_RD);
+        assert_non_null(r);
+        assert_int_equal(r->type, LS_WR);
+    }
+    for (int64_t i = n - 1; i >= 0; i -= 2)     /* unlock every other, backwards */
+        apply_ok(&l, 4 * i, 4 * i + 1, LS_UN);
+    check_tree(l);
+    assert_int_equal(ls_range_count(l), n / 2);
+    apply_ok(&l, 0, 4 * n, LS_RD);              /* one lock replacing all */
+    expect_list(l, { 0, 400000, LS_RD });
+    ls_range_free_all(&l, &A);
+    for (int64_t i = n - 1; i >= 0; i--)        /* descending */
+        apply_ok(&l, i, i, LS_WR);
+    expect_list(l, { 0, 99999, LS_WR });         /* ... each touching the last: one range */
+    ls_range_free_all(&l, &A);
+    for (int64_t i = n - 1; i >= 0; i--)
+        apply_ok(&l, 3 * i, 3 * i, LS_WR);
+    check_tree(l);
+    assert_int_equal(ls_range_count(l), n);
     ls_range_free_all(&l, &A);
 }
 
@@ -835,6 +956,11 @@ static void compare_model(const struct ls_range *l, const int m[U + 1], long ste
 {
     int got[U + 1];
     const struct ls_range *p = NULL;
+    int rule = ls_range_check(l);
+    if (rule) {
+        print_error("step %ld: ls_range_check says %d\n", step, rule);
+        fail();
+    }
     for (int i = 0; i <= U; i++)
         got[i] = NONE;
     for (; l; p = l, l = l->next) {
@@ -976,6 +1102,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enomem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enomem_always, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_node_needed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_differential, setup, teardown),
     };
     return cmocka_run_group_tests_name("ranges", tests, NULL, NULL);
