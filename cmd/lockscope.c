@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ls.h"
 #include "report.h"
 
 #ifndef LS_VERSION
@@ -445,6 +446,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "report") == 0)
         return lockscope_report_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "ls") == 0)
+        return lockscope_ls_main(argc - 1, argv + 1);
 
     struct options o = { 0 };
     int prog = parse_options(argc, argv, &o);
