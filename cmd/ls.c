@@ -1297,9 +1297,11 @@ static void json_proc(struct buf *b, const struct snap *s, int p, int have_fd)
 static void json_shim(struct buf *b, const struct snap *s, int p, int have_fd)
 {
     const struct proc *pr = p >= 0 ? &s->procs[p] : NULL;
-    int insp = pr ? pr->inspectable && have_fd : 0;
-    if (!pr && !s->uninspectable)
-        insp = 1;                   /* nothing hidden: the holder has no fd */
+    /* No process named: hidden in one we may not inspect, or (when every
+     * process could be read) held by no fd at all (an mmap, a message in
+     * flight): then nothing was hidden from us. */
+    int insp = pr ? pr->inspectable : !s->uninspectable;
+    (void)have_fd;
     if (pr && pr->inspectable && pr->shim >= 0)
         bprintf(b, ",\"shim\":%s", pr->shim ? "true" : "false");
     else
