@@ -615,6 +615,12 @@ static void test_sync(void)
     }
 }
 
+static int by_pid(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
 /* Source 2: one pass over the processes that can matter. */
 static void scan_procs(struct snap *s)
 {
@@ -625,13 +631,16 @@ static void scan_procs(struct snap *s)
     if (s->nlocks == 0)
         return;
     if (!all) {
-        for (int i = 0; i < s->nlocks; i++) {
-            int seen = 0;
-            for (int j = 0; j < i && !seen; j++)
-                seen = s->locks[j].kpid == s->locks[i].kpid;
-            if (!seen)
-                scan_proc(s, (pid_t)s->locks[i].kpid);
-        }
+        long *pids = malloc(((size_t)(unsigned)s->nlocks + 1) * sizeof *pids);
+        if (!pids)
+            oom();
+        for (int i = 0; i < s->nlocks; i++)
+            pids[i] = s->locks[i].kpid;
+        qsort(pids, (size_t)s->nlocks, sizeof *pids, by_pid);
+        for (int i = 0; i < s->nlocks; i++)
+            if (i == 0 || pids[i] != pids[i - 1])
+                scan_proc(s, (pid_t)pids[i]);
+        free(pids);
         return;
     }
     DIR *d = opendir("/proc");
@@ -1503,6 +1512,7 @@ int lockscope_ls_main(int argc, char **argv)
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;       /* a write in progress completes */
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
     }
@@ -1522,9 +1532,11 @@ int lockscope_ls_main(int argc, char **argv)
             break;
         }
         if (out.p && (fwrite(out.p, 1, out.len, stdout) != out.len || fflush(stdout) != 0)) {
+            int e = errno;
             free(out.p);
-            if (!g_stop)
-                fprintf(stderr, "lockscope ls: cannot write to stdout: %s\n", strerror(errno));
+            if (g_stop && e == EINTR)
+                break;                  /* interrupted: not a failure */
+            fprintf(stderr, "lockscope ls: cannot write to stdout: %s\n", strerror(e));
             status = 1;
             break;
         }

@@ -10,12 +10,15 @@
  *     waitfile PATH             sleep until PATH exists
  *     say TEXT                  print TEXT and a newline (the runner waits for it)
  *     pause                     sleep until killed
+ *     thread                    run the remaining steps in a new thread
+ *                               (the main thread sleeps until killed)
  *
  * A failed lock step prints "STEP: ERRNO-NAME" (e.g. "posix: EDEADLK") and
  * the script goes on; a successful blocking one prints "STEP: granted".
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +38,30 @@ static const char *ename(int e)
     }
 }
 
+static int g_argc;
+static char **g_argv;
+static int fd = -1;             /* the current fd, shared with a `thread` */
+static int run(int first);
+
+static void *thread_main(void *arg)
+{
+    run((int)(long)arg);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
-    int fd = -1;
     setvbuf(stdout, NULL, _IONBF, 0);
-    for (int i = 1; i < argc; i++) {
+    g_argc = argc;
+    g_argv = argv;
+    return run(1);
+}
+
+static int run(int first)
+{
+    int argc = g_argc;
+    char **argv = g_argv;
+    for (int i = first; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "open") && i + 1 < argc) {
             fd = open(argv[++i], O_RDWR | O_CREAT, 0644);
@@ -77,6 +99,12 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(s, "say") && i + 1 < argc) {
             printf("%s\n", argv[++i]);
+        } else if (!strcmp(s, "thread")) {
+            pthread_t t;
+            if (pthread_create(&t, NULL, thread_main, (void *)(long)(i + 1)) != 0)
+                return 1;
+            for (;;)
+                pause();
         } else if (!strcmp(s, "pause")) {
             for (;;)
                 pause();

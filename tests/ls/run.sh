@@ -26,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cc -std=c11 -O1 -Wall -Wextra -Werror -o "$T/locker" tests/ls/locker.c || { echo "cannot build locker"; echo "0 passed, 1 failed"; exit 1; }
+cc -std=c11 -O1 -Wall -Wextra -Werror -pthread -o "$T/locker" tests/ls/locker.c || { echo "cannot build locker"; echo "0 passed, 1 failed"; exit 1; }
 LOCKER="$T/locker"
 
 ok()   { pass=$((pass + 1)); echo "ok - $*"; }
@@ -52,14 +52,19 @@ until_true() {
 }
 said() { grep -qx "$2" "$T/$1.out" 2>/dev/null; }
 ino_of() { stat -c %i "$1"; }
+# " MAJ:MIN:INO " as /proc/locks writes it
+kid() {
+    local d; d=$(stat -c %d "$1")
+    printf ' %02x:%02x:%s ' $(((d >> 8) & 0xfff)) $(((d & 0xff) | ((d >> 12) & 0xfff00))) "$(ino_of "$1")"
+}
 # blocked FILE N: /proc/locks shows at least N requests blocked on FILE
 blocked() {
-    local ino; ino=$(ino_of "$1")
-    [ "$(grep -c -- "-> .*:$ino " /proc/locks)" -ge "$2" ]
+    local id; id=$(kid "$1")
+    [ "$(grep -- '-> ' /proc/locks | grep -cF -- "$id")" -ge "$2" ]
 }
 held() {
-    local ino; ino=$(ino_of "$1")
-    grep -v -- '->' /proc/locks | grep -q ":$ino "
+    local id; id=$(kid "$1")
+    grep -v -- '->' /proc/locks | grep -qF -- "$id"
 }
 
 # jcheck JSONFILE PYTHON-EXPR...: each expression over `d` (the array) must be true
@@ -170,7 +175,7 @@ print("ready", flush=True); time.sleep(3600)' "$D/f"
     "$LS" ls --json "$D/f" "$D/g" >"$T/c.json"
     local pa=$PID_A
     # pyenv may exec python3 under another pid: the holder of f is whoever /proc/locks says
-    pa=$(awk -v ino=":$(ino_of "$D/f") " 'index($0, ino) && $2 == "POSIX" {print $5}' /proc/locks | head -1)
+    pa=$(awk -v id="$(kid "$D/f")" 'index($0, id) && $2 == "POSIX" {print $5}' /proc/locks | head -1)
     if grep -Fxq "pid $PID_C (locker) fd 3 waits for WRITE OFD 0-0 $D/g held by pid $PID_B (locker) fd 3; pid $PID_B (locker) fd 4 waits for WRITE OFD 0-0 $D/f held by pid $pa (python3) fd 3" "$T/c.txt"; then
         ok "chain: C waits for B which waits for A (text)"
     else
@@ -228,6 +233,35 @@ case_cycle() {
         ok "cycle: a real OFD deadlock between processes without the shim is marked CYCLE"
     else
         bad "cycle: marking"; sed 's/^/#   /' "$T/z.txt"
+    fi
+    stop_all
+}
+
+# ---- POSIX and flock waiters, a waiting thread ----------------------------------
+case_waiters() {
+    local D="$T/waiters"; mkdir -p "$D"
+    start P "$LOCKER" open "$D/m" posix w 0 0 say ready pause
+    start F "$LOCKER" open "$D/n" flock ex say ready pause
+    until_true "holders" eval 'said P ready && said F ready' || { bad "waiters: setup"; stop_all; return; }
+    start WP "$LOCKER" open "$D/m" posix r 100 10 wait pause
+    start WF "$LS" -- "$LOCKER" open "$D/n" flock sh wait pause
+    start WT "$LS" -- "$LOCKER" open "$D/m" thread posix w 5 0 wait pause
+    until_true "three waiters" eval 'blocked "$D/m" 2 && blocked "$D/n" 1' || { bad "waiters: blocked"; stop_all; return; }
+    "$LS" ls "$D/m" "$D/n" >"$T/wt.txt" 2>&1
+    "$LS" ls --json "$D/m" "$D/n" >"$T/wt.json"
+    local tid; tid=$(ls "/proc/$PID_WT/task" | grep -vx "$PID_WT" | head -1)
+    if jcheck "$T/wt.json" \
+        "waiter(pid=$PID_WP)['family'] == 'posix' and waiter(pid=$PID_WP)['call'] == 'fcntl' and waiter(pid=$PID_WP)['shim'] is False" \
+        "waiter(pid=$PID_WP)['type'] == 'read' and waiter(pid=$PID_WP)['start'] == 100 and waiter(pid=$PID_WP)['end'] == 109 and waiter(pid=$PID_WP)['holders'] == [$PID_P]" \
+        "waiter(pid=$PID_WF)['family'] == 'flock' and waiter(pid=$PID_WF)['call'] == 'flock' and waiter(pid=$PID_WF)['type'] == 'read'" \
+        "waiter(pid=$PID_WF)['holders'] == [$PID_F] and waiter(pid=$PID_WF)['shim'] is True and waiter(pid=$PID_WF)['private_fd'] is None and waiter(pid=$PID_WF)['fd'] == 3" \
+        "waiter(pid=$PID_WT)['tid'] == $tid and waiter(pid=$PID_WT)['family'] == 'ofd' and waiter(pid=$PID_WT)['start'] == 5 and waiter(pid=$PID_WT)['end'] is None" \
+        "waiter(pid=$PID_WT)['holders'] == [$PID_P] and waiter(pid=$PID_WT)['fd'] == 3 and waiter(pid=$PID_WT)['mode'] == 'fix'" &&
+       grep -Fxq "pid $PID_WT (locker) tid $tid fd 3 waits for WRITE OFD 5-EOF $D/m held by pid $PID_P (locker) fd 3" "$T/wt.txt" &&
+       grep -Fxq "pid $PID_WF (locker) fd 3 waits for READ FLOCK 0-EOF $D/n held by pid $PID_F (locker) fd 3" "$T/wt.txt"; then
+        ok "waiters: a POSIX and a flock waiter without and with the shim, and a waiting thread (tid)"
+    else
+        bad "waiters"; sed 's/^/#   /' "$T/wt.txt"
     fi
     stop_all
 }
@@ -330,7 +364,7 @@ case_wait() {
     fi
 }
 
-for c in holders chain cycle deleted exit uninspectable wait; do
+for c in holders chain waiters cycle deleted exit uninspectable wait; do
     selected "$c" && "case_$c"
 done
 if [ "$skip" -gt 0 ]; then
