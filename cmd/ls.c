@@ -82,7 +82,8 @@ struct lk {
     int claimed;                /* blocked: a thread was found for it */
     int num;                    /* held: number in the output (1, 2, ...) */
     int nrefs;                  /* held: fds found carrying it */
-    int present;                /* still in /proc/locks at the end */
+    int present;                /* seen in a holder's fdinfo, or still in
+                                   /proc/locks at the end */
 };
 
 /* What the program sees of one kernel fd. */
@@ -330,6 +331,24 @@ static void index_locks(struct snap *s)
     }
 }
 
+/* Append a line the first read of /proc/locks did not have. */
+static int add_line(struct snap *s, const struct lk *l)
+{
+    int i = s->nlocks;
+    struct lk *n = PUSH(s->locks, s->nlocks, s->caplocks);
+    *n = *l;
+    n->root = -1;
+    n->claimed = n->nrefs = n->num = 0;
+    n->present = 1;
+    s->hnext = realloc(s->hnext, (size_t)s->caplocks * sizeof *s->hnext);
+    if (!s->hnext)
+        oom();
+    unsigned b = lock_hash(l) & (unsigned)(s->hsize - 1);
+    s->hnext[i] = s->hhead[b];
+    s->hhead[b] = i;
+    return i;
+}
+
 /* Source 1: /proc/locks.  Returns 0 or -errno. */
 static int read_proc_locks(struct snap *s)
 {
@@ -356,7 +375,13 @@ static int read_proc_locks(struct snap *s)
     return 0;
 }
 
-/* Which locks are still there: a multiset match against a new read. */
+/*
+ * Which locks are still there: a multiset match against a second read.
+ * /proc/locks is produced a page at a time, so a read while locks come and
+ * go may miss a line: a lock counts when either read, or a holder's fdinfo,
+ * shows it; one gone from both the second read and every fdinfo was
+ * released while we looked.
+ */
 static void recheck_proc_locks(struct snap *s)
 {
     struct snap again = { 0 };
@@ -366,7 +391,8 @@ static void recheck_proc_locks(struct snap *s)
         return;
     }
     index_locks(&again);
-    for (int i = 0; i < s->nlocks; i++) {
+    int n = s->nlocks;
+    for (int i = 0; i < n; i++) {
         unsigned b = lock_hash(&s->locks[i]) & (unsigned)(again.hsize - 1);
         for (int j = again.hhead[b]; j >= 0; j = again.hnext[j]) {
             if (!again.locks[j].present && same_lock(&s->locks[i], &again.locks[j])) {
@@ -376,6 +402,9 @@ static void recheck_proc_locks(struct snap *s)
             }
         }
     }
+    for (int j = 0; j < again.nlocks; j++)
+        if (!again.locks[j].present)
+            add_line(s, &again.locks[j]);
     free(again.locks);
     free(again.hhead);
     free(again.hnext);
@@ -427,9 +456,10 @@ static void add_ref(struct snap *s, int proc, int fd, const struct lk *l, int fi
         if (c->nrefs == 0)
             break;
     }
-    if (best < 0)
-        return;                 /* taken after our read of /proc/locks */
+    if (best < 0)               /* taken after our read of /proc/locks, or */
+        best = add_line(s, l);  /* a line the read missed: the fd holds it */
     s->locks[best].nrefs++;
+    s->locks[best].present = 1;
     struct ref *r = PUSH(s->refs, s->nrefs, s->caprefs);
     memset(r, 0, sizeof *r);
     r->lock = best;
@@ -1261,7 +1291,7 @@ static void print_text(const struct snap *s, const struct opts *o, struct buf *o
 }
 
 static void json_common(struct buf *b, const struct lk *l, const struct opts *o,
-                        const struct fdview *v, int kfd)
+                        const struct fdview *v)
 {
     bprintf(b, ",\"fd\":");
     if (v && v->nfds == 1)
@@ -1290,10 +1320,9 @@ static void json_common(struct buf *b, const struct lk *l, const struct opts *o,
     for (char *c = type; *c; c++)
         *c = (char)tolower((unsigned char)*c);
     bprintf(b, ",\"type\":\"%s\",\"family\":\"%s\"", type, fam_json[l->family]);
-    (void)kfd;
 }
 
-static void json_proc(struct buf *b, const struct snap *s, int p, int have_fd)
+static void json_proc(struct buf *b, const struct snap *s, int p)
 {
     if (p < 0) {
         bprintf(b, "\"pid\":null,\"command\":null");
@@ -1303,14 +1332,13 @@ static void json_proc(struct buf *b, const struct snap *s, int p, int have_fd)
     bjson(b, s->procs[p].comm);
 }
 
-static void json_shim(struct buf *b, const struct snap *s, int p, int have_fd)
+static void json_shim(struct buf *b, const struct snap *s, int p)
 {
     const struct proc *pr = p >= 0 ? &s->procs[p] : NULL;
     /* No process named: hidden in one we may not inspect, or (when every
      * process could be read) held by no fd at all (an mmap, a message in
      * flight): then nothing was hidden from us. */
     int insp = pr ? pr->inspectable : !s->uninspectable;
-    (void)have_fd;
     if (pr && pr->inspectable && pr->shim >= 0)
         bprintf(b, ",\"shim\":%s", pr->shim ? "true" : "false");
     else
@@ -1335,9 +1363,9 @@ static void print_json(const struct snap *s, const struct opts *o, struct buf *o
             int p = hold_proc(s, r >= 0 ? r : -1 - i);
             bprintf(out, "%s\n{\"kind\":\"lock\",\"lock\":%d,", first ? "" : ",", l->num);
             first = 0;
-            json_proc(out, s, p, ref != NULL);
-            json_common(out, l, o, ref ? &ref->v : NULL, ref ? ref->kfd : -1);
-            json_shim(out, s, p, ref != NULL);
+            json_proc(out, s, p);
+            json_common(out, l, o, ref ? &ref->v : NULL);
+            json_shim(out, s, p);
             bprintf(out, "}");
         }
     }
@@ -1348,16 +1376,16 @@ static void print_json(const struct snap *s, const struct opts *o, struct buf *o
             continue;
         bprintf(out, "%s\n{\"kind\":\"waiter\",", first ? "" : ",");
         first = 0;
-        json_proc(out, s, w->proc, w->kfd >= 0);
+        json_proc(out, s, w->proc);
         bprintf(out, ",\"tid\":");
         if (w->tid)
             bprintf(out, "%d", (int)w->tid);
         else
             bprintf(out, "null");
-        json_common(out, l, o, w->kfd >= 0 ? &w->v : NULL, w->kfd);
+        json_common(out, l, o, w->kfd >= 0 ? &w->v : NULL);
         bprintf(out, ",\"call\":");
         bjson(out, w->call);
-        json_shim(out, s, w->proc, w->kfd >= 0);
+        json_shim(out, s, w->proc);
         bprintf(out, ",\"waiting_for\":[");
         int n = 0;
         for (int k = 0; k < w->nhold; k++) {
@@ -1415,6 +1443,7 @@ static int snapshot(const struct opts *o, struct buf *out)
     index_locks(&s);
     test_sync();
     scan_procs(&s);
+    recheck_proc_locks(&s);
     refs_by_lock(&s);
     for (int i = 0; i < s.nrefs; i++) {
         struct ref *r = &s.refs[i], *prev = i ? &s.refs[i - 1] : NULL;
@@ -1427,7 +1456,6 @@ static int snapshot(const struct opts *o, struct buf *out)
         }
     }
     match_waiters(&s);
-    recheck_proc_locks(&s);
     int num = 0;
     for (int i = 0; i < s.nlocks; i++)
         if (!s.locks[i].blocked)
