@@ -331,6 +331,16 @@ static void index_locks(struct snap *s)
     }
 }
 
+/* A line identical to l other than line `self`, or -1. */
+static int twin(const struct snap *s, const struct lk *l, int self)
+{
+    unsigned b = lock_hash(l) & (unsigned)(s->hsize - 1);
+    for (int i = s->hhead[b]; i >= 0; i = s->hnext[i])
+        if (i != self && same_lock(&s->locks[i], l))
+            return i;
+    return -1;
+}
+
 /* Append a line the first read of /proc/locks did not have. */
 static int add_line(struct snap *s, const struct lk *l)
 {
@@ -378,36 +388,52 @@ static int read_proc_locks(struct snap *s)
 /*
  * Which locks are still there: a multiset match against a second read.
  * /proc/locks is produced a page at a time, so a read while locks come and
- * go may miss a line: a lock counts when either read, or a holder's fdinfo,
- * shows it; one gone from both the second read and every fdinfo was
- * released while we looked.
+ * go may miss a line: a lock counts when a holder's fdinfo, a blocked
+ * thread, or a later read shows it (a third read is made for the lines the
+ * second lacks); one that no later look shows was released meanwhile.
  */
 static void recheck_proc_locks(struct snap *s)
 {
-    struct snap again = { 0 };
-    if (read_proc_locks(&again) < 0) {
-        for (int i = 0; i < s->nlocks; i++)
-            s->locks[i].present = 1;
-        return;
-    }
-    index_locks(&again);
-    int n = s->nlocks;
-    for (int i = 0; i < n; i++) {
-        unsigned b = lock_hash(&s->locks[i]) & (unsigned)(again.hsize - 1);
-        for (int j = again.hhead[b]; j >= 0; j = again.hnext[j]) {
-            if (!again.locks[j].present && same_lock(&s->locks[i], &again.locks[j])) {
-                again.locks[j].present = 1;
+    for (int pass = 0; pass < 2; pass++) {
+        int missing = 0;
+        for (int i = 0; i < s->nlocks && !missing; i++)
+            missing = !s->locks[i].present;
+        if (pass == 1 && !missing)
+            return;
+        struct snap again = { 0 };
+        if (read_proc_locks(&again) < 0) {
+            for (int i = 0; i < s->nlocks; i++)
                 s->locks[i].present = 1;
-                break;
+            return;
+        }
+        index_locks(&again);
+        int n = s->nlocks;
+        /* In the third read, lines already known to be there take their
+         * copies first, so an echo in one read cannot vouch for another. */
+        for (int k = 0; k < 2 * n; k++) {
+            int i = k % n;
+            if (pass == 0 ? k >= n : (k < n) != (s->locks[i].present != 0))
+                continue;
+            unsigned b = lock_hash(&s->locks[i]) & (unsigned)(again.hsize - 1);
+            for (int j = again.hhead[b]; j >= 0; j = again.hnext[j]) {
+                if (!again.locks[j].present && same_lock(&s->locks[i], &again.locks[j])) {
+                    again.locks[j].present = 1;
+                    if (pass == 0 || k >= n)
+                        s->locks[i].present = 1;
+                    break;
+                }
             }
         }
+        /* Lines neither the first read nor any fdinfo had: new since (one
+         * identical to a line we have is more likely the page race's
+         * duplicate than a second identical lock). */
+        for (int j = 0; pass == 0 && j < again.nlocks; j++)
+            if (!again.locks[j].present && twin(s, &again.locks[j], -1) < 0)
+                add_line(s, &again.locks[j]);
+        free(again.locks);
+        free(again.hhead);
+        free(again.hnext);
     }
-    for (int j = 0; j < again.nlocks; j++)
-        if (!again.locks[j].present)
-            add_line(s, &again.locks[j]);
-    free(again.locks);
-    free(again.hhead);
-    free(again.hnext);
 }
 
 /* ---- processes -------------------------------------------------------- */
@@ -683,6 +709,29 @@ static void scan_procs(struct snap *s)
     closedir(d);
 }
 
+/* Pids that only the second read named: scan them too.  One that cannot
+ * be seen at all (gone, or /proc mounted with hidepid) keeps the pid the
+ * kernel gave, as not inspectable. */
+static void scan_late_pids(struct snap *s)
+{
+    for (int i = 0; i < s->nlocks; i++) {
+        long pid = s->locks[i].kpid;
+        if (pid <= 0 || !s->locks[i].present)
+            continue;
+        int known = 0;
+        for (int p = 0; p < s->nprocs && !known; p++)
+            known = s->procs[p].pid == pid;
+        if (known)
+            continue;
+        scan_proc(s, (pid_t)pid);
+        known = 0;
+        for (int p = 0; p < s->nprocs && !known; p++)
+            known = s->procs[p].pid == pid;
+        if (!known)
+            s->procs[add_proc(s, (pid_t)pid)].inspectable = 0;
+    }
+}
+
 /* Under the shim?  In which mode?  Its fd limit (where private fds live). */
 static void look_proc(struct proc *p)
 {
@@ -796,6 +845,43 @@ static void fill_view(struct proc *p, int kfd, struct fdview *v)
 
 /* ---- waiters and chains ------------------------------------------------ */
 
+/*
+ * A read of /proc/locks racing with changes may also show a line twice.  A
+ * line nobody accounts for (a held one no fd carries, a blocked one no
+ * thread waits in) that has an accounted twin is taken for such an echo
+ * (so an identical lock or request of a process we may not inspect is not
+ * shown beside a visible one).  A blocked line no thread waits in, in a
+ * process we can inspect, was granted meanwhile.
+ */
+static void drop_echoes(struct snap *s)
+{
+    for (int i = 0; i < s->nlocks; i++) {
+        struct lk *l = &s->locks[i];
+        if (!l->present || (l->blocked ? l->claimed : l->nrefs > 0))
+            continue;
+        int hidden;
+        if (l->kpid > 0) {
+            hidden = 1;
+            for (int p = 0; p < s->nprocs; p++)
+                if (s->procs[p].pid == l->kpid)
+                    hidden = !s->procs[p].inspectable;
+        } else {
+            hidden = s->uninspectable > 0;
+        }
+        if (l->blocked && !hidden) {
+            l->present = 0;
+            continue;
+        }
+        for (int j = s->hhead[lock_hash(l) & (unsigned)(s->hsize - 1)]; j >= 0; j = s->hnext[j]) {
+            const struct lk *t = &s->locks[j];
+            if (j != i && same_lock(t, l) && (l->blocked ? t->claimed : t->nrefs > 0)) {
+                l->present = 0;
+                break;
+            }
+        }
+    }
+}
+
 /* refs grouped by the line they carry (a counting sort). */
 static void refs_by_lock(struct snap *s)
 {
@@ -837,6 +923,7 @@ static void match_waiters(struct snap *s)
                 (k->has_range && (l->start != k->start || l->end != k->end)))
                 continue;
             l->claimed = 1;
+            l->present = 1;     /* a thread waits for it: it is there */
             struct waiter *w = PUSH(s->waiters, s->nwaiters, s->capwaiters);
             memset(w, 0, sizeof *w);
             w->lock = i;
@@ -1444,6 +1531,7 @@ static int snapshot(const struct opts *o, struct buf *out)
     test_sync();
     scan_procs(&s);
     recheck_proc_locks(&s);
+    scan_late_pids(&s);
     refs_by_lock(&s);
     for (int i = 0; i < s.nrefs; i++) {
         struct ref *r = &s.refs[i], *prev = i ? &s.refs[i - 1] : NULL;
@@ -1456,6 +1544,7 @@ static int snapshot(const struct opts *o, struct buf *out)
         }
     }
     match_waiters(&s);
+    drop_echoes(&s);
     int num = 0;
     for (int i = 0; i < s.nlocks; i++)
         if (!s.locks[i].blocked)
