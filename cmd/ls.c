@@ -727,8 +727,10 @@ static void scan_late_pids(struct snap *s)
         known = 0;
         for (int p = 0; p < s->nprocs && !known; p++)
             known = s->procs[p].pid == pid;
-        if (!known)
-            s->procs[add_proc(s, (pid_t)pid)].inspectable = 0;
+        if (!known) {
+            int p = add_proc(s, (pid_t)pid);    /* may move s->procs */
+            s->procs[p].inspectable = 0;
+        }
     }
 }
 
