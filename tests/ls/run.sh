@@ -176,7 +176,7 @@ print("ready", flush=True); time.sleep(3600)' "$D/f"
     local pa=$PID_A
     # pyenv may exec python3 under another pid: the holder of f is whoever /proc/locks says
     pa=$(awk -v id="$(kid "$D/f")" 'index($0, id) && $2 == "POSIX" {print $5}' /proc/locks | head -1)
-    if grep -Fxq "pid $PID_C (locker) fd 3 waits for WRITE OFD 0-0 $D/g held by pid $PID_B (locker) fd 3; pid $PID_B (locker) fd 4 waits for WRITE OFD 0-0 $D/f held by pid $pa (python3) fd 3" "$T/c.txt"; then
+    if grep -Fxq "pid $PID_C (locker) fd 3 waits for WRITE OFD 0-0 $D/g held by pid $PID_B (locker) fd 3; pid $PID_B (locker) fd 4 waits for WRITE OFD 0-0 $D/f held by pid $pa ($(cat /proc/$pa/comm)) fd 3" "$T/c.txt"; then
         ok "chain: C waits for B which waits for A (text)"
     else
         bad "chain: text"; sed 's/^/#   /' "$T/c.txt"
