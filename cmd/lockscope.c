@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ls.h"
 #include "report.h"
 
 #ifndef LS_VERSION
@@ -83,7 +84,9 @@ static const char usage_text[] =
 "\n"
 "Options end at '--' or at the first argument that is not an option.\n"
 "`lockscope report FILE...` summarises JSON-lines logs per hazard, per\n"
-"file and per call site.  See lockscope(1).\n";
+"file and per call site.  `lockscope ls [PATH...] [--json] [--wait]` shows\n"
+"every lock held or awaited now: holder pid, command and own fd, wait\n"
+"chains and cycles.  See lockscope(1).\n";
 
 static const char *const modes[]   = { "off", "audit", "fix", "strict", NULL };
 static const char *const formats[] = { "text", "json", NULL };
@@ -459,6 +462,8 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "report") == 0)
         return lockscope_report_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "ls") == 0)
+        return lockscope_ls_main(argc - 1, argv + 1);
 
     struct options o = { 0 };
     int prog = parse_options(argc, argv, &o);

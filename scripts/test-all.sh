@@ -99,6 +99,7 @@ if build build; then
     suite exports        exports build
     suite scenarios      tests/run-scenarios.sh build
     suite launcher       tests/launcher/test-launcher.sh build
+    suite ls             tests/ls/run.sh build
     suite install        install_check
     [ -x tests/hazards/check-records.sh ] && suite hazards tests/hazards/check-records.sh build
     [ -x tests/hazards/security.sh ] && suite security tests/hazards/security.sh build

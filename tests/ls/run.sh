@@ -1,0 +1,375 @@
+#!/bin/bash
+# tests/ls/run.sh BUILD [CASE...] - `lockscope ls` against real holders and
+# waiters in several processes, with and without the shim.
+#
+# Each case starts its processes (tests/ls/locker.c, python3, flock(1)),
+# waits until the kernel shows them holding or blocked (/proc/locks), then
+# runs BUILD/lockscope ls on its own files only (the machine may hold other
+# locks) and checks the text and the JSON.  Waiting loops give up after 60 s
+# (that only proves a negative); nothing is timed.  Ends with
+# "N passed, N failed[, N skipped]".
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${1:?usage: tests/ls/run.sh BUILD [CASE...]}
+shift
+BUILD=$(cd "$BUILD" && pwd)
+LS="$BUILD/lockscope"
+T=$(mktemp -d /tmp/lockscope-ls.XXXXXX)
+chmod 755 "$T"
+pass=0; fail=0; skip=0
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+cc -std=c11 -O1 -Wall -Wextra -Werror -pthread -o "$T/locker" tests/ls/locker.c || { echo "cannot build locker"; echo "0 passed, 1 failed"; exit 1; }
+LOCKER="$T/locker"
+
+ok()   { pass=$((pass + 1)); echo "ok - $*"; }
+bad()  { fail=$((fail + 1)); echo "not ok - $*"; }
+
+# start NAME CMD...: run in the background, stdout in $T/NAME.out; $! in PID_NAME
+start() {
+    local name=$1; shift
+    "$@" >"$T/$name.out" 2>"$T/$name.err" &
+    PIDS+=($!)
+    printf -v "PID_$name" %d $!
+}
+
+# until_true DESC CMD...: poll until CMD succeeds (60 s: then fail the case)
+until_true() {
+    local desc=$1; shift
+    local n=0
+    until "$@"; do
+        n=$((n + 1))
+        if [ $n -ge 1200 ]; then echo "# gave up waiting for: $desc"; return 1; fi
+        sleep 0.05
+    done
+}
+said() { grep -qx "$2" "$T/$1.out" 2>/dev/null; }
+ino_of() { stat -c %i "$1"; }
+# " MAJ:MIN:INO " as /proc/locks writes it
+kid() {
+    local d; d=$(stat -c %d "$1")
+    printf ' %02x:%02x:%s ' $(((d >> 8) & 0xfff)) $(((d & 0xff) | ((d >> 12) & 0xfff00))) "$(ino_of "$1")"
+}
+# blocked FILE N: /proc/locks shows at least N requests blocked on FILE
+blocked() {
+    local id; id=$(kid "$1")
+    [ "$(grep -- '-> ' /proc/locks | grep -cF -- "$id")" -ge "$2" ]
+}
+held() {
+    local id; id=$(kid "$1")
+    grep -v -- '->' /proc/locks | grep -qF -- "$id"
+}
+
+# jcheck JSONFILE PYTHON-EXPR...: each expression over `d` (the array) must be true
+jcheck() {
+    local f=$1; shift
+    python3 - "$f" "$@" <<'EOF'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("# bad JSON:", e); sys.exit(1)
+locks = [x for x in d if x.get("kind") == "lock"]
+waiters = [x for x in d if x.get("kind") == "waiter"]
+def lock(**kw):
+    r = [x for x in locks if all(x.get(k) == v for k, v in kw.items())]
+    return r[0] if len(r) == 1 else None
+def waiter(**kw):
+    r = [x for x in waiters if all(x.get(k) == v for k, v in kw.items())]
+    return r[0] if len(r) == 1 else None
+for e in sys.argv[2:]:
+    try:
+        v = eval(e)
+    except Exception as ex:
+        v = False; print("# error in", e, ":", ex)
+    if not v:
+        print("# false:", e); print("# json:", json.dumps(d)[:2000]); sys.exit(1)
+EOF
+}
+
+want() { [ $# -eq 0 ] || { local c; for c in "${CASES[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }; }
+CASES=("$@")
+selected() { [ ${#CASES[@]} -eq 0 ] || want "$1"; }
+
+stop_all() {
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    { wait; } 2>/dev/null
+    PIDS=()
+}
+
+# ---- holders under the shim and without it -------------------------------
+case_holders() {
+    local D="$T/holders"; mkdir -p "$D"
+    start shimw "$LS" --mode=strict -- "$LOCKER" open "$D/a" posix w 0 0 say ready pause
+    start twofd "$LS" -- "$LOCKER" open "$D/b" open "$D/b" posix r 10 5 say ready pause
+    start py python3 -c 'import fcntl,os,sys,time
+f = open(sys.argv[1], "a+"); fcntl.lockf(f, fcntl.LOCK_EX, 5, 0, 0)
+print(os.getpid(), f.fileno(), flush=True); time.sleep(3600)' "$D/c"
+    start fl flock -s "$D/d" sleep 3600
+    until_true "holders" eval 'said shimw ready && said twofd ready && [ -s "$T/py.out" ] && held "$D/d"' || { bad "holders: setup"; stop_all; return; }
+    local pypid pyfd
+    read -r pypid pyfd <"$T/py.out"
+    "$LS" ls "$D/a" "$D/b" "$D/c" "$D/d" >"$T/h.txt" 2>"$T/h.err"
+    local rc=$?
+    "$LS" ls --json "$D/a" "$D/b" "$D/c" "$D/d" >"$T/h.json" 2>>"$T/h.err"
+    if [ $rc = 0 ] && [ ! -s "$T/h.err" ] && head -1 "$T/h.txt" | grep -q '^COMMAND  *PID  *FD TYPE  *FAMILY  *RANGE  *PATH  *SHIM$' &&
+       grep -Eq "^locker +$PID_shimw +3 WRITE OFD +0-EOF +$D/a +strict\$" "$T/h.txt"; then
+        ok "holders: text names the shim holder's own fd 3, OFD, mode strict"
+    else
+        bad "holders: text (rc $rc)"; sed 's/^/#   /' "$T/h.txt" "$T/h.err"
+    fi
+    if jcheck "$T/h.json" \
+        "lock(path='$D/a')['pid'] == $PID_shimw and lock(path='$D/a')['fd'] == 3 and lock(path='$D/a')['fds'] == [3]" \
+        "lock(path='$D/a')['private_fd'] is not None and lock(path='$D/a')['private_fd'] > 3" \
+        "lock(path='$D/a')['shim'] is True and lock(path='$D/a')['mode'] == 'strict' and lock(path='$D/a')['family'] == 'ofd'" \
+        "lock(path='$D/a')['type'] == 'write' and lock(path='$D/a')['start'] == 0 and lock(path='$D/a')['end'] is None and lock(path='$D/a')['len'] == 0" \
+        "lock(path='$D/a')['inspectable'] is True and lock(path='$D/a')['deleted'] is False" \
+        "lock(path='$D/a')['dev'] == '%d:%d' % (__import__('os').major(__import__('os').stat('$D/a').st_dev), __import__('os').minor(__import__('os').stat('$D/a').st_dev))" \
+        "lock(path='$D/a')['ino'] == __import__('os').stat('$D/a').st_ino"; then
+        ok "holders: JSON of the shim holder"
+    else
+        bad "holders: JSON of the shim holder"
+    fi
+    if jcheck "$T/h.json" \
+        "lock(path='$D/b')['pid'] == $PID_twofd and lock(path='$D/b')['fd'] is None and lock(path='$D/b')['fds'] == [3, 4]" \
+        "lock(path='$D/b')['mode'] == 'fix' and lock(path='$D/b')['start'] == 10 and lock(path='$D/b')['end'] == 14 and lock(path='$D/b')['type'] == 'read'" &&
+       grep -Eq "^locker +$PID_twofd +3\|4 \(shim [0-9]+\) READ +OFD +10-14 +$D/b +fix\$" "$T/h.txt"; then
+        ok "holders: two fds of the inode under the shim: both shown, with the private fd"
+    else
+        bad "holders: ambiguous program fd"; sed 's/^/#   /' "$T/h.txt"
+    fi
+    if jcheck "$T/h.json" \
+        "lock(path='$D/c')['pid'] == $pypid and lock(path='$D/c')['fd'] == $pyfd and lock(path='$D/c')['family'] == 'posix'" \
+        "lock(path='$D/c')['shim'] is False and lock(path='$D/c')['mode'] is None and lock(path='$D/c')['private_fd'] is None" \
+        "lock(path='$D/c')['start'] == 0 and lock(path='$D/c')['end'] == 4" \
+        "[x['family'] for x in locks if x['path'] == '$D/d'] == ['flock', 'flock'] and $PID_fl in [x['pid'] for x in locks if x['path'] == '$D/d']" \
+        "len(set(x['lock'] for x in locks if x['path'] == '$D/d')) == 1 and all(x['type'] == 'read' and x['shim'] is False for x in locks if x['path'] == '$D/d')" \
+        "len(locks) == 5 and len(waiters) == 0"; then
+        ok "holders: processes without the shim (python3 POSIX; flock(1) and its child share one flock lock: two rows)"
+    else
+        bad "holders: processes without the shim"
+    fi
+    stop_all
+}
+
+# ---- a blocked chain of three -----------------------------------------------
+case_chain() {
+    local D="$T/chain"; mkdir -p "$D"
+    : >"$D/f"; : >"$D/g"
+    start A python3 -c 'import fcntl,os,sys,time
+f = open(sys.argv[1], "a+"); fcntl.lockf(f, fcntl.LOCK_EX, 1, 0, 0)
+print("ready", flush=True); time.sleep(3600)' "$D/f"
+    until_true "A holds f" said A ready || { bad "chain: setup"; stop_all; return; }
+    start B "$LS" -- "$LOCKER" open "$D/g" posix w 0 1 say held open "$D/f" posix w 0 1 wait pause
+    until_true "B waits" eval 'said B held && blocked "$D/f" 1' || { bad "chain: B"; stop_all; return; }
+    start C "$LS" -- "$LOCKER" open "$D/g" posix w 0 1 wait pause
+    until_true "C waits" blocked "$D/g" 1 || { bad "chain: C"; stop_all; return; }
+    "$LS" ls "$D/f" "$D/g" >"$T/c.txt" 2>&1
+    "$LS" ls --json "$D/f" "$D/g" >"$T/c.json"
+    local pa=$PID_A
+    # pyenv may exec python3 under another pid: the holder of f is whoever /proc/locks says
+    pa=$(awk -v id="$(kid "$D/f")" 'index($0, id) && $2 == "POSIX" {print $5}' /proc/locks | head -1)
+    if grep -Fxq "pid $PID_C (locker) fd 3 waits for WRITE OFD 0-0 $D/g held by pid $PID_B (locker) fd 3; pid $PID_B (locker) fd 4 waits for WRITE OFD 0-0 $D/f held by pid $pa ($(cat /proc/$pa/comm)) fd 3" "$T/c.txt"; then
+        ok "chain: C waits for B which waits for A (text)"
+    else
+        bad "chain: text"; sed 's/^/#   /' "$T/c.txt"
+    fi
+    if jcheck "$T/c.json" \
+        "waiter(pid=$PID_C)['chain'] == [$PID_C, $PID_B, $pa] and waiter(pid=$PID_C)['cycle'] is False" \
+        "waiter(pid=$PID_C)['holders'] == [$PID_B] and waiter(pid=$PID_C)['fd'] == 3 and waiter(pid=$PID_C)['path'] == '$D/g'" \
+        "waiter(pid=$PID_C)['waiting_for'] == [lock(path='$D/g')['lock']]" \
+        "waiter(pid=$PID_B)['holders'] == [$pa] and waiter(pid=$PID_B)['fd'] == 4 and waiter(pid=$PID_B)['chain'] == [$PID_B, $pa]" \
+        "waiter(pid=$PID_B)['call'] == 'fcntl' and waiter(pid=$PID_B)['family'] == 'ofd' and waiter(pid=$PID_B)['shim'] is True" \
+        "waiter(pid=$PID_B)['start'] == 0 and waiter(pid=$PID_B)['end'] == 0 and waiter(pid=$PID_B)['type'] == 'write'" \
+        "lock(path='$D/f')['shim'] is False and lock(path='$D/f')['family'] == 'posix'"; then
+        ok "chain: JSON chain [C, B, A], no cycle"
+    else
+        bad "chain: JSON"
+    fi
+    stop_all
+}
+
+# ---- a cycle the shim refuses, and one it cannot see ------------------------
+case_cycle() {
+    local D="$T/cycle"; mkdir -p "$D"
+    : >"$D/x"; : >"$D/y"
+    start P "$LS" -- "$LOCKER" open "$D/x" posix w 0 1 say held waitfile "$D/go1" open "$D/y" posix w 0 1 wait pause
+    start Q "$LS" -- "$LOCKER" open "$D/y" posix w 0 1 say held waitfile "$D/go2" open "$D/x" posix w 0 1 wait say after pause
+    until_true "P, Q hold" eval 'said P held && said Q held' || { bad "cycle: setup"; stop_all; return; }
+    touch "$D/go1"
+    until_true "P waits" blocked "$D/y" 1 || { bad "cycle: P waits"; stop_all; return; }
+    touch "$D/go2"
+    until_true "Q refused" said Q after || { bad "cycle: Q"; stop_all; return; }
+    if said Q "posix: EDEADLK"; then ok "cycle: the shim refuses the second waiter with EDEADLK"; else bad "cycle: Q got: $(cat "$T/Q.out")"; fi
+    "$LS" ls "$D/x" "$D/y" >"$T/y.txt" 2>&1
+    "$LS" ls --json "$D/x" "$D/y" >"$T/y.json"
+    if grep -Fxq "pid $PID_P (locker) fd 4 waits for WRITE OFD 0-0 $D/y held by pid $PID_Q (locker) fd 3" "$T/y.txt" &&
+       jcheck "$T/y.json" "len(waiters) == 1 and waiter(pid=$PID_P)['holders'] == [$PID_Q] and waiter(pid=$PID_P)['cycle'] is False" \
+                          "lock(path='$D/x')['pid'] == $PID_P and lock(path='$D/y')['pid'] == $PID_Q"; then
+        ok "cycle: ls shows the one waiter and its holder"
+    else
+        bad "cycle: ls after EDEADLK"; sed 's/^/#   /' "$T/y.txt"
+    fi
+    stop_all
+    # Raw OFD locks without the shim: the kernel detects no cycle, ls marks it.
+    : >"$D/u"; : >"$D/v"
+    start R "$LOCKER" open "$D/u" ofd w 0 1 say held waitfile "$D/go3" open "$D/v" ofd w 0 1 wait pause
+    start S "$LOCKER" open "$D/v" ofd w 0 1 say held waitfile "$D/go3" open "$D/u" ofd w 0 1 wait pause
+    until_true "R, S hold" eval 'said R held && said S held' || { bad "cycle: setup 2"; stop_all; return; }
+    touch "$D/go3"
+    until_true "R, S deadlocked" eval 'blocked "$D/u" 1 && blocked "$D/v" 1' || { bad "cycle: deadlock"; stop_all; return; }
+    "$LS" ls "$D/u" "$D/v" >"$T/z.txt" 2>&1
+    "$LS" ls --json "$D/u" "$D/v" >"$T/z.json"
+    if grep -Fxq "pid $PID_R (locker) fd 4 waits for WRITE OFD 0-0 $D/v held by pid $PID_S (locker) fd 3; pid $PID_S (locker) fd 4 waits for WRITE OFD 0-0 $D/u held by pid $PID_R (locker) fd 3 -- CYCLE: $PID_R $PID_S $PID_R" "$T/z.txt" &&
+       jcheck "$T/z.json" "waiter(pid=$PID_R)['cycle'] is True and waiter(pid=$PID_R)['chain'] == [$PID_R, $PID_S, $PID_R]" \
+                          "waiter(pid=$PID_S)['cycle'] is True and waiter(pid=$PID_S)['shim'] is False"; then
+        ok "cycle: a real OFD deadlock between processes without the shim is marked CYCLE"
+    else
+        bad "cycle: marking"; sed 's/^/#   /' "$T/z.txt"
+    fi
+    stop_all
+}
+
+# ---- POSIX and flock waiters, a waiting thread ----------------------------------
+case_waiters() {
+    local D="$T/waiters"; mkdir -p "$D"
+    start P "$LOCKER" open "$D/m" posix w 0 0 say ready pause
+    start F "$LOCKER" open "$D/n" flock ex say ready pause
+    until_true "holders" eval 'said P ready && said F ready' || { bad "waiters: setup"; stop_all; return; }
+    start WP "$LOCKER" open "$D/m" posix r 100 10 wait pause
+    start WF "$LS" -- "$LOCKER" open "$D/n" flock sh wait pause
+    start WT "$LS" -- "$LOCKER" open "$D/m" thread posix w 5 0 wait pause
+    until_true "three waiters" eval 'blocked "$D/m" 2 && blocked "$D/n" 1' || { bad "waiters: blocked"; stop_all; return; }
+    "$LS" ls "$D/m" "$D/n" >"$T/wt.txt" 2>&1
+    "$LS" ls --json "$D/m" "$D/n" >"$T/wt.json"
+    local tid; tid=$(ls "/proc/$PID_WT/task" | grep -vx "$PID_WT" | head -1)
+    if jcheck "$T/wt.json" \
+        "waiter(pid=$PID_WP)['family'] == 'posix' and waiter(pid=$PID_WP)['call'] == 'fcntl' and waiter(pid=$PID_WP)['shim'] is False" \
+        "waiter(pid=$PID_WP)['type'] == 'read' and waiter(pid=$PID_WP)['start'] == 100 and waiter(pid=$PID_WP)['end'] == 109 and waiter(pid=$PID_WP)['holders'] == [$PID_P]" \
+        "waiter(pid=$PID_WF)['family'] == 'flock' and waiter(pid=$PID_WF)['call'] == 'flock' and waiter(pid=$PID_WF)['type'] == 'read'" \
+        "waiter(pid=$PID_WF)['holders'] == [$PID_F] and waiter(pid=$PID_WF)['shim'] is True and waiter(pid=$PID_WF)['private_fd'] is None and waiter(pid=$PID_WF)['fd'] == 3" \
+        "waiter(pid=$PID_WT)['tid'] == $tid and waiter(pid=$PID_WT)['family'] == 'ofd' and waiter(pid=$PID_WT)['start'] == 5 and waiter(pid=$PID_WT)['end'] is None" \
+        "waiter(pid=$PID_WT)['holders'] == [$PID_P] and waiter(pid=$PID_WT)['fd'] == 3 and waiter(pid=$PID_WT)['mode'] == 'fix'" &&
+       grep -Fxq "pid $PID_WT (locker) tid $tid fd 3 waits for WRITE OFD 5-EOF $D/m held by pid $PID_P (locker) fd 3" "$T/wt.txt" &&
+       grep -Fxq "pid $PID_WF (locker) fd 3 waits for READ FLOCK 0-EOF $D/n held by pid $PID_F (locker) fd 3" "$T/wt.txt"; then
+        ok "waiters: a POSIX and a flock waiter without and with the shim, and a waiting thread (tid)"
+    else
+        bad "waiters"; sed 's/^/#   /' "$T/wt.txt"
+    fi
+    stop_all
+}
+
+# ---- a deleted file -----------------------------------------------------------
+case_deleted() {
+    local D="$T/deleted"; mkdir -p "$D"
+    start H "$LS" -- "$LOCKER" open "$D/gone" posix w 0 0 unlink "$D/gone" say ready pause
+    until_true "H holds" said H ready || { bad "deleted: setup"; stop_all; return; }
+    "$LS" ls --json >"$T/d.json"
+    "$LS" ls >"$T/d.txt"
+    if jcheck "$T/d.json" "lock(path='$D/gone (deleted)')['deleted'] is True and lock(path='$D/gone (deleted)')['pid'] == $PID_H and lock(path='$D/gone (deleted)')['fd'] == 3" &&
+       grep -Eq "^locker +$PID_H +3 WRITE OFD +0-EOF +$D/gone \(deleted\) +fix\$" "$T/d.txt"; then
+        ok "deleted: an unlinked file is shown with ' (deleted)' and deleted: true"
+    else
+        bad "deleted"; grep -F "$D" "$T/d.txt" | sed 's/^/#   /'
+    fi
+    stop_all
+}
+
+# ---- a holder exits while ls runs -------------------------------------------
+case_exit() {
+    local D="$T/exit"; mkdir -p "$D"
+    : >"$D/e"
+    start H "$LOCKER" open "$D/e" ofd w 0 0 say ready pause
+    start K "$LOCKER" open "$D/k" posix w 0 0 say ready pause
+    until_true "holders" eval 'said H ready && said K ready' || { bad "exit: setup"; stop_all; return; }
+    mkfifo "$T/sync"
+    LOCKSCOPE__LS_SYNC="$T/sync" "$LS" ls --json >"$T/e.json" 2>"$T/e.err" &
+    local lspid=$!
+    # ls has read /proc/locks (60 s: a command without the hook never says so)
+    if ! timeout 60 bash -c 'read -r _ <"$1"' _ "$T/sync"; then
+        kill $lspid 2>/dev/null; wait $lspid 2>/dev/null
+        bad "exit: ls never reached its scan"; stop_all; return
+    fi
+    kill -9 "$PID_H" "$PID_K"; { wait "$PID_H" "$PID_K"; } 2>/dev/null
+    timeout 60 bash -c 'echo go >"$1"' _ "$T/sync"
+    wait $lspid
+    local rc=$?
+    if [ $rc = 0 ] && [ ! -s "$T/e.err" ] &&
+       jcheck "$T/e.json" "not [x for x in d if x['ino'] in (__import__('os').stat('$D/e').st_ino, __import__('os').stat('$D/k').st_ino) and x['dev'] == '%d:%d' % (__import__('os').major(__import__('os').stat('$D/e').st_dev), __import__('os').minor(__import__('os').stat('$D/e').st_dev))]" \
+                          "not [x for x in d if x['pid'] in ($PID_H, $PID_K)]"; then
+        ok "exit: holders that exit mid-scan are skipped silently"
+    else
+        bad "exit: rc $rc"; sed 's/^/#   /' "$T/e.err"
+    fi
+    stop_all
+}
+
+# ---- processes the caller may not inspect -------------------------------------
+case_uninspectable() {
+    if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+        skip=$((skip + 1)); echo "ok - uninspectable # SKIP needs root and setpriv"; return
+    fi
+    local D="$T/noinsp"; mkdir -p "$D"; chmod 755 "$D"
+    start H "$LS" -- "$LOCKER" open "$D/o" posix w 0 0 say ready pause
+    start N "$LOCKER" open "$D/p" posix w 0 0 say ready pause
+    until_true "holders" eval 'said H ready && said N ready' || { bad "uninspectable: setup"; stop_all; return; }
+    chmod 644 "$D/o" "$D/p"
+    cp "$LS" "$T/lockscope-copy"; chmod 755 "$T/lockscope-copy"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$T/lockscope-copy" ls "$D/o" "$D/p" >"$T/n.txt" 2>&1
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$T/lockscope-copy" ls --json "$D/o" "$D/p" >"$T/n.json" 2>&1
+    if jcheck "$T/n.json" \
+        "lock(path='$D/o')['pid'] is None and lock(path='$D/o')['inspectable'] is False and lock(path='$D/o')['fd'] is None and lock(path='$D/o')['shim'] is None" \
+        "lock(path='$D/p')['pid'] == $PID_N and lock(path='$D/p')['command'] == 'locker' and lock(path='$D/p')['fd'] is None and lock(path='$D/p')['inspectable'] is False" &&
+       grep -Eq "^\? +\? +\? WRITE OFD +0-EOF +$D/o +\(not inspectable\)\$" "$T/n.txt" &&
+       grep -Eq "^locker +$PID_N +\? WRITE POSIX +0-EOF +$D/p +\(not inspectable\)\$" "$T/n.txt"; then
+        ok "uninspectable: another user's holders are shown as not inspectable, never guessed"
+    else
+        bad "uninspectable"; sed 's/^/#   /' "$T/n.txt"
+    fi
+    stop_all
+}
+
+# ---- --wait, usage ----------------------------------------------------------------
+case_wait() {
+    local D="$T/wait"; mkdir -p "$D"
+    start H "$LOCKER" open "$D/w" flock ex say ready pause
+    until_true "H holds" said H ready || { bad "wait: setup"; stop_all; return; }
+    "$LS" ls --wait=0.2 "$D/w" >"$T/w.txt" 2>&1 &
+    local lspid=$!
+    until_true "two refreshes" eval '[ "$(grep -c "^Every 0.2s: lockscope ls" "$T/w.txt")" -ge 2 ]'
+    kill -INT $lspid
+    wait $lspid
+    local rc=$?
+    if [ $rc = 0 ] && [ "$(grep -Ec "^locker +$PID_H +3 WRITE FLOCK +0-EOF +$D/w +no\$" "$T/w.txt")" -ge 2 ]; then
+        ok "wait: refreshes until interrupted, exits 0"
+    else
+        bad "wait: rc $rc"; head -20 "$T/w.txt" | sed 's/^/#   /'
+    fi
+    stop_all
+    "$LS" ls --bogus >/dev/null 2>"$T/u.err"; local r1=$?
+    "$LS" ls "$D/nonexistent" >/dev/null 2>"$T/u2.err"; local r2=$?
+    "$LS" ls --wait=x >/dev/null 2>/dev/null; local r3=$?
+    if [ $r1 = 2 ] && [ $r2 = 1 ] && [ $r3 = 2 ] && grep -q "unknown option '--bogus'" "$T/u.err" &&
+       grep -q "nonexistent: No such file or directory" "$T/u2.err"; then
+        ok "usage: bad option 2, missing PATH 1"
+    else
+        bad "usage: $r1 $r2 $r3"
+    fi
+}
+
+for c in holders chain waiters cycle deleted exit uninspectable wait; do
+    selected "$c" && "case_$c"
+done
+if [ "$skip" -gt 0 ]; then
+    echo "$pass passed, $fail failed, $skip skipped"
+else
+    echo "$pass passed, $fail failed"
+fi
+[ "$fail" = 0 ]
