@@ -459,7 +459,8 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             for (int tries = 0; tries < 3; tries++) {
                 /* holders of the REPORTED lock (its range; for a write lock
                  * only write locks, for a read lock any) */
-                n = ls_find_holders(dev, ino, qs, qe, q.l_type == F_WRLCK ? LS_RD : LS_WR, skip, pids, 8);
+                pids[0] = ls_find_holder(dev, ino, qs, qe, q.l_type == F_WRLCK ? LS_RD : LS_WR, skip);
+                n = pids[0] > 0;
                 /* This process was ruled out above (its model does not hold
                  * the reported lock): its own other locks that overlap are
                  * not the answer. */

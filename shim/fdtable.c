@@ -58,6 +58,7 @@ static void owner_recount(struct ls_owner *o)
         atomic_fetch_add_explicit(&g_locked_owners, now ? 1 : -1, memory_order_relaxed);
         o->counted = now;
     }
+    ls_publish_owner(o);        /* registry: what this process holds */
 }
 
 int ls_owner_apply(struct ls_owner *o, int64_t s, int64_t e, int type)

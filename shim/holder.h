@@ -25,6 +25,14 @@
 int ls_find_holders(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
                     int self_skip_fd, pid_t *pids, int max);
 
+/* The holder F_GETLK names: one pid (not this process's) of a process
+ * holding a lock conflicting with `type` on [start, end] of (dev, ino), or 0.
+ * The registry first (processes under the shim publish what they hold);
+ * else the /proc scan, bounded (SCAN_CAP processes) and its answer kept
+ * 0.2 s per (dev, ino, range, type), so a program repeating the query does
+ * not repeat the scan. */
+pid_t ls_find_holder(dev_t dev, ino_t ino, int64_t start, int64_t end, int type, int self_skip_fd);
+
 /* Publish "thread tid of this process waits for (dev, ino, [start,end], type)"
  * unless that would close a wait-for cycle between processes, in which case
  * return -EDEADLK and publish nothing.  On success returns 0 and a slot
