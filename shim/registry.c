@@ -641,7 +641,7 @@ static void to_pub(struct ls_pub *p, const struct ls_reg_ent *e, pid_t pid, uint
     p->mode = mode;
 }
 
-#define MATCH_MAX 16
+#define MATCH_MAX 64
 
 /* The entries of region r on (dev, ino), consistent (seqlock); -1 when the
  * writer kept it busy. */
