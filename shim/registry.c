@@ -75,8 +75,12 @@ static int safe_dir(const char *path, uid_t uid, int create)
     if (create && mkdir(path, 0700) != 0 && errno != EEXIST)
         return -errno;
     int fd = sys_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOTDIR || e == ELOOP || e == EACCES)
+            dbg("lockscope: registry location not a directory of ours, skipped:", path);
+        return -e;
+    }
     if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid) {
         sys_close(fd);
         dbg("lockscope: registry location not ours, skipped:", path);

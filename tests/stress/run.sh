@@ -189,7 +189,7 @@ fi
 
 # the cross-process waiter registry (/dev/shm, else /tmp) damaged
 if [ $can_unshare = 1 ]; then
-    for c in none garbage-shm garbage-both symlink fifo valid-magic-garbage; do
+    for c in none garbage-shm garbage-both symlink fifo valid-magic-garbage squat squat-symlink; do
         out=$tmp/registry-$c.out
         timeout -k 5 45 unshare -m sh "$here/registry-setup.sh" "$c" "$bin/stress_faults" "$lib" >"$out" 2>"$out.err" </dev/null
         collect "fault waiter registry $c" $? "$out" 45
