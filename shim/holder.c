@@ -65,7 +65,7 @@
 /* small helpers                                                       */
 
 static pid_t my_tid(void) { return (pid_t)syscall(SYS_gettid); }
-static pid_t my_pid(void) { return (pid_t)syscall(SYS_getpid); }
+static pid_t my_pid(void) { return ls_reg_pid(); }
 
 static size_t fmt_u64(char *buf, uint64_t v)
 {

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "registry.h"
@@ -328,10 +329,21 @@ uint64_t ls_reg_starttime(pid_t pid)
 
 static pid_t self_pid;
 static uint64_t self_start;
+static pid_t cached_pid;    /* this process's pid; reset by ls_reg_fork_child */
+
+pid_t ls_reg_pid(void)
+{
+    pid_t p = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+    if (!p) {
+        p = (pid_t)syscall(SYS_getpid);
+        __atomic_store_n(&cached_pid, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
 
 uint64_t ls_reg_self_start(void)
 {
-    pid_t p = (pid_t)syscall(SYS_getpid);
+    pid_t p = ls_reg_pid();
     if (__atomic_load_n(&self_pid, __ATOMIC_ACQUIRE) != p) {
         uint64_t s = ls_reg_starttime(0);
         __atomic_store_n(&self_start, s, __ATOMIC_RELAXED);
@@ -341,26 +353,53 @@ uint64_t ls_reg_self_start(void)
 }
 
 /* pid alive with that start time.  A small cache of verified pairs keeps
- * the /proc read off repeated lookups (a kill(pid, 0) still runs). */
+ * the /proc read off repeated lookups, and the kill(pid, 0) too for 50 ms
+ * (a process that died within the last 50 ms may still be named: the same
+ * as if it died just after the answer). */
 #define VCACHE 32
-static struct { pid_t pid; uint64_t start; } vcache[VCACHE];
+#define VFRESH_NS 50000000LL
+struct vc { uint32_t busy; pid_t pid; uint64_t start; int64_t at; };
+static struct vc vcache[VCACHE];
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static int pid_live(pid_t pid, uint64_t start)
 {
     if (pid <= 0)
         return 0;
+    struct vc *c = &vcache[(unsigned)pid % VCACHE];
+    int64_t now = mono_ns();
+    int known = 0;
+    uint32_t z = 0;
+    if (__atomic_compare_exchange_n(&c->busy, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        if (c->pid == pid && c->start == start) {
+            known = 1;
+            if (now - c->at < VFRESH_NS) {
+                __atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+                return 1;
+            }
+        }
+        __atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+    }
     if (syscall(SYS_kill, pid, 0) != 0 && errno == ESRCH)
         return 0;
-    unsigned slot = (unsigned)pid % VCACHE;
-    if (__atomic_load_n(&vcache[slot].pid, __ATOMIC_ACQUIRE) == pid &&
-        __atomic_load_n(&vcache[slot].start, __ATOMIC_RELAXED) == start)
-        return 1;
-    uint64_t s = ls_reg_starttime(pid);
-    if (s == 0 || s != start)
-        return 0;
-    __atomic_store_n(&vcache[slot].pid, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&vcache[slot].start, start, __ATOMIC_RELAXED);
-    __atomic_store_n(&vcache[slot].pid, pid, __ATOMIC_RELEASE);
+    if (!known) {
+        uint64_t s = ls_reg_starttime(pid);
+        if (s == 0 || s != start)
+            return 0;
+    }
+    z = 0;
+    if (__atomic_compare_exchange_n(&c->busy, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        c->pid = pid;
+        c->start = start;
+        c->at = now;
+        __atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+    }
     return 1;
 }
 
@@ -445,6 +484,7 @@ static pid_t my_region_pid;
 
 void ls_reg_fork_child(void)
 {
+    __atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
     my_region = NULL;
     my_region_pid = 0;
     if (__atomic_load_n(&map_state, __ATOMIC_RELAXED) == ST_OPENING) {
@@ -455,7 +495,7 @@ void ls_reg_fork_child(void)
 
 static struct ls_reg_region *region_get(int create)
 {
-    pid_t me = (pid_t)syscall(SYS_getpid);
+    pid_t me = ls_reg_pid();
     if (my_region && my_region_pid == me)
         return my_region;
     my_region = NULL;
@@ -483,12 +523,16 @@ static struct ls_reg_region *region_get(int create)
                 continue;
             if (!__atomic_compare_exchange_n(&r->pid, &cur, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 continue;
-            /* ours: wipe what was left (odd seq: readers retry) */
-            uint32_t s = __atomic_load_n(&r->seq, __ATOMIC_RELAXED) | 1;
+            /* ours: wipe what was left (odd seq: readers retry); a table
+             * left empty and consistent is not touched (its pages need
+             * not exist) */
+            uint32_t s0 = __atomic_load_n(&r->seq, __ATOMIC_RELAXED), s = s0 | 1;
+            int dirty = (s0 & 1) || r->count || r->overflow;
             __atomic_store_n(&r->seq, s, __ATOMIC_RELEASE);
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
             __atomic_store_n(&r->starttime, start, __ATOMIC_RELAXED);
-            memset(ents_of(r), 0, (size_t)LS_REG_ENTRIES * sizeof(struct ls_reg_ent));
+            if (dirty)
+                memset(ents_of(r), 0, (size_t)LS_REG_ENTRIES * sizeof(struct ls_reg_ent));
             r->count = 0;
             r->overflow = 0;
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -686,7 +730,7 @@ int ls_reg_lookup(uint64_t dev, uint64_t ino, int (*fn)(void *ctx, const struct 
     struct ls_reg_hdr *h = ls_reg_map();
     if (!h)
         return -1;
-    pid_t me = (pid_t)syscall(SYS_getpid);
+    pid_t me = ls_reg_pid();
     unsigned hw = __atomic_load_n(&h->region_hiwater, __ATOMIC_ACQUIRE);
     int total = 0;
     if (hw > LS_REG_REGIONS)

@@ -158,8 +158,11 @@ uint64_t ls_reg_self_start(void);          /* cached per process */
  * serialisation).  0, or -1 when not published (overflow is recorded). */
 int ls_reg_put(uint64_t key, const struct ls_pub *rec);
 void ls_reg_del(uint64_t key, uint64_t dev, uint64_t ino);
-/* In a forked child: forget the parent's region (no syscalls). */
+/* In a forked child: forget the parent's region and pid (no syscalls).
+ * Every fork of a process using the registry must call it in the child
+ * (the shim's atfork handler does). */
 void ls_reg_fork_child(void);
+pid_t ls_reg_pid(void);                    /* cached getpid() */
 
 /* Held records of OTHER live processes on (dev, ino): fn per record.  Sets
  * *unknown when some process's region overflowed (its pid is passed to

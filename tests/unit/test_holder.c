@@ -122,6 +122,7 @@ static struct kid kid_start(void (*fn)(int rd, int wr, void *arg), void *arg)
     k.pid = fork();
     assert_true(k.pid >= 0);
     if (k.pid == 0) {
+        ls_xwait_fork_child();      /* as the shim's atfork handler does */
         /* only its own pipes (a test that fails must not leave children
          * that keep each other alive), and gone with the test (no time
          * limit: a loaded machine may be slow) */
@@ -420,8 +421,10 @@ static void test_overlay_device_mismatch(void **state)
 {
     int f0 = count_fds(), st = 0;
     pid_t r = fork();
-    if (r == 0)
+    if (r == 0) {
+        ls_xwait_fork_child();
         _exit(overlay_run());
+    }
     waitpid(r, &st, 0);
     assert_true(WIFEXITED(st));
     if (WEXITSTATUS(st) == 77)
