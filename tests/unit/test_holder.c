@@ -1046,9 +1046,12 @@ static void test_registry_published_holder(void **state)
     assert_int_equal(ls_reg_pid_state(k.pid), 0);
     __atomic_store_n(&r->starttime, st, __ATOMIC_RELEASE);
 
-    /* gone: not believed, and its region is taken by the next claimant */
+    /* gone: not believed (a liveness seen less than 50 ms ago is trusted:
+     * wait for that, without a time limit) */
     kill(k.pid, SIGKILL);
     kid_end(&k);
+    while (ls_reg_pid_state(k.pid) != 0)
+        usleep(10000);
     c.n = 0;
     ls_reg_lookup(f.dev, f.ino, count_fn, &c, unk_fn);
     assert_int_equal(c.n, 0);
