@@ -13,11 +13,20 @@
 #include "registry.h"
 #include "shim.h"
 
+/* A forked child runs its reset (which clears owners: deletions) before
+ * the registry hears of the fork: it must not touch the parent's region. */
+static void same_process(void)
+{
+    if (LS_UNLIKELY(ls_reg_pid() != g_ls.pid))
+        ls_reg_fork_child();
+}
+
 /* One record per owner: the hull of its ranges, exact when it is one range. */
 void ls_publish_owner(struct ls_owner *o)
 {
     if (!ls_active() || !o->inode)
         return;
+    same_process();
     uint64_t key = (uint64_t)(uintptr_t)o;
     if (!o->ranges) {
         ls_reg_del(key, (uint64_t)o->inode->dev, (uint64_t)o->inode->ino);
@@ -41,6 +50,7 @@ void ls_publish_flock(const struct ls_desc *d, int fd)
 {
     if (!ls_active() || !d->inode)
         return;
+    same_process();
     uint64_t key = (uint64_t)(uintptr_t)d | 1;
     if (!d->flock_held) {
         ls_reg_del(key, (uint64_t)d->inode->dev, (uint64_t)d->inode->ino);

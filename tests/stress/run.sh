@@ -46,6 +46,12 @@ for p in $progs; do
         built=0
     fi
 done
+# the registry's reader (shim/registry.c) links into stress_registry
+if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_registry.c" "$here/../../shim/registry.c" \
+        -o "$bin/stress_registry" 2>"$bin/stress_registry.build.log"; then
+    notok "build stress_registry (see $bin/stress_registry.build.log)"
+    built=0
+fi
 [ $built = 1 ] || { echo "$pass passed, $fail failed"; exit 1; }
 
 # ---- running a program ----------------------------------------------------
@@ -186,6 +192,10 @@ if [ $can_unshare = 1 ]; then
 else
     skipped "fault read-only file system" "needs root and unshare -m for a read-only mount"
 fi
+
+# what a process publishes in the registry
+mkdir -p "$tmp/registry"
+shimrun fix "registry records" 30 "$bin/stress_registry" "$tmp/registry"
 
 # the cross-process waiter registry (/dev/shm, else /tmp) damaged
 if [ $can_unshare = 1 ]; then
