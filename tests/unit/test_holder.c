@@ -241,6 +241,10 @@ static void test_ofd_child_holder(void **state)
     int n = ls_find_holders(f.dev, f.ino, 0, EOFF, 0, -1, p, 8);
     assert_int_equal(n, 1);
     assert_int_equal(p[0], k.pid);
+    /* the bounded lookup F_GETLK uses (the child publishes nothing: /proc),
+     * asked twice (the second answer may come from its brief cache) */
+    assert_int_equal(ls_find_holder(f.dev, f.ino, 0, EOFF, 0, -1), k.pid);
+    assert_int_equal(ls_find_holder(f.dev, f.ino, 0, EOFF, 0, -1), k.pid);
     assert_int_equal(ls_find_holders(f.dev, f.ino, 150, 160, 1, -1, p, 8), 1);
     assert_int_equal(ls_find_holders(f.dev, f.ino, 199, 199, 0, -1, p, 8), 1);
     assert_int_equal(ls_find_holders(f.dev, f.ino, 200, 300, 1, -1, p, 8), 0);
@@ -253,6 +257,8 @@ static void test_ofd_child_holder(void **state)
 
     assert_int_equal(kid_end(&k), 0);
     assert_int_equal(ls_find_holders(f.dev, f.ino, 0, EOFF, 1, -1, p, 8), 0);
+    /* a cached answer naming a process that is gone is not used */
+    assert_int_equal(ls_find_holder(f.dev, f.ino, 0, EOFF, 0, -1), 0);
     assert_int_equal(count_fds(), f0);
 }
 
