@@ -467,7 +467,7 @@ static struct ls_reg_region *region_at(struct ls_reg_hdr *h, unsigned i)
 
 static struct ls_reg_ent *ents_of(struct ls_reg_region *r)
 {
-    return (struct ls_reg_ent *)(void *)((char *)r + 64);
+    return (struct ls_reg_ent *)(void *)((char *)r + LS_REG_REGION_HDR);
 }
 
 static unsigned hash_di(uint64_t dev, uint64_t ino)
@@ -475,6 +475,35 @@ static unsigned hash_di(uint64_t dev, uint64_t ino)
     uint64_t x = ino * 0x9e3779b97f4a7c15ull ^ (dev + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
     x ^= x >> 31;
     return (unsigned)x & (LS_REG_ENTRIES - 1);
+}
+
+/* The region's owner lives (its liveness mutex is held by a thread). */
+static int region_alive(struct ls_reg_region *r)
+{
+    return (__atomic_load_n(&r->alive.word, __ATOMIC_ACQUIRE) & 0x3fffffffu) != 0;   /* FUTEX_TID_MASK */
+}
+
+/* Hold our region's liveness mutex in this thread (again, when the thread
+ * that held it exited). */
+static void region_hold(struct ls_reg_region *r)
+{
+    uint32_t w = __atomic_load_n(&r->alive.word, __ATOMIC_ACQUIRE);
+    if (w & 0x3fffffffu)
+        return;
+    int e = pthread_mutex_lock(&r->alive.mu);
+    if (e == EOWNERDEAD)
+        pthread_mutex_consistent(&r->alive.mu);
+}
+
+static void region_init_alive(struct ls_reg_region *r)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&r->alive.mu, &a);
+    pthread_mutexattr_destroy(&a);
+    pthread_mutex_lock(&r->alive.mu);
 }
 
 /* ---- the writer side: this process's region ---- */
@@ -496,8 +525,10 @@ void ls_reg_fork_child(void)
 static struct ls_reg_region *region_get(int create)
 {
     pid_t me = ls_reg_pid();
-    if (my_region && my_region_pid == me)
+    if (my_region && my_region_pid == me) {
+        region_hold(my_region);
         return my_region;
+    }
     my_region = NULL;
     if (!create)
         return NULL;
@@ -541,6 +572,7 @@ static struct ls_reg_region *region_get(int create)
                 __atomic_store_n(&r->pid, 0, __ATOMIC_RELEASE);   /* a second one: free it */
                 continue;
             }
+            region_init_alive(r);
             mine = r;
             mi = i;
             if (pass)
@@ -745,7 +777,8 @@ int ls_reg_lookup(uint64_t dev, uint64_t ino, int (*fn)(void *ctx, const struct 
         int more = 0;
         int n = region_read(r, dev, ino, m, MATCH_MAX, &more);
         int ovf = __atomic_load_n(&r->overflow, __ATOMIC_ACQUIRE);
-        if ((n == 0 && !ovf && !more) || !pid_live(pid, start))
+        if ((n == 0 && !ovf && !more) || !region_alive(r) ||
+            __atomic_load_n(&r->pid, __ATOMIC_ACQUIRE) != pid)
             continue;
         if (n < 0 || ovf || more) {
             if (unk_fn)
@@ -780,7 +813,7 @@ int ls_reg_pid_state(pid_t pid)
         struct ls_reg_region *r = region_at(h, ri);
         if (__atomic_load_n(&r->pid, __ATOMIC_ACQUIRE) != pid)
             continue;
-        if (!pid_live(pid, __atomic_load_n(&r->starttime, __ATOMIC_RELAXED)))
+        if (!region_alive(r))
             continue;
         return __atomic_load_n(&r->overflow, __ATOMIC_ACQUIRE) ? -1 : 1;
     }
@@ -829,7 +862,7 @@ int ls_registry_scan(const char *dir, int (*fn)(void *ctx, const struct ls_pub *
         struct ls_reg_region *r = region_at(h, ri);
         pid_t pid = __atomic_load_n(&r->pid, __ATOMIC_ACQUIRE);
         uint64_t start = __atomic_load_n(&r->starttime, __ATOMIC_RELAXED);
-        if (pid <= 0 || !pid_live(pid, start))
+        if (pid <= 0 || !region_alive(r))
             continue;
         int mode = __atomic_load_n(&r->mode, __ATOMIC_RELAXED);
         struct ls_reg_ent *e = ents_of(r);

@@ -46,10 +46,12 @@
  *                       full the region's `overflow` is set: readers then
  *                       treat that process as unknown (fall back to /proc).
  *
- * A region or slot is believed only while its pid is alive with the same
- * start time (field 22 of /proc/PID/stat, read once by the publisher): a
- * reused pid cannot poison it.  A region of a dead process is reclaimed by
- * the next process that needs one.
+ * A region is believed only while its liveness mutex is held (see struct
+ * ls_reg_region): a dead, exec'd or zombie owner's records never count, and a
+ * reused pid cannot poison them.  A wait slot is believed only while its pid
+ * is alive with the same start time (field 22 of /proc/PID/stat, read once
+ * by the publisher).  A region is reclaimed by the next process that needs
+ * one once its pid is gone (or has another start time).
  */
 #ifndef LOCKSCOPE_REGISTRY_H
 #define LOCKSCOPE_REGISTRY_H
@@ -65,7 +67,8 @@
 #define LS_REG_WAITS        4096u
 #define LS_REG_REGIONS      256u
 #define LS_REG_ENTRIES      2048u           /* per region, a power of two */
-#define LS_REG_REGION_SIZE  (64u + LS_REG_ENTRIES * 64u)
+#define LS_REG_REGION_HDR   128u
+#define LS_REG_REGION_SIZE  (LS_REG_REGION_HDR + LS_REG_ENTRIES * 64u)
 
 /* kind */
 #define LS_PUB_HELD    1
@@ -98,7 +101,7 @@ struct ls_reg_wait {                /* 56 bytes */
     int64_t start, end;     /* inclusive; INT64_MAX = EOF */
 };
 
-struct ls_reg_region {              /* 64 bytes */
+struct ls_reg_region {              /* LS_REG_REGION_HDR bytes */
     int32_t pid;            /* 0: free; claimed by CAS */
     uint32_t seq;           /* seqlock: odd while written */
     uint64_t starttime;
@@ -106,6 +109,12 @@ struct ls_reg_region {              /* 64 bytes */
     uint32_t overflow;      /* 1: some owners could not be published */
     int32_t mode;
     uint32_t pad[9];
+    /* Liveness: a process-shared robust mutex that a thread of the owner
+     * keeps locked.  Its futex word (glibc: the first 32 bits) holds that
+     * thread's tid; the kernel clears the tid (FUTEX_OWNER_DIED) when the
+     * thread exits, execs or the process dies, zombies included.  Readers
+     * only load the word: records count while the tid is nonzero. */
+    union { pthread_mutex_t mu; uint32_t word; uint8_t space[64]; } alive;
 };
 
 struct ls_reg_ent {                 /* 64 bytes */

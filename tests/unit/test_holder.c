@@ -962,19 +962,17 @@ static void test_killed_in_critical_section(void **state)
 /* ------------------------------------------------------------------ */
 /* published holders                                                    */
 
-struct pub_arg { const struct file *f; int n; };
+struct pub_arg { const struct file *f; int n, fd; };
 
-/* Hold an OFD write lock on [0,9], publish it (as the shim does), publish n
- * more records on the inode and withdraw every other one, say 'R', wait. */
-static void kid_publish(int rd, int wr, void *a)
+/* Publish what the kid holds, as the shim does (in a thread of its own when
+ * asked: the thread's exit then makes the records unbelieved until the
+ * process publishes again). */
+static void *publish_all(void *a)
 {
     struct pub_arg *pa = a;
-    int fd = lock_path(pa->f->path, 1, 1, 0, 10, 0);
-    if (fd < 0)
-        _exit(2);
     struct ls_pub p = { .kind = LS_PUB_HELD, .family = LS_FAM_POSIX, .type = 1, .exact = 1,
                         .dev = pa->f->dev, .ino = pa->f->ino, .start = 0, .end = 9,
-                        .tid = (pid_t)syscall(SYS_gettid), .fd = fd, .mode = 2 };
+                        .tid = (pid_t)syscall(SYS_gettid), .fd = pa->fd, .mode = 2 };
     if (ls_reg_put(1, &p) != 0)
         _exit(3);
     for (int i = 0; i < pa->n; i++) {
@@ -985,9 +983,31 @@ static void kid_publish(int rd, int wr, void *a)
     }
     for (int i = 0; i < pa->n; i += 2)
         ls_reg_del(100 + (uint64_t)i, pa->f->dev, pa->f->ino);
+    return NULL;
+}
+
+/* Hold an OFD write lock on [0,9], publish it and n more records on the
+ * inode from a thread that exits, withdraw every other one, say 'R'.  Then
+ * on 'M': publish from the main thread, 'R'. */
+static void kid_publish(int rd, int wr, void *a)
+{
+    struct pub_arg *pa = a;
+    pa->fd = lock_path(pa->f->path, 1, 1, 0, 10, 0);
+    if (pa->fd < 0)
+        _exit(2);
+    pthread_t t;        /* first published by a thread that exits */
+    if (pthread_create(&t, NULL, publish_all, pa) || pthread_join(t, NULL))
+        _exit(4);
     put1(wr, 'R');
-    get1(rd);
-    _exit(0);
+    for (;;) {
+        char c = get1(rd);
+        if (c == 'M') {
+            publish_all(pa);
+        } else {
+            _exit(0);
+        }
+        put1(wr, 'R');
+    }
 }
 
 struct count_ctx { pid_t pid; int n, exact; };
@@ -1029,48 +1049,51 @@ static void test_registry_published_holder(void **state)
     int f0 = count_fds();
     struct file f;
     mkfile(&f, "pub");
-    struct pub_arg pa = { &f, 64 };
+    struct pub_arg pa = { &f, 64, -1 };
     struct kid k = kid_start(kid_publish, &pa);
+    assert_int_equal(get1(k.rd), 'R');
+
+    /* published by a thread that exited: the region's liveness went with
+     * it, nothing is believed until the process publishes again */
+    struct count_ctx c = { k.pid, 0, 0 };
+    ls_reg_lookup(f.dev, f.ino, count_fn, &c, unk_fn);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(ls_reg_pid_state(k.pid), 0);
+    put1(k.wr, 'M');
     assert_int_equal(get1(k.rd), 'R');
 
     assert_int_equal(ls_find_holder(f.dev, f.ino, 5, 5, 0, -1), k.pid);
     assert_int_equal(ls_reg_pid_state(k.pid), 1);
-    struct count_ctx c = { k.pid, 0, 0 };
+    c.n = c.exact = 0;
     assert_true(ls_reg_lookup(f.dev, f.ino, count_fn, &c, unk_fn) >= 1 + 32);
     assert_int_equal(c.n, 1 + 32);      /* every other one of 64 withdrawn */
     assert_int_equal(c.exact, 1 + 32);
-
-    /* the same pid with another start time: a reused pid, not believed */
     struct ls_reg_region *r = region_of(k.pid);
     assert_non_null(r);
-    uint64_t st = __atomic_load_n(&r->starttime, __ATOMIC_RELAXED);
-    assert_int_equal(st, ls_reg_starttime(k.pid));
-    __atomic_store_n(&r->starttime, st + 1, __ATOMIC_RELEASE);
+    assert_int_equal(__atomic_load_n(&r->starttime, __ATOMIC_RELAXED), ls_reg_starttime(k.pid));
+
+    /* dead but not reaped (a zombie): its locks are gone, its records too */
+    kill(k.pid, SIGKILL);
+    siginfo_t si;
+    assert_int_equal(waitid(P_PID, (id_t)k.pid, &si, WEXITED | WNOWAIT), 0);
     c.n = 0;
     ls_reg_lookup(f.dev, f.ino, count_fn, &c, unk_fn);
     assert_int_equal(c.n, 0);
     assert_int_equal(ls_reg_pid_state(k.pid), 0);
-    __atomic_store_n(&r->starttime, st, __ATOMIC_RELEASE);
-
-    /* gone: not believed (a liveness seen less than 50 ms ago is trusted:
-     * wait for that, without a time limit) */
-    kill(k.pid, SIGKILL);
     kid_end(&k);
-    while (ls_reg_pid_state(k.pid) != 0)
-        usleep(10000);
-    c.n = 0;
-    ls_reg_lookup(f.dev, f.ino, count_fn, &c, unk_fn);
-    assert_int_equal(c.n, 0);
 
     /* a region that cannot hold every owner says so */
-    struct pub_arg big = { &f, (int)LS_REG_ENTRIES };
+    struct pub_arg big = { &f, (int)LS_REG_ENTRIES, -1 };
     k = kid_start(kid_publish, &big);
+    assert_int_equal(get1(k.rd), 'R');
+    put1(k.wr, 'M');
     assert_int_equal(get1(k.rd), 'R');
     assert_int_equal(ls_reg_pid_state(k.pid), -1);
     c.pid = k.pid;
     c.n = 0;
     ls_reg_lookup(f.dev, f.ino, count_fn, &c, unk_fn);
     assert_true(c.n < 0);               /* unk_fn was told */
+    put1(k.wr, 'Q');
     assert_int_equal(kid_end(&k), 0);
     assert_int_equal(count_fds(), f0);
 }
