@@ -352,10 +352,10 @@ uint64_t ls_reg_self_start(void)
     return __atomic_load_n(&self_start, __ATOMIC_RELAXED);
 }
 
-/* pid alive with that start time.  A small cache of verified pairs keeps
- * the /proc read off repeated lookups, and the kill(pid, 0) too for 50 ms
- * (a process that died within the last 50 ms may still be named: the same
- * as if it died just after the answer). */
+/* pid alive with that start time (reclaiming a region, wait slots in the
+ * command's scan).  A small cache of verified pairs keeps the /proc read off
+ * repeated checks, and the kill(pid, 0) too for 50 ms: a region of a process
+ * that died within the last 50 ms is reclaimed a little later. */
 #define VCACHE 32
 #define VFRESH_NS 50000000LL
 struct vc { uint32_t busy; pid_t pid; uint64_t start; int64_t at; };
