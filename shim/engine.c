@@ -631,7 +631,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     struct ls_inode *in = d->inode;
     if (!in->flock_seen && !in->flock_checked && cmd != F_GETLK && fl.l_type != F_UNLCK) {
         /* Once per file: does another process hold flock locks on it?
-         * (/proc/locks, read without g_mu).  The inode's flag keeps later
+         * (the registry, read without g_mu).  The inode's flag keeps later
          * locks off the cache's scan once either has answered. */
         dev_t dev = in->dev;
         ino_t ino = in->ino;

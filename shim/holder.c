@@ -1,10 +1,15 @@
 /*
- * holder.c - who holds a lock (from /proc), and the registry of waiters
- * shared by processes under the shim (cross-process deadlock detection).
- * See holder.h for the contract.
+ * holder.c - who holds a lock, and the cross-process wait-for walk (the
+ * registry itself, shared by the user's processes under the shim, is
+ * registry.c).  See holder.h for the contract.
  *
- * HOLDERS.  The kernel prints every lock held through an fd in
- * /proc/PID/fdinfo/FD, one line per lock (fs/locks.c lock_get_status):
+ * HOLDERS.  First the registry: processes under the shim publish, per lock
+ * owner, the hull of what they hold (exact when it is one range; a hull is
+ * confirmed in the one /proc/PID/fdinfo/FD it names).  Only what the
+ * registry cannot say - a program's own F_OFD lock, a process whose region
+ * overflowed - is looked for the old way, bounded: the kernel prints every
+ * lock held through an fd in /proc/PID/fdinfo/FD, one line per lock
+ * (fs/locks.c lock_get_status):
  *
  *   lock:\t1: OFDLCK ADVISORY  READ -1 fe:00:10953906 1000 EOF
  *   lock:\t1: POSIX  ADVISORY  WRITE 13322 fe:00:10953906 100 199
@@ -14,34 +19,33 @@
  * (major and minor in hex, "%02x"; inode in decimal), start and end in
  * decimal (end "EOF" = OFFSET_MAX).  /proc/locks prints the same fields
  * for every lock of the system (plus "N: -> ..." lines for blocked waiters,
- * which are skipped).  A lookup first reads /proc/locks: when no
- * conflicting lock on the inode exists there, nobody holds one and no
- * process is scanned; a classic POSIX lock of another process names its
- * pid right there.  Only OFD locks (pid -1) need the scan of fdinfo files:
- * this process's first, then every /proc/PID.  Processes we may not
+ * which are skipped): that last resort first reads it (no conflicting lock
+ * there: nobody to look for; a classic POSIX lock names its pid), then the
+ * fdinfo files of this process, then of other processes (at most SCAN_CAP
+ * of them for F_GETLK, whose answer is kept briefly).  Processes we may not
  * inspect, and processes that vanish during the scan, are skipped.
  *
  * The superblock device can differ from stat's st_dev (btrfs subvolumes,
  * some overlayfs setups): a line whose inode matches but whose device does
  * not is confirmed by stat-ing /proc/PID/fd/FD.
  *
- * WAITERS.  A file, /dev/shm/lockscope-waits-v1-UID[-PIDNS] (or the same
- * name in /tmp), created 0600 and mapped MAP_SHARED by every process of the
- * user under the shim; its descriptor is closed as soon as it is mapped, so
- * the registry costs the program no fd.  A slot says "thread TID of process
- * PID waits for (dev, ino, [start,end], type)".  ls_xwait_begin takes the
- * registry's lock (a futex word in the mapping holding the owner's tid;
- * stolen from a dead or zombie owner at once, from any owner after a few
- * seconds, so nothing wedges it), drops slots of dead threads, walks the
- * wait-for graph through processes that have slots, and either refuses
- * with EDEADLK (publishing nothing) or publishes its slot, then unlocks.
- * Because check and publish are one critical section, exactly one side of
- * a cycle sees it.  The graph is process-granular, as the kernel's own
- * detection for POSIX locks is: process P waits for process Q when a
- * thread of P has a slot for a range Q holds a conflicting lock on.
+ * WAITERS.  A wait slot in the registry says "thread TID of process PID
+ * (start time S) waits for (dev, ino, [start,end], type)".  ls_xwait_begin
+ * takes the registry's walk lock (a robust process-shared mutex: taken over
+ * from a dead owner, a live one is waited for), drops slots of dead threads
+ * and reused pids, walks the wait-for graph through processes that have
+ * slots, and either refuses with EDEADLK (publishing nothing) or publishes
+ * its slot, then unlocks.  Because check and publish are one critical
+ * section, exactly one side of a cycle sees it.  The graph is
+ * process-granular, as the kernel's own detection for POSIX locks is:
+ * process P waits for process Q when a thread of P has a slot for a range Q
+ * holds a conflicting lock on (Q's published records; its fdinfo when it
+ * has none).
  *
- * Everything here is async-signal-safe: no malloc, no stdio, no mutex;
- * raw syscalls, fixed buffers on the stack (about 6 KB deep), atomics.
+ * Everything here is async-signal-safe except the walk lock (a pthread
+ * mutex; re-entry from a handler of the owning thread is refused, not
+ * deadlocked): no malloc, no stdio; raw syscalls, fixed buffers on the
+ * stack, atomics.
  */
 #include <errno.h>
 #include <fcntl.h>

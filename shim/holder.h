@@ -2,10 +2,10 @@
  * holder.h - who holds a lock, and who waits: the cross-process view.
  *
  * OFD locks carry no pid (the kernel reports -1).  Holders are found in
- * /proc/PID/fdinfo/FD "lock:" lines; waiters of processes under the shim
- * publish themselves in a small registry shared by those processes, which
- * is how a cycle between processes is detected (the kernel detects none
- * for OFD locks).
+ * the registry shared by the user's processes under the shim (registry.h:
+ * they publish what they hold), else in /proc/PID/fdinfo/FD "lock:" lines;
+ * waiters publish themselves in the same registry, which is how a cycle
+ * between processes is detected (the kernel detects none for OFD locks).
  *
  * Both functions are called WITHOUT g_mu held and with signals in the
  * program's state; they may block briefly on the registry's own lock.  They
