@@ -573,6 +573,7 @@ struct regq {
     const struct want *w;
     pid_t *pids;
     int n, max;
+    pid_t same;             /* a holder of exactly [start,end]: named first */
     pid_t unknown[8];       /* processes whose records are incomplete */
     int nunknown;
 };
@@ -618,8 +619,13 @@ static int regq_fn(void *ctx, const struct ls_pub *e)
         if (c <= 0)
             return 0;
     }
+    if (e->exact && e->start == w->start && e->end == w->end) {
+        /* the very lock the kernel reported (F_GETLK asks with its range) */
+        q->same = e->pid;
+        return 1;
+    }
     q->n = add_pid(q->pids, q->n, q->max, e->pid);
-    return q->n >= q->max;
+    return 0;
 }
 
 static void regq_unknown(void *ctx, pid_t pid)
@@ -637,6 +643,18 @@ static int registry_holders(const struct want *w, struct regq *q, pid_t *pids, i
     q->max = max;
     if (ls_reg_lookup((uint64_t)w->dev, (uint64_t)w->ino, regq_fn, q, regq_unknown) < 0)
         return -1;
+    if (q->same) {
+        /* the exact holder first, then the others that fit */
+        int k = 0;
+        for (int i = 0; i < q->n; i++)
+            if (q->pids[i] != q->same)
+                q->pids[k++] = q->pids[i];
+        if (k >= max)
+            k = max - 1;
+        memmove(q->pids + 1, q->pids, (size_t)k * sizeof *q->pids);
+        q->pids[0] = q->same;
+        q->n = k + 1;
+    }
     return q->n;
 }
 

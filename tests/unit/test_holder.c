@@ -1098,6 +1098,47 @@ static void test_registry_published_holder(void **state)
     assert_int_equal(count_fds(), f0);
 }
 
+struct range_arg { const struct file *f; int64_t start, end; };
+
+/* Hold an OFD read lock on [start,end] and publish it from the main thread. */
+static void kid_pub_range(int rd, int wr, void *a)
+{
+    struct range_arg *ra = a;
+    int fd = lock_path(ra->f->path, 1, 0, ra->start, ra->end - ra->start + 1, 0);
+    if (fd < 0)
+        _exit(2);
+    struct ls_pub p = { .kind = LS_PUB_HELD, .family = LS_FAM_POSIX, .type = 0, .exact = 1,
+                        .dev = ra->f->dev, .ino = ra->f->ino, .start = ra->start, .end = ra->end,
+                        .tid = (pid_t)syscall(SYS_gettid), .fd = fd, .mode = 2 };
+    if (ls_reg_put(7, &p) != 0)
+        _exit(3);
+    put1(wr, 'R');
+    get1(rd);
+    _exit(0);
+}
+
+/* F_GETLK asks with the range of the lock the kernel reported: the process
+ * holding exactly that lock is named, not another one overlapping it. */
+static void test_registry_exact_holder_first(void **state)
+{
+    struct file f;
+    mkfile(&f, "exact");
+    struct range_arg r1 = { &f, 0, 99 }, r2 = { &f, 50, 59 };
+    struct kid k1 = kid_start(kid_pub_range, &r1);
+    assert_int_equal(get1(k1.rd), 'R');
+    struct kid k2 = kid_start(kid_pub_range, &r2);
+    assert_int_equal(get1(k2.rd), 'R');
+    assert_int_equal(ls_find_holder(f.dev, f.ino, 50, 59, 1, -1), k2.pid);
+    assert_int_equal(ls_find_holder(f.dev, f.ino, 0, 99, 1, -1), k1.pid);
+    pid_t p[4];
+    int n = ls_find_holders(f.dev, f.ino, 50, 59, 1, -1, p, 4);
+    assert_true(n >= 2);
+    assert_int_equal(p[0], k2.pid);
+    assert_true(has_pid(p, n, k1.pid));
+    assert_int_equal(kid_end(&k1), 0);
+    assert_int_equal(kid_end(&k2), 0);
+}
+
 /* ------------------------------------------------------------------ */
 
 static int group_setup(void **state)
@@ -1137,6 +1178,7 @@ int main(void)
         cmocka_unit_test(test_registry_lock_not_wedged),
         cmocka_unit_test(test_killed_in_critical_section),
         cmocka_unit_test(test_registry_published_holder),
+        cmocka_unit_test(test_registry_exact_holder_first),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
