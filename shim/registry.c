@@ -204,19 +204,26 @@ static int hdr_valid(const struct ls_reg_hdr *h, uint64_t size)
 
 static uint64_t total_size(void) { return region_off() + (uint64_t)LS_REG_REGIONS * LS_REG_REGION_SIZE; }
 
-/* Map an existing file (fd): checked owner, mode, size, header. */
-static struct ls_reg_hdr *map_fd(int fd, int writable)
+/* Map an existing file (fd): checked owner, mode, size, header.  *bad: the
+ * file itself is unusable (not a passing failure such as ENOMEM). */
+static struct ls_reg_hdr *map_fd(int fd, int writable, int *bad)
 {
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077) || (uint64_t)st.st_size != total_size())
+    *bad = 0;
+    if (fstat(fd, &st) != 0)
         return NULL;
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) ||
+        (uint64_t)st.st_size != total_size()) {
+        *bad = 1;
+        return NULL;
+    }
     void *p = mmap(NULL, total_size(), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
         return NULL;
     struct ls_reg_hdr *h = p;
     if (!hdr_valid(h, total_size())) {
         munmap(p, total_size());
+        *bad = 1;
         return NULL;
     }
     return h;
@@ -271,7 +278,7 @@ static struct ls_reg_hdr *open_file(int dfd, int writable, int create)
     char name[64];
     file_name(name, sizeof name);
     for (int attempt = 0; attempt < 3; attempt++) {
-        int fd = sys_openat(dfd, name, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0);
+        int fd = sys_openat(dfd, name, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
         if (fd < 0) {
             if (errno != ENOENT || !create)
                 return NULL;
@@ -280,11 +287,12 @@ static struct ls_reg_hdr *open_file(int dfd, int writable, int create)
                 return NULL;
             continue;
         }
-        struct ls_reg_hdr *h = map_fd(fd, writable);
+        int bad;
+        struct ls_reg_hdr *h = map_fd(fd, writable, &bad);
         sys_close(fd);
         if (h)
             return h;
-        if (!create)
+        if (!create || !bad)
             return NULL;
         /* not usable (garbage, an old layout, a FIFO...): in our own
          * directory only our own processes could have put it there */
