@@ -1026,6 +1026,7 @@ int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
         if (d) {
             d->ofd_used = 1;
             ls_range_apply(&d->ofd_ranges, s, e, lt, &ls_range_allocator);
+            ls_publish_ofd(d, fd);          /* registry */
         }
         ls_leave(&g);
     }

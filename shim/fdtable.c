@@ -321,6 +321,7 @@ static void desc_free(struct ls_desc *d)
         in->ndescs--;
     }
     ls_range_free_all(&d->ofd_ranges, &ls_range_allocator);
+    ls_publish_ofd(d, -1);      /* registry: withdrawn */
     if (d->prev_all) d->prev_all->next_all = d->next_all;
     else g_all_descs = d->next_all;
     if (d->next_all) d->next_all->prev_all = d->prev_all;

@@ -232,6 +232,7 @@ int ls_flock_locks_on(int fd, dev_t dev, ino_t ino);
 /* registry (publish.c, under g_mu): an owner's model / a description's flock changed */
 void ls_publish_owner(struct ls_owner *o);
 void ls_publish_flock(const struct ls_desc *d, int fd);
+void ls_publish_ofd(const struct ls_desc *d, int fd);
 /* under g_mu: was /proc/locks already asked about this file (family 1: flock
  * locks, 2: fcntl locks)? */
 int ls_checked(dev_t dev, ino_t ino, int family);

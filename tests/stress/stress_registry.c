@@ -8,6 +8,8 @@
  *   - a forked child that exits leaves the parent's records alone (the
  *     child's fork reset must not touch the parent's region);
  *   - an unlock withdraws the record; a flock is published and withdrawn;
+ *   - the program's own F_OFD lock is published, and withdrawn when its
+ *     description goes;
  *   - the directory is ours and 0700.
  */
 #define _GNU_SOURCE
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
     int C_FORK = st_check("a forked child that exits leaves the parent's records");
     int C_UNLK = st_check("an unlock withdraws the record");
     int C_FLOCK = st_check("a flock is published (flock family) and withdrawn");
+    int C_OFD = st_check("the program's own F_OFD lock is published (ofd family), withdrawn at its last close");
     char dir[1024], pa[4096], pb[4096];
     snprintf(pa, sizeof pa, "%s/reg-a", argv[1]);
     snprintf(pb, sizeof pb, "%s/reg-b", argv[1]);
@@ -103,5 +106,15 @@ int main(int argc, char **argv)
     flock(b, LOCK_UN);
     w = look(dir, b);
     CHECK(C_FLOCK, held && w.n == 0, "published %d, %d records after LOCK_UN", held, w.n);
+    int c = open(pa, O_RDWR);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 5, .l_len = 5 };
+    if (c < 0 || fcntl(c, F_OFD_SETLK, &fl)) st_die("ofd lock");
+    w = look(dir, c);
+    int ofd = w.n == 1 && w.last.family == LS_FAM_OFD && w.last.exact && w.last.start == 5 && w.last.end == 9;
+    struct want w2 = w;
+    close(c);
+    w = look(dir, a);
+    CHECK(C_OFD, ofd && w.n == 0, "published %d (%d records, family %d), %d records after the close",
+          ofd, w2.n, w2.last.family, w.n);
     return st_report();
 }
