@@ -161,7 +161,9 @@ static int fcntl_locks_on(int fd, dev_t dev, ino_t ino)
 int ls_flock_locks_on(int fd, dev_t dev, ino_t ino)
 {
     struct flockq q = { ino, 0 };
+    int saved = errno;
     ls_reg_lookup((uint64_t)dev, (uint64_t)ino, flockq_fn, &q, NULL);
+    errno = saved;
     return q.found;
 }
 
