@@ -43,7 +43,7 @@ UNIT_DEPS_test_config := config/config.c
 UNIT_DEPS_test_log    := shim/log.c
 UNIT_DEPS_test_ranges := shim/ranges.c
 UNIT_DEPS_test_report := cmd/report.c shim/log.c
-UNIT_DEPS_test_holder := shim/holder.c
+UNIT_DEPS_test_holder := shim/holder.c shim/registry.c
 UNIT_DEPS_test_path   := shim/pathmatch.c shim/log.c
 
 .PHONY: all lib cmd test check units scenarios demo install clean deps bench fuzz test-asan test-tsan test-clang examples

@@ -459,7 +459,8 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             for (int tries = 0; tries < 3; tries++) {
                 /* holders of the REPORTED lock (its range; for a write lock
                  * only write locks, for a read lock any) */
-                n = ls_find_holders(dev, ino, qs, qe, q.l_type == F_WRLCK ? LS_RD : LS_WR, skip, pids, 8);
+                pids[0] = ls_find_holder(dev, ino, qs, qe, q.l_type == F_WRLCK ? LS_RD : LS_WR, skip);
+                n = pids[0] > 0;
                 /* This process was ruled out above (its model does not hold
                  * the reported lock): its own other locks that overlap are
                  * not the answer. */
@@ -630,7 +631,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     struct ls_inode *in = d->inode;
     if (!in->flock_seen && !in->flock_checked && cmd != F_GETLK && fl.l_type != F_UNLCK) {
         /* Once per file: does another process hold flock locks on it?
-         * (/proc/locks, read without g_mu).  The inode's flag keeps later
+         * (the registry, read without g_mu).  The inode's flag keeps later
          * locks off the cache's scan once either has answered. */
         dev_t dev = in->dev;
         ino_t ino = in->ino;
@@ -1025,6 +1026,7 @@ int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
         if (d) {
             d->ofd_used = 1;
             ls_range_apply(&d->ofd_ranges, s, e, lt, &ls_range_allocator);
+            ls_publish_ofd(d, fd);          /* registry */
         }
         ls_leave(&g);
     }

@@ -58,6 +58,7 @@ static void owner_recount(struct ls_owner *o)
         atomic_fetch_add_explicit(&g_locked_owners, now ? 1 : -1, memory_order_relaxed);
         o->counted = now;
     }
+    ls_publish_owner(o);        /* registry: what this process holds */
 }
 
 int ls_owner_apply(struct ls_owner *o, int64_t s, int64_t e, int type)
@@ -320,6 +321,7 @@ static void desc_free(struct ls_desc *d)
         in->ndescs--;
     }
     ls_range_free_all(&d->ofd_ranges, &ls_range_allocator);
+    ls_publish_ofd(d, -1);      /* registry: withdrawn */
     if (d->prev_all) d->prev_all->next_all = d->next_all;
     else g_all_descs = d->next_all;
     if (d->next_all) d->next_all->prev_all = d->prev_all;

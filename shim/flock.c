@@ -15,12 +15,16 @@
  * flock-fcntl-mix is seen two ways.  In this process: the inode's
  * flock_seen/fcntl_seen flags (the fcntl side is in engine.c).  Across
  * processes: before a flock lock on a file where this process holds no
- * fcntl-domain lock, /proc/locks is read for POSIX or OFD locks on the same
- * inode; any there is another process's (or the program's own F_OFD_*).
+ * fcntl-domain lock, one F_OFD_GETLK on the program's description asks the
+ * kernel for POSIX or OFD locks on the inode; any is another process's (or
+ * a description shared with one).  Flocks of other processes met by this
+ * process's fcntl locks: the registry (processes under the shim publish
+ * their flocks; see ls_flock_locks_on).
  * The other direction (another process's flock met by this process's
  * fcntl) is engine.c's to see.  Not done with the cure on: other processes'
  * cured flocks are OFD locks too, and the cure makes both kinds conflict.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
@@ -30,6 +34,7 @@
 
 #include "log.h"
 #include "real.h"
+#include "registry.h"
 #include "shim.h"
 
 #define NFS_MAGIC 0x6969
@@ -97,107 +102,70 @@ static int lock_line(const char *p, const char *e, ino_t ino, int flock_family,
     return v == (unsigned long long)ino;
 }
 
-/* The superblock device of fd as /proc/locks names it, when it differs
- * from st_dev (btrfs subvolumes): mnt_id from fdinfo, then mountinfo. */
-static int sb_dev(int fd, unsigned long long *maj, unsigned long long *min)
+/* A FLOCK lock on inode `ino` in /proc/PID/fdinfo/FD: the kernel's word
+ * on one registry record (records outlive a close). */
+static int flock_in_fdinfo(pid_t pid, int fd, ino_t ino)
 {
-    char path[64] = "/proc/self/fdinfo/", buf[2048];
-    size_t l = 18 + ls_fmt_u64(path + 18, (uint64_t)fd);
+    char path[64] = "/proc/", buf[2048];
+    size_t l = 6;
+    l += ls_fmt_u64(path + l, (uint64_t)pid);
+    memcpy(path + l, "/fdinfo/", 8);
+    l += 8;
+    l += ls_fmt_u64(path + l, (uint64_t)fd);
     path[l] = 0;
     int f = REAL(open)(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0) return -1;
+    if (f < 0) return 0;
     ssize_t n = read(f, buf, sizeof buf - 1);
     REAL(close)(f);
-    if (n <= 0) return -1;
+    if (n <= 0) return 0;
     buf[n] = 0;
-    char *m = strstr(buf, "mnt_id:");
-    unsigned long long id, v;
-    const char *p = m ? m + 7 : NULL;
-    if (!p) return -1;
-    p = skip_ws(p, buf + n);
-    if (num(&p, buf + n, 10, &id)) return -1;
-    f = REAL(open)("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-    if (f < 0) return -1;
-    /* "ID PARENT MAJ:MIN ..." one mount a line */
-    char mi[2048];
-    size_t have = 0;
-    int found = -1;
-    for (;;) {
-        ssize_t r = read(f, mi + have, sizeof mi - have);
-        if (r <= 0) break;
-        have += (size_t)r;
-        char *line = mi, *end = mi + have, *nl;
-        while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
-            const char *q = line;
-            if (!num(&q, nl, 10, &v) && v == id) {
-                q = skip_tok(skip_ws(q, nl), nl);   /* parent */
-                q = skip_ws(q, nl);
-                if (!num(&q, nl, 10, maj) && q < nl && *q++ == ':' && !num(&q, nl, 10, min))
-                    found = 0;
-                break;
-            }
-            line = nl + 1;
-        }
-        if (nl || found == 0) break;
-        have = (size_t)(end - line);
-        memmove(mi, line, have);
-        if (have == sizeof mi) have = 0;            /* an absurd line: drop it */
+    for (char *p = strstr(buf, "lock:"); p; p = strstr(p + 5, "lock:")) {
+        char *eol = strchr(p, '\n');
+        unsigned long long maj, min;
+        if (lock_line(p + 5, eol ? eol : buf + n, ino, 1, &maj, &min))
+            return 1;
     }
-    REAL(close)(f);
-    return found;
-}
-
-/* 1 when /proc/locks lists a POSIX or OFD lock on fd's inode. */
-/* Scan /proc/locks once: 1 if a lock of the family is held on ino on
- * device (maj, min); *other_dev set if one is held on ino elsewhere. */
-static int scan_proc_locks(ino_t ino, int flock_family, unsigned long long want_maj,
-                           unsigned long long want_min, int *other_dev)
-{
-    char buf[2048];                                 /* never under g_mu: may be slow */
-    int f = REAL(open)("/proc/locks", O_RDONLY | O_CLOEXEC);
-    if (f < 0) return 0;
-    size_t have = 0;
-    int hit = 0;
-    for (;;) {
-        ssize_t r = read(f, buf + have, sizeof buf - have);
-        if (r <= 0) break;
-        have += (size_t)r;
-        char *line = buf, *end = buf + have, *nl;
-        while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
-            unsigned long long maj, min;
-            if (lock_line(line, nl, ino, flock_family, &maj, &min)) {
-                if (maj == want_maj && min == want_min) { hit = 1; break; }
-                if (other_dev) *other_dev = 1;
-            }
-            line = nl + 1;
-        }
-        if (hit) break;
-        have = (size_t)(end - line);
-        memmove(buf, line, have);
-        if (have == sizeof buf) have = 0;
-    }
-    REAL(close)(f);
-    return hit;
-}
-
-/* Locks of the family on fd's file held by anyone (this process too). */
-static int locks_on(int fd, dev_t dev, ino_t ino, int flock_family)
-{
-    int other_dev = 0;
-    if (scan_proc_locks(ino, flock_family, major(dev), minor(dev), &other_dev))
-        return 1;
-    /* Same inode number under another device: this file's only if that
-     * is its superblock's device (btrfs subvolumes, some overlays). */
-    unsigned long long smaj, smin;
-    if (other_dev && sb_dev(fd, &smaj, &smin) == 0 && (smaj != major(dev) || smin != minor(dev)))
-        return scan_proc_locks(ino, flock_family, smaj, smin, NULL);
     return 0;
 }
 
-static int fcntl_locks_on(int fd, dev_t dev, ino_t ino) { return locks_on(fd, dev, ino, 0); }
+struct flockq { ino_t ino; int found; };
 
-/* For the engine: flock locks on the file, by any process. */
-int ls_flock_locks_on(int fd, dev_t dev, ino_t ino) { return locks_on(fd, dev, ino, 1); }
+static int flockq_fn(void *ctx, const struct ls_pub *e)
+{
+    struct flockq *q = ctx;
+    if (e->family != LS_FAM_FLOCK || e->kind != LS_PUB_HELD)
+        return 0;
+    q->found = flock_in_fdinfo(e->pid, e->fd, q->ino);
+    return q->found;
+}
+
+/* fcntl-domain locks (POSIX or OFD) on fd's file that are not this
+ * description's: the kernel answers one F_OFD_GETLK on the program's own
+ * description (callers make sure this process holds none elsewhere). */
+static int fcntl_locks_on(int fd, dev_t dev, ino_t ino)
+{
+    struct flock q;
+    int saved = errno;
+    memset(&q, 0, sizeof q);
+    q.l_type = F_WRLCK;
+    q.l_whence = SEEK_SET;
+    int r = REAL(fcntl)(fd, F_OFD_GETLK, &q) == 0 && q.l_type != F_UNLCK;
+    errno = saved;
+    return r;
+}
+
+/* For the engine: flock locks on the file held by other processes under
+ * the shim (they publish their flocks in the registry; each record is
+ * confirmed in the one fdinfo file it names).  No /proc/locks: its cost
+ * grows with every lock on the machine. */
+int ls_flock_locks_on(int fd, dev_t dev, ino_t ino)
+{
+    struct flockq q = { ino, 0 };
+    int saved = errno;
+    ls_reg_lookup((uint64_t)dev, (uint64_t)ino, flockq_fn, &q, NULL);
+    errno = saved;
+    return q.found;
+}
 
 /* The program used fcntl locks on the inode in this process: classic ones
  * (engine.c sets fcntl_seen) or its own F_OFD_* (ofd_used). */
@@ -346,6 +314,7 @@ int ls_flock(int fd, int op, void *site)
     if (d) {
         if (r == 0) d->flock_held = base == LOCK_UN ? 0 : base;
         else if (base == LOCK_EX && d->flock_held == LOCK_SH && !cure) d->flock_held = 0;  /* dropped */
+        ls_publish_flock(d, fd);
     }
     ls_leave(&g);
     return r < 0 ? -e : 0;

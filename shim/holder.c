@@ -1,10 +1,15 @@
 /*
- * holder.c - who holds a lock (from /proc), and the registry of waiters
- * shared by processes under the shim (cross-process deadlock detection).
- * See holder.h for the contract.
+ * holder.c - who holds a lock, and the cross-process wait-for walk (the
+ * registry itself, shared by the user's processes under the shim, is
+ * registry.c).  See holder.h for the contract.
  *
- * HOLDERS.  The kernel prints every lock held through an fd in
- * /proc/PID/fdinfo/FD, one line per lock (fs/locks.c lock_get_status):
+ * HOLDERS.  First the registry: processes under the shim publish, per lock
+ * owner, the hull of what they hold (exact when it is one range; a hull is
+ * confirmed in the one /proc/PID/fdinfo/FD it names).  Only what the
+ * registry cannot say - a program's own F_OFD lock, a process whose region
+ * overflowed - is looked for the old way, bounded: the kernel prints every
+ * lock held through an fd in /proc/PID/fdinfo/FD, one line per lock
+ * (fs/locks.c lock_get_status):
  *
  *   lock:\t1: OFDLCK ADVISORY  READ -1 fe:00:10953906 1000 EOF
  *   lock:\t1: POSIX  ADVISORY  WRITE 13322 fe:00:10953906 100 199
@@ -14,38 +19,37 @@
  * (major and minor in hex, "%02x"; inode in decimal), start and end in
  * decimal (end "EOF" = OFFSET_MAX).  /proc/locks prints the same fields
  * for every lock of the system (plus "N: -> ..." lines for blocked waiters,
- * which are skipped).  A lookup first reads /proc/locks: when no
- * conflicting lock on the inode exists there, nobody holds one and no
- * process is scanned; a classic POSIX lock of another process names its
- * pid right there.  Only OFD locks (pid -1) need the scan of fdinfo files:
- * this process's first, then every /proc/PID.  Processes we may not
+ * which are skipped): that last resort first reads it (no conflicting lock
+ * there: nobody to look for; a classic POSIX lock names its pid), then the
+ * fdinfo files of this process, then of other processes (at most SCAN_CAP
+ * of them for F_GETLK, whose answer is kept briefly).  Processes we may not
  * inspect, and processes that vanish during the scan, are skipped.
  *
  * The superblock device can differ from stat's st_dev (btrfs subvolumes,
  * some overlayfs setups): a line whose inode matches but whose device does
  * not is confirmed by stat-ing /proc/PID/fd/FD.
  *
- * WAITERS.  A file, /dev/shm/lockscope-waits-v1-UID[-PIDNS] (or the same
- * name in /tmp), created 0600 and mapped MAP_SHARED by every process of the
- * user under the shim; its descriptor is closed as soon as it is mapped, so
- * the registry costs the program no fd.  A slot says "thread TID of process
- * PID waits for (dev, ino, [start,end], type)".  ls_xwait_begin takes the
- * registry's lock (a futex word in the mapping holding the owner's tid;
- * stolen from a dead or zombie owner at once, from any owner after a few
- * seconds, so nothing wedges it), drops slots of dead threads, walks the
- * wait-for graph through processes that have slots, and either refuses
- * with EDEADLK (publishing nothing) or publishes its slot, then unlocks.
- * Because check and publish are one critical section, exactly one side of
- * a cycle sees it.  The graph is process-granular, as the kernel's own
- * detection for POSIX locks is: process P waits for process Q when a
- * thread of P has a slot for a range Q holds a conflicting lock on.
+ * WAITERS.  A wait slot in the registry says "thread TID of process PID
+ * (start time S) waits for (dev, ino, [start,end], type)".  ls_xwait_begin
+ * takes the registry's walk lock (a robust process-shared mutex: taken over
+ * from a dead owner, a live one is waited for), drops slots of dead threads
+ * and reused pids, walks the wait-for graph through processes that have
+ * slots, and either refuses with EDEADLK (publishing nothing) or publishes
+ * its slot, then unlocks.  Because check and publish are one critical
+ * section, exactly one side of a cycle sees it.  The graph is
+ * process-granular, as the kernel's own detection for POSIX locks is:
+ * process P waits for process Q when a thread of P has a slot for a range Q
+ * holds a conflicting lock on (Q's published records; its fdinfo when it
+ * has none).
  *
- * Everything here is async-signal-safe: no malloc, no stdio, no mutex;
- * raw syscalls, fixed buffers on the stack (about 6 KB deep), atomics.
+ * Everything here is async-signal-safe except the walk lock (a pthread
+ * mutex; re-entry from a handler of the owning thread is refused, not
+ * deadlocked): no malloc, no stdio; raw syscalls, fixed buffers on the
+ * stack, atomics.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -59,12 +63,13 @@
 
 #include "holder.h"
 #include "real.h"
+#include "registry.h"
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                       */
 
 static pid_t my_tid(void) { return (pid_t)syscall(SYS_gettid); }
-static pid_t my_pid(void) { return (pid_t)syscall(SYS_getpid); }
+static pid_t my_pid(void) { return ls_reg_pid(); }
 
 static size_t fmt_u64(char *buf, uint64_t v)
 {
@@ -561,23 +566,111 @@ static int open_proc(void)
     return REAL(open)("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-int ls_find_holders(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
-                    int self_skip_fd, pid_t *pids, int max)
-{
-    struct want w;
-    struct pre pre;
-    int saved = errno, n = 0, full, own;
-    pid_t self = my_pid();
-    if (max <= 0 || !pids)
-        return 0;
-    want_init(&w, dev, ino, start, end, type);
+/* ------------------------------------------------------------------ */
+/* holders: the registry first                                         */
 
-    if (prefilter(&w, self, &pre) == PRE_COMPLETE) {
+struct regq {
+    const struct want *w;
+    pid_t *pids;
+    int n, max;
+    pid_t same;             /* a holder of exactly [start,end]: named first */
+    pid_t unknown[8];       /* processes whose records are incomplete */
+    int nunknown;
+};
+
+static int add_unknown(struct regq *q, pid_t p)
+{
+    for (int i = 0; i < q->nunknown; i++)
+        if (q->unknown[i] == p)
+            return 0;
+    if (q->nunknown < 8)
+        q->unknown[q->nunknown++] = p;
+    return 0;
+}
+
+/* One record's fdinfo (the description it names) says it holds w. */
+static int confirm_record(const struct ls_pub *e, const struct want *w)
+{
+    char path[64];
+    size_t len = 0;
+    if (e->fd < 0)
+        return -1;
+    cat(path, &len, sizeof path, "/proc/");
+    cat_u64(path, &len, sizeof path, (uint64_t)e->pid);
+    cat(path, &len, sizeof path, "/fdinfo/");
+    cat_u64(path, &len, sizeof path, (uint64_t)e->fd);
+    int r = scan_fdinfo(AT_FDCWD, path, e->pid, e->fd, w, NULL);
+    return r < 0 ? -1 : r;
+}
+
+static int regq_fn(void *ctx, const struct ls_pub *e)
+{
+    struct regq *q = ctx;
+    const struct want *w = q->w;
+    if (e->kind != LS_PUB_HELD || e->family == LS_FAM_FLOCK)
+        return 0;
+    if (e->start > w->end || w->start > e->end || (!w->type && !e->type))
+        return 0;
+    if (!e->exact) {
+        /* a hull of several ranges: its description's fdinfo decides */
+        int c = confirm_record(e, w);
+        if (c < 0)
+            add_unknown(q, e->pid);
+        if (c <= 0)
+            return 0;
+    }
+    if (e->exact && e->start == w->start && e->end == w->end) {
+        /* the very lock the kernel reported (F_GETLK asks with its range) */
+        q->same = e->pid;
+        return 1;
+    }
+    q->n = add_pid(q->pids, q->n, q->max, e->pid);
+    return 0;
+}
+
+static void regq_unknown(void *ctx, pid_t pid)
+{
+    add_unknown(ctx, pid);
+}
+
+/* Holders named by the registry (other processes under the shim).  -1: no
+ * registry. */
+static int registry_holders(const struct want *w, struct regq *q, pid_t *pids, int max)
+{
+    memset(q, 0, sizeof *q);
+    q->w = w;
+    q->pids = pids;
+    q->max = max;
+    if (ls_reg_lookup((uint64_t)w->dev, (uint64_t)w->ino, regq_fn, q, regq_unknown) < 0)
+        return -1;
+    if (q->same) {
+        /* the exact holder first, then the others that fit */
+        int k = 0;
+        for (int i = 0; i < q->n; i++)
+            if (q->pids[i] != q->same)
+                q->pids[k++] = q->pids[i];
+        if (k >= max)
+            k = max - 1;
+        memmove(q->pids + 1, q->pids, (size_t)k * sizeof *q->pids);
+        q->pids[0] = q->same;
+        q->n = k + 1;
+    }
+    return q->n;
+}
+
+/* The /proc way (last resort): /proc/locks, this process's fdinfo, then up
+ * to `cap` other processes' (0: all). */
+static int proc_holders(const struct want *w, int self_skip_fd, pid_t *pids, int n, int max, int cap)
+{
+    struct pre pre;
+    int full, own;
+    pid_t self = my_pid();
+    if (prefilter(w, self, &pre) == PRE_COMPLETE) {
         if (!pre_any(&pre))
-            goto done;
+            return n;
         /* The full scan is needed for OFD locks other than those held
          * through the requester's own description. */
-        full = pre.ofd && pre.ofd > scan_own_fd(&w, self_skip_fd);
+        full = pre.ofd && pre.ofd > scan_own_fd(w, self_skip_fd);
         own = pre.ofd || pre.posix_self;
     } else {
         /* partial: its positives (pre.direct, pre.confirm) stand, its
@@ -587,15 +680,16 @@ int ls_find_holders(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
 
     int procfd = open_proc();
     if (procfd < 0)
-        goto done;
+        return n;
     /* This process first. */
-    if (own && scan_pid(procfd, 0, &w, self_skip_fd))
+    if (own && scan_pid(procfd, 0, w, self_skip_fd))
         n = add_pid(pids, n, max, self);
     for (int i = 0; i < pre.ndirect && n < max; i++)
         n = add_pid(pids, n, max, pre.direct[i]);
     for (int i = 0; i < pre.nconfirm && n < max; i++)
-        if (scan_pid(procfd, pre.confirm[i], &w, -1))
+        if (scan_pid(procfd, pre.confirm[i], w, -1))
             n = add_pid(pids, n, max, pre.confirm[i]);
+    int visited = 0;
     if (full && n < max) {
         char dents[2048] __attribute__((aligned(8)));
         for (;;) {
@@ -612,289 +706,244 @@ int ls_find_holders(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
                 for (int i = 0; i < n; i++)
                     if (pids[i] == (pid_t)p)
                         known = 1;
-                if (!known && scan_pid(procfd, (pid_t)p, &w, -1))
+                if (known)
+                    continue;
+                if (cap && ++visited > cap)
+                    goto out;
+                if (scan_pid(procfd, (pid_t)p, w, -1))
                     n = add_pid(pids, n, max, (pid_t)p);
             }
             if (n >= max)
                 break;
         }
     }
+out:
     REAL(close)(procfd);
-done:
+    return n;
+}
+
+int ls_find_holders(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
+                    int self_skip_fd, pid_t *pids, int max)
+{
+    struct want w;
+    struct regq q;
+    int saved = errno, n;
+    if (max <= 0 || !pids)
+        return 0;
+    want_init(&w, dev, ino, start, end, type);
+    n = registry_holders(&w, &q, pids, max);
+    if (n < 0)
+        n = 0;
+    if (n < max)
+        n = proc_holders(&w, self_skip_fd, pids, n, max, 0);
     errno = saved;
     return n;
+}
+
+/* The answers of the bounded /proc scan, kept briefly per lock. */
+#define HCACHE      8
+#define HCACHE_NS   200000000LL    /* 0.2 s */
+#define SCAN_CAP    1024           /* processes visited by one scan */
+
+struct hcache {
+    uint32_t busy;
+    uint64_t dev, ino;
+    int64_t start, end;
+    int type;
+    pid_t pid;              /* 0: nobody could be named */
+    int64_t at;
+};
+static struct hcache hcache[HCACHE];
+static uint32_t hcache_next;
+
+static int hcache_get(const struct want *w, pid_t *out)
+{
+    int64_t now = now_ns();
+    for (int i = 0; i < HCACHE; i++) {
+        struct hcache *c = &hcache[i];
+        uint32_t z = 0;
+        if (!__atomic_compare_exchange_n(&c->busy, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            continue;
+        int hit = c->at && now - c->at < HCACHE_NS && c->dev == (uint64_t)w->dev &&
+                  c->ino == (uint64_t)w->ino && c->start == w->start && c->end == w->end &&
+                  c->type == w->type;
+        pid_t p = c->pid;
+        __atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+        if (hit && (p == 0 || !(syscall(SYS_kill, p, 0) != 0 && errno == ESRCH))) {
+            *out = p;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void hcache_put(const struct want *w, pid_t p)
+{
+    struct hcache *c = &hcache[__atomic_fetch_add(&hcache_next, 1, __ATOMIC_RELAXED) % HCACHE];
+    uint32_t z = 0;
+    if (!__atomic_compare_exchange_n(&c->busy, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return;
+    c->dev = (uint64_t)w->dev;
+    c->ino = (uint64_t)w->ino;
+    c->start = w->start;
+    c->end = w->end;
+    c->type = w->type;
+    c->pid = p;
+    c->at = now_ns();
+    __atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+}
+
+pid_t ls_find_holder(dev_t dev, ino_t ino, int64_t start, int64_t end, int type, int self_skip_fd)
+{
+    struct want w;
+    struct regq q;
+    pid_t p[1], self = my_pid();
+    int saved = errno;
+    want_init(&w, dev, ino, start, end, type);
+    if (registry_holders(&w, &q, p, 1) > 0) {
+        errno = saved;
+        return p[0];
+    }
+    pid_t got = 0;
+    if (!hcache_get(&w, &got)) {
+        pid_t ps[4];
+        int n = proc_holders(&w, self_skip_fd, ps, 0, 4, SCAN_CAP);
+        for (int i = 0; i < n && !got; i++)
+            if (ps[i] != self)
+                got = ps[i];
+        hcache_put(&w, got);
+    }
+    errno = saved;
+    return got;
 }
 
 /* ------------------------------------------------------------------ */
 /* the registry of waiters                                             */
 
-#define REG_SLOTS    4096
-#define REG_MAGIC    0x4c535731u       /* "LSW1" */
-#define REG_VERSION  1
-#define SEQ_MASK     0x3ffffu          /* slot handle = idx + REG_SLOTS * seq */
-#define STEAL_NS     3000000000LL      /* a live owner keeps the lock at most this */
-#define POLL_NS      10000000L         /* futex wait slice */
 #define WALK_DEPTH   16
 #define WALK_PIDS    64                /* distinct waiting processes considered */
 #define WALK_QUERIES 64                /* resources examined per walk */
+#define SEQ_MASK     0x3ffffu          /* slot handle = idx + LS_REG_WAITS * seq */
 
-struct reg_slot {
-    int32_t pid;            /* 0: free; stored last on publish */
-    int32_t tid;
-    uint32_t seq;
-    int32_t type;           /* 0 read, 1 write */
-    uint64_t dev, ino;
-    int64_t start, end;     /* inclusive; INT64_MAX = EOF */
-};
-
-struct reg {
-    uint32_t magic;
-    uint32_t version;
-    uint32_t lock;          /* futex word: 0 free, else the owner's tid */
-    uint32_t hiwater;       /* slots [0, hiwater) may be in use */
-    uint32_t seq;
-    uint32_t pad[11];
-    struct reg_slot slot[REG_SLOTS];
-};
-
-#define ST_UNTRIED 0
-#define ST_OPENING 1
-#define ST_READY   2
-#define ST_NONE    3
-
-static int reg_state;
-static pid_t reg_opener;
-static struct reg *reg_map;
-
-static struct reg *reg_open_in(const char *dir, int attempt)
+static struct ls_reg_wait *waits_of(struct ls_reg_hdr *h)
 {
-    char path[160], ns[64];
-    size_t len = 0;
-    struct stat st;
-    cat(path, &len, sizeof path, dir);
-    cat(path, &len, sizeof path, "/lockscope-waits-v1-");
-    cat_u64(path, &len, sizeof path, (uint64_t)geteuid());
-    /* one registry per pid namespace: pids must mean the same thing */
-    ssize_t nl = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
-    if (nl > 0) {
-        char num[32];
-        size_t k = 0;
-        for (ssize_t i = 0; i < nl && k + 1 < sizeof num; i++)
-            if (ns[i] >= '0' && ns[i] <= '9')
-                num[k++] = ns[i];
-        num[k] = 0;
-        if (k) {
-            cat(path, &len, sizeof path, "-");
-            cat(path, &len, sizeof path, num);
-        }
-    }
-    if (attempt > 0) {
-        /* the usual name is taken by something unusable (another owner,
-         * garbage): every process tries the same next names, in order */
-        cat(path, &len, sizeof path, ".");
-        cat_u64(path, &len, sizeof path, (uint64_t)attempt);
-    }
-    int fd = REAL(open)(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd < 0)
-        return NULL;
-    struct reg *m = NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
-        goto out;
-    if ((st.st_mode & 0777) != 0600 && fchmod(fd, 0600) != 0)
-        goto out;
-    if (st.st_size < (off_t)sizeof(struct reg) && ftruncate(fd, sizeof(struct reg)) != 0)
-        goto out;
-    void *p = mmap(NULL, sizeof(struct reg), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED)
-        goto out;
-    m = p;
-    uint32_t z = 0;
-    if (!__atomic_compare_exchange_n(&m->magic, &z, REG_MAGIC, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
-        && z != REG_MAGIC) {
-        munmap(p, sizeof(struct reg));
-        m = NULL;
-        goto out;
-    }
-    __atomic_store_n(&m->version, REG_VERSION, __ATOMIC_RELAXED);
-out:
-    REAL(close)(fd);
-    return m;
-}
-
-static struct reg *reg_get(void)
-{
-    int st = __atomic_load_n(&reg_state, __ATOMIC_ACQUIRE);
-    if (st == ST_READY)
-        return reg_map;
-    if (st == ST_NONE)
-        return NULL;
-    pid_t tid = my_tid();
-    for (int spins = 0;; spins++) {
-        int exp = ST_UNTRIED;
-        if (__atomic_compare_exchange_n(&reg_state, &exp, ST_OPENING, 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            __atomic_store_n(&reg_opener, tid, __ATOMIC_RELAXED);
-            struct reg *m = NULL;
-            for (int attempt = 0; !m && attempt < 4; attempt++) {
-                m = reg_open_in("/dev/shm", attempt);
-                if (!m)
-                    m = reg_open_in("/tmp", attempt);
-            }
-            reg_map = m;
-            __atomic_store_n(&reg_state, m ? ST_READY : ST_NONE, __ATOMIC_RELEASE);
-            return m;
-        }
-        if (exp == ST_READY)
-            return reg_map;
-        if (exp == ST_NONE)
-            return NULL;
-        /* another thread is opening; a signal handler that interrupted
-         * the opener must not wait for it */
-        if (__atomic_load_n(&reg_opener, __ATOMIC_RELAXED) == tid || spins > 2000)
-            return NULL;
-        sched_yield();
-    }
+    return (struct ls_reg_wait *)(void *)((char *)h + h->wait_off);
 }
 
 void ls_xwait_fork_child(void)
 {
     /* Slots carry the parent's pid and tid: ls_xwait_end checks both, so
-     * the child can never clear (nor own) one of them.  What remains is an
-     * open in progress in a parent thread the child does not have. */
-    if (__atomic_load_n(&reg_state, __ATOMIC_RELAXED) == ST_OPENING) {
-        reg_opener = 0;
-        __atomic_store_n(&reg_state, ST_UNTRIED, __ATOMIC_RELAXED);
-    }
-}
-
-static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
-{
-    return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+     * the child can never clear (nor own) one of them. */
+    ls_reg_fork_child();
 }
 
 /* A thread is gone (or a zombie that holds nothing). */
 static int tid_dead(pid_t pid, pid_t tid)
 {
-    long r = pid > 0 ? syscall(SYS_tgkill, pid, tid, 0) : syscall(SYS_tkill, tid, 0);
+    long r = syscall(SYS_tgkill, pid, tid, 0);
     return r != 0 && errno == ESRCH;
 }
 
-static int tid_zombie(pid_t tid)
-{
-    char path[48], buf[256];
-    size_t len = 0;
-    cat(path, &len, sizeof path, "/proc/");
-    cat_u64(path, &len, sizeof path, (uint64_t)tid);
-    cat(path, &len, sizeof path, "/stat");
-    int fd = REAL(open)(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return errno == ENOENT || errno == ESRCH;
-    ssize_t n = read(fd, buf, sizeof buf);
-    REAL(close)(fd);
-    if (n <= 0)
-        return 0;
-    for (ssize_t i = n - 1; i >= 0; i--)
-        if (buf[i] == ')')
-            return i + 2 < n && (buf[i + 2] == 'Z' || buf[i + 2] == 'X');
-    return 0;
-}
-
 /* 0: locked; -1: this thread already holds it (re-entered from a signal
- * handler) - go without detection. */
-static int reg_lock(struct reg *r, pid_t tid)
+ * handler) or it cannot be had - go without detection.  The lock is a
+ * robust mutex: when its owner dies the next taker gets it (EOWNERDEAD);
+ * a live owner, however slow, is waited for. */
+static int reg_lock(struct ls_reg_hdr *h)
 {
-    uint32_t seen = 0;
-    int64_t since = 0;
-    int polls = 0;
-    for (;;) {
-        uint32_t cur = 0;
-        if (__atomic_compare_exchange_n(&r->lock, &cur, (uint32_t)tid, 0,
-                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-            return 0;
-        if (cur == (uint32_t)tid)
-            return -1;
-        if (cur != seen) {
-            seen = cur;
-            since = now_ns();
-            polls = 0;
-        }
-        int steal = tid_dead(0, (pid_t)cur)
-                 || (polls > 0 && tid_zombie((pid_t)cur))
-                 || now_ns() - since > STEAL_NS;
-        if (steal) {
-            if (__atomic_compare_exchange_n(&r->lock, &cur, (uint32_t)tid, 0,
-                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-                return 0;
-            continue;
-        }
-        struct timespec ts = { 0, POLL_NS };
-        futex(&r->lock, FUTEX_WAIT, cur, &ts);
-        polls++;
+    int r = pthread_mutex_lock(&h->walk_mu);
+    if (r == EOWNERDEAD) {
+        pthread_mutex_consistent(&h->walk_mu);
+        return 0;
     }
+    return r == 0 ? 0 : -1;
 }
 
-static void reg_unlock(struct reg *r, pid_t tid)
+static void reg_unlock(struct ls_reg_hdr *h)
 {
-    uint32_t me = (uint32_t)tid;
-    if (__atomic_compare_exchange_n(&r->lock, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-        futex(&r->lock, FUTEX_WAKE, 1, NULL);
+    pthread_mutex_unlock(&h->walk_mu);
 }
 
-static void slot_clear(struct reg_slot *s)
+static void slot_clear(struct ls_reg_wait *s)
 {
     __atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
 }
 
-/* Drop slots of dead threads, shrink hiwater, list the other processes
- * that wait.  Under the registry lock. */
-static int reg_sweep(struct reg *r, pid_t self, pid_t *wp, int wmax)
+/* Drop slots of dead threads and of reused pids (start time differs),
+ * shrink hiwater, list the other processes that wait.  Under the lock. */
+static int reg_sweep(struct ls_reg_hdr *h, pid_t self, pid_t *wp, int wmax)
 {
-    uint32_t hi = __atomic_load_n(&r->hiwater, __ATOMIC_RELAXED), last = 0;
+    struct ls_reg_wait *ws = waits_of(h);
+    uint32_t hi = __atomic_load_n(&h->wait_hiwater, __ATOMIC_RELAXED), last = 0;
     pid_t lp = 0, lt = 0;       /* last thread found alive */
+    uint64_t ls = 0;
     int n = 0;
-    if (hi > REG_SLOTS)
-        hi = REG_SLOTS;
+    if (hi > LS_REG_WAITS)
+        hi = LS_REG_WAITS;
     for (uint32_t i = 0; i < hi; i++) {
-        struct reg_slot *s = &r->slot[i];
+        struct ls_reg_wait *s = &ws[i];
         pid_t p = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
         if (!p)
             continue;
-        if (!(p == lp && s->tid == lt)) {
-            if (tid_dead(p, s->tid)) {
+        if (!(p == lp && s->tid == lt && s->starttime == ls)) {
+            if (tid_dead(p, s->tid) || ls_reg_starttime(p) != s->starttime) {
                 slot_clear(s);
                 continue;
             }
             lp = p;
             lt = s->tid;
+            ls = s->starttime;
         }
         last = i + 1;
         if (p != self)
             n = add_pid(wp, n, wmax, p);
     }
-    __atomic_store_n(&r->hiwater, last, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->wait_hiwater, last, __ATOMIC_RELAXED);
     return n;
 }
 
 /* Does `pid` (a waiting process; self: this one) hold a lock conflicting
- * with w?  The prefilter's positives always count, its negatives only when
- * `complete`; the rest is a scan of that one process. */
-static int holds(int procfd, pid_t pid, pid_t self, const struct want *w, const struct pre *pre,
-                 int complete, int skip_fd)
+ * with w?  Another process: its published records when it has a region
+ * (exact ones count as they are, hulls are confirmed in the one fdinfo
+ * they name), else its own fdinfo files.  This process: its fdinfo. */
+struct holdq {
+    const struct want *w;
+    pid_t pid;
+    int yes, unsure;
+};
+
+static int holdq_fn(void *ctx, const struct ls_pub *e)
 {
-    if (pid == self) {
-        if (complete && !pre->ofd && !pre->posix_self)
-            return 0;
+    struct holdq *q = ctx;
+    const struct want *w = q->w;
+    if (e->pid != q->pid || e->kind != LS_PUB_HELD || e->family == LS_FAM_FLOCK)
+        return 0;
+    if (e->start > w->end || w->start > e->end || (!w->type && !e->type))
+        return 0;
+    int c = e->exact ? 1 : confirm_record(e, w);
+    if (c > 0)
+        q->yes = 1;
+    else if (c < 0)
+        q->unsure = 1;
+    return q->yes;
+}
+
+static void holdq_unknown(void *ctx, pid_t pid)
+{
+    struct holdq *q = ctx;
+    if (pid == q->pid)
+        q->unsure = 1;
+}
+
+static int holds(int procfd, pid_t pid, pid_t self, const struct want *w, int skip_fd)
+{
+    if (pid == self)
         return scan_pid(procfd, 0, w, skip_fd);
-    }
-    for (int i = 0; i < pre->ndirect; i++)
-        if (pre->direct[i] == pid)
+    if (ls_reg_pid_state(pid) == 1) {
+        struct holdq q = { w, pid, 0, 0 };
+        ls_reg_lookup((uint64_t)w->dev, (uint64_t)w->ino, holdq_fn, &q, holdq_unknown);
+        if (q.yes)
             return 1;
-    if (complete) {
-        int maybe = pre->ofd > 0;
-        for (int i = 0; i < pre->nconfirm; i++)
-            if (pre->confirm[i] == pid)
-                maybe = 1;
-        if (!maybe)
+        if (!q.unsure)
             return 0;
     }
     return scan_pid(procfd, pid, w, -1);
@@ -902,13 +951,13 @@ static int holds(int procfd, pid_t pid, pid_t self, const struct want *w, const 
 
 /* The wait-for walk.  Returns -EDEADLK when some process we wait for
  * (transitively) waits for something this process holds. */
-static int walk(struct reg *r, pid_t self, const struct want *w0, const pid_t *wp, int nw)
+static int walk(struct ls_reg_hdr *h, pid_t self, const struct want *w0, const pid_t *wp, int nw)
 {
+    struct ls_reg_wait *ws = waits_of(h);
     int depth[WALK_PIDS];
     int queue[WALK_PIDS], qh = 0, qn = 0, queries = 0;
     unsigned char seen[WALK_PIDS];
-    struct pre pre;
-    int pre_ok, rc = 0;     /* pre_ok: the prefilter's negatives count */
+    int rc = 0;
     int procfd = open_proc();
     if (procfd < 0)
         return 0;
@@ -916,44 +965,38 @@ static int walk(struct reg *r, pid_t self, const struct want *w0, const pid_t *w
 
     /* depth 0: which waiting processes hold what we want (another
      * description of this process is the engine's business) */
-    pre_ok = prefilter(w0, self, &pre) == PRE_COMPLETE;
-    if (!pre_ok || pre_any(&pre)) {
-        for (int i = 0; i < nw; i++)
-            if (holds(procfd, wp[i], self, w0, &pre, pre_ok, -1)) {
-                seen[i] = 1;
-                depth[qn] = 1;
-                queue[qn++] = i;
-            }
-    }
+    for (int i = 0; i < nw; i++)
+        if (holds(procfd, wp[i], self, w0, -1)) {
+            seen[i] = 1;
+            depth[qn] = 1;
+            queue[qn++] = i;
+        }
     while (qh < qn && !rc) {
         int wi = queue[qh], d = depth[qh];
         qh++;
-        pid_t h = wp[wi];
-        uint32_t hi = __atomic_load_n(&r->hiwater, __ATOMIC_RELAXED);
-        if (hi > REG_SLOTS)
-            hi = REG_SLOTS;
+        pid_t hp = wp[wi];
+        uint32_t hi = __atomic_load_n(&h->wait_hiwater, __ATOMIC_RELAXED);
+        if (hi > LS_REG_WAITS)
+            hi = LS_REG_WAITS;
         for (uint32_t i = 0; i < hi && !rc; i++) {
-            struct reg_slot *s = &r->slot[i];
-            if (__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE) != h)
+            struct ls_reg_wait *s = &ws[i];
+            if (__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE) != hp)
                 continue;
             if (++queries > WALK_QUERIES)
                 goto out;
             struct want w;
             want_init(&w, (dev_t)s->dev, (ino_t)s->ino, s->start, s->end, s->type);
-            pre_ok = prefilter(&w, self, &pre) == PRE_COMPLETE;
-            if (pre_ok && !pre_any(&pre))
-                continue;
-            /* h waits for something this process holds: a cycle */
-            if (holds(procfd, self, self, &w, &pre, pre_ok, -1)) {
+            /* hp waits for something this process holds: a cycle */
+            if (holds(procfd, self, self, &w, -1)) {
                 rc = -EDEADLK;
                 break;
             }
             if (d >= WALK_DEPTH)
                 continue;
             for (int j = 0; j < nw; j++) {
-                if (seen[j] || wp[j] == h)
+                if (seen[j] || wp[j] == hp)
                     continue;
-                if (holds(procfd, wp[j], self, &w, &pre, pre_ok, -1)) {
+                if (holds(procfd, wp[j], self, &w, -1)) {
                     seen[j] = 1;
                     depth[qn] = d + 1;
                     queue[qn++] = j;
@@ -973,39 +1016,42 @@ int ls_xwait_begin(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
     pid_t wp[WALK_PIDS];
     if (slot)
         *slot = -1;
-    struct reg *r = reg_get();
-    if (!r)
+    struct ls_reg_hdr *h = ls_reg_map();
+    if (!h)
         goto done;
     pid_t self = my_pid(), tid = my_tid();
-    if (reg_lock(r, tid) < 0)
+    uint64_t st = ls_reg_self_start();
+    if (reg_lock(h) < 0)
         goto done;
-    int nw = reg_sweep(r, self, wp, WALK_PIDS);
+    int nw = reg_sweep(h, self, wp, WALK_PIDS);
     if (nw > 0) {
         struct want w;
         want_init(&w, dev, ino, start, end, type);
-        rc = walk(r, self, &w, wp, nw);
+        rc = walk(h, self, &w, wp, nw);
     }
     if (rc == 0 && slot) {
-        for (uint32_t i = 0; i < REG_SLOTS; i++) {
-            struct reg_slot *s = &r->slot[i];
+        struct ls_reg_wait *ws = waits_of(h);
+        for (uint32_t i = 0; i < LS_REG_WAITS; i++) {
+            struct ls_reg_wait *s = &ws[i];
             if (__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE))
                 continue;
-            uint32_t seq = (__atomic_add_fetch(&r->seq, 1, __ATOMIC_RELAXED) & SEQ_MASK);
+            uint32_t seq = (__atomic_add_fetch(&h->wait_seq, 1, __ATOMIC_RELAXED) & SEQ_MASK);
             s->tid = tid;
             s->seq = seq;
             s->type = type ? 1 : 0;
+            s->starttime = st;
             s->dev = (uint64_t)dev;
             s->ino = (uint64_t)ino;
             s->start = start < 0 ? 0 : start;
             s->end = end;
             __atomic_store_n(&s->pid, self, __ATOMIC_RELEASE);
-            if (i >= __atomic_load_n(&r->hiwater, __ATOMIC_RELAXED))
-                __atomic_store_n(&r->hiwater, i + 1, __ATOMIC_RELAXED);
-            *slot = (int)(i + REG_SLOTS * seq);
+            if (i >= __atomic_load_n(&h->wait_hiwater, __ATOMIC_RELAXED))
+                __atomic_store_n(&h->wait_hiwater, i + 1, __ATOMIC_RELAXED);
+            *slot = (int)(i + LS_REG_WAITS * seq);
             break;
         }
     }
-    reg_unlock(r, tid);
+    reg_unlock(h);
 done:
     errno = saved;
     return rc;
@@ -1013,13 +1059,27 @@ done:
 
 void ls_xwait_end(int slot)
 {
-    struct reg *r = __atomic_load_n(&reg_state, __ATOMIC_ACQUIRE) == ST_READY ? reg_map : NULL;
-    if (slot < 0 || !r)
+    struct ls_reg_hdr *h = slot >= 0 ? ls_reg_map() : NULL;
+    if (!h)
         return;
     int saved = errno;
-    struct reg_slot *s = &r->slot[(unsigned)slot % REG_SLOTS];
-    uint32_t seq = (unsigned)slot / REG_SLOTS;
+    struct ls_reg_wait *s = &waits_of(h)[(unsigned)slot % LS_REG_WAITS];
+    uint32_t seq = (unsigned)slot / LS_REG_WAITS;
     if (__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE) == my_pid() && s->tid == my_tid() && s->seq == seq)
         slot_clear(s);
     errno = saved;
 }
+
+#ifdef LS_UNIT_TEST
+/* Tests: take / drop the registry's lock as a walker would. */
+int ls_xwait_test_lock(int take)
+{
+    struct ls_reg_hdr *h = ls_reg_map();
+    if (!h)
+        return -1;
+    if (take)
+        return reg_lock(h);
+    reg_unlock(h);
+    return 0;
+}
+#endif

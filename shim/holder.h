@@ -2,10 +2,10 @@
  * holder.h - who holds a lock, and who waits: the cross-process view.
  *
  * OFD locks carry no pid (the kernel reports -1).  Holders are found in
- * /proc/PID/fdinfo/FD "lock:" lines; waiters of processes under the shim
- * publish themselves in a small registry shared by those processes, which
- * is how a cycle between processes is detected (the kernel detects none
- * for OFD locks).
+ * the registry shared by the user's processes under the shim (registry.h:
+ * they publish what they hold), else in /proc/PID/fdinfo/FD "lock:" lines;
+ * waiters publish themselves in the same registry, which is how a cycle
+ * between processes is detected (the kernel detects none for OFD locks).
  *
  * Both functions are called WITHOUT g_mu held and with signals in the
  * program's state; they may block briefly on the registry's own lock.  They
@@ -24,6 +24,14 @@
  * Returns the number found (0 if none), never more than max. */
 int ls_find_holders(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
                     int self_skip_fd, pid_t *pids, int max);
+
+/* The holder F_GETLK names: one pid (not this process's) of a process
+ * holding a lock conflicting with `type` on [start, end] of (dev, ino), or 0.
+ * The registry first (processes under the shim publish what they hold);
+ * else the /proc scan, bounded (SCAN_CAP processes) and its answer kept
+ * 0.2 s per (dev, ino, range, type), so a program repeating the query does
+ * not repeat the scan. */
+pid_t ls_find_holder(dev_t dev, ino_t ino, int64_t start, int64_t end, int type, int self_skip_fd);
 
 /* Publish "thread tid of this process waits for (dev, ino, [start,end], type)"
  * unless that would close a wait-for cycle between processes, in which case

@@ -251,6 +251,10 @@ void ls_engine_on_close(int fd, struct ls_desc *d, const char *call, void *site)
 void ls_engine_on_close_untracked(int fd, const char *call, void *site);
 void ls_scope_at_open(int dirfd, const char *path, int fd);
 int ls_flock_locks_on(int fd, dev_t dev, ino_t ino);
+/* registry (publish.c, under g_mu): an owner's model / a description's flock changed */
+void ls_publish_owner(struct ls_owner *o);
+void ls_publish_flock(const struct ls_desc *d, int fd);
+void ls_publish_ofd(const struct ls_desc *d, int fd);
 /* under g_mu: was /proc/locks already asked about this file (family 1: flock
  * locks, 2: fcntl locks)? */
 int ls_checked(dev_t dev, ino_t ino, int family);

@@ -46,6 +46,12 @@ for p in $progs; do
         built=0
     fi
 done
+# the registry's reader (shim/registry.c) links into stress_registry
+if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_registry.c" "$here/../../shim/registry.c" \
+        -o "$bin/stress_registry" 2>"$bin/stress_registry.build.log"; then
+    notok "build stress_registry (see $bin/stress_registry.build.log)"
+    built=0
+fi
 [ $built = 1 ] || { echo "$pass passed, $fail failed"; exit 1; }
 
 # ---- running a program ----------------------------------------------------
@@ -187,9 +193,13 @@ else
     skipped "fault read-only file system" "needs root and unshare -m for a read-only mount"
 fi
 
+# what a process publishes in the registry
+mkdir -p "$tmp/registry"
+shimrun fix "registry records" 30 "$bin/stress_registry" "$tmp/registry"
+
 # the cross-process waiter registry (/dev/shm, else /tmp) damaged
 if [ $can_unshare = 1 ]; then
-    for c in none garbage-shm garbage-both symlink fifo valid-magic-garbage; do
+    for c in none garbage-shm garbage-both symlink fifo valid-magic-garbage squat squat-symlink; do
         out=$tmp/registry-$c.out
         timeout -k 5 45 unshare -m sh "$here/registry-setup.sh" "$c" "$bin/stress_faults" "$lib" >"$out" 2>"$out.err" </dev/null
         collect "fault waiter registry $c" $? "$out" 45
