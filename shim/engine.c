@@ -675,10 +675,13 @@ checked:
         struct ls_hazard h = { .name = "flock-fcntl-mix", .call = call, .fd = fd, .dev = in->dev,
                                .ino = in->ino, .has_devino = 1, .type = type_name(fl.l_type),
                                .has_range = 1, .start = s, .end = e, .site = site,
-                               .action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed",
+                               .action = "observed",
                                .detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS" };
+        /* refused only where the two kinds share one lock (flock.c) */
+        int refuse = g_ls.mode == LS_MODE_STRICT && ls_flock_fcntl_shared(fd);
+        if (refuse) h.action = "refused";
         ls_hazard(&h);
-        if (g_ls.mode == LS_MODE_STRICT) { ls_leave(&g); return -ENOLCK; }
+        if (refuse) { ls_leave(&g); return -ENOLCK; }
     }
 
     if (g_ls.mode == LS_MODE_AUDIT || scope_is(in, fd, LS_SCOPE_PROCESS)) {

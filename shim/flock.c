@@ -12,7 +12,9 @@
  * the same process's: a blocking flock that only this thread's own fcntl
  * lock blocks fails with EDEADLK (self-deadlock) instead of waiting forever.
  *
- * flock-fcntl-mix is seen two ways.  In this process: the inode's
+ * flock-fcntl-mix is refused in strict only where the two families share
+ * one lock (NFS, or the cure): on a local file system they are independent
+ * and the mix is only recorded.  It is seen two ways.  In this process: the inode's
  * flock_seen/fcntl_seen flags (the fcntl side is in engine.c).  Across
  * processes: before a flock lock on a file where this process holds no
  * fcntl-domain lock, /proc/locks is read for POSIX or OFD locks on the same
@@ -237,6 +239,21 @@ static int own_thread_conflict(const struct ls_inode *in, pid_t me, int lt)
     return 0;
 }
 
+/* Do flock and fcntl locks on fd's file share one lock, so that mixing
+ * them is worth refusing in strict?  Over NFS (flock becomes a POSIX lock
+ * on the server), and with the cure (flock is an OFD lock).  On a local
+ * file system they are independent: `flock FILE sqlite3 FILE ...` is fine. */
+int ls_flock_fcntl_shared(int fd)
+{
+    if (g_ls.cfg.flock == LS_FLOCK_OFD && ls_fixing())
+        return 1;
+    struct statfs sf;
+    int saved = errno;
+    int nfs = fstatfs(fd, &sf) == 0 && sf.f_type == NFS_MAGIC;
+    errno = saved;
+    return nfs;
+}
+
 int ls_flock(int fd, int op, void *site)
 {
     int base = op & ~LOCK_NB;
@@ -282,12 +299,13 @@ int ls_flock(int fd, int op, void *site)
         d->flock_used = 1;
         int here = fcntl_used_here(in);
         if (here || foreign) {
+            int refuse = strict && ls_flock_fcntl_shared(fd);
             h.name = "flock-fcntl-mix";
-            h.action = strict ? "refused" : "observed";
+            h.action = refuse ? "refused" : "observed";
             h.detail = here ? "flock and fcntl locks on one file: separate on Linux, one lock over NFS"
                             : "another process holds fcntl locks on this file: separate from flock on Linux, one lock over NFS";
             ls_hazard(&h);
-            if (strict) { ls_leave(&g); return -ENOLCK; }
+            if (refuse) { ls_leave(&g); return -ENOLCK; }
         }
         if (base == LOCK_EX && d->flock_held == LOCK_SH) {
             h.name = "flock-upgrade-nonatomic";

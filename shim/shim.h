@@ -229,6 +229,8 @@ void ls_engine_on_close(int fd, struct ls_desc *d, const char *call, void *site)
 void ls_engine_on_close_untracked(int fd, const char *call, void *site);
 void ls_scope_at_open(int dirfd, const char *path, int fd);
 int ls_flock_locks_on(int fd, dev_t dev, ino_t ino);
+/* flock and fcntl locks share one lock on fd's file (NFS, LOCKSCOPE_FLOCK=ofd) */
+int ls_flock_fcntl_shared(int fd);
 /* under g_mu: was /proc/locks already asked about this file (family 1: flock
  * locks, 2: fcntl locks)? */
 int ls_checked(dev_t dev, ino_t ino, int family);

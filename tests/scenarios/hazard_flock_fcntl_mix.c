@@ -3,9 +3,11 @@
  *
  * Linux keeps flock and POSIX locks in separate domains (both "exclusive"
  * locks are granted at once); over NFS flock becomes a POSIX lock and the
- * same program conflicts with itself.  The hazard is reported in audit and
- * fix ("observed": the outcome is native) and refused in strict (ENOLCK:
- * the second kind of lock is not taken).
+ * same program conflicts with itself.  The hazard is reported ("observed":
+ * the outcome is native) in every mode: strict refuses it only where the
+ * two kinds share one lock (NFS, LOCKSCOPE_FLOCK=ofd: scenario
+ * hazard_flock_fcntl_mix_ofd), not on this local file system.  Strict still
+ * refuses (c)'s flock shared->exclusive upgrade (flock-upgrade-nonatomic).
  *   (a) file A: flock(LOCK_EX), then fcntl F_SETLK write [0,EOF)
  *   (b) file B: fcntl F_SETLK write [0,10), then flock(LOCK_SH)
  *   (c) file B: lockf(F_TLOCK) after the flock: the mix again, call "lockf"
