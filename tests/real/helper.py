@@ -22,6 +22,9 @@ expected one.
                           write transaction, open and close the database file
                           with os.open/os.close, then probe with an sqlite3
                           process that runs without the shim.
+  busy DB                 SQLite's busy path: COMMIT while a process without
+                          the shim holds a read transaction (three tries),
+                          then a write after it is gone.
   rule1 FILE HOW          lock FILE (HOW: lockf, setlk or setlkw), open and
                           close FILE again, probe from a process without the
                           shim: prints "lock kept" or "lock lost".
@@ -237,6 +240,48 @@ def cmd_hazard(db):
     return rows == 2 and integ == "ok"
 
 
+HOLD_READ = """
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+c.execute("BEGIN")
+c.execute("SELECT count(*) FROM t").fetchone()
+print("held", flush=True)
+sys.stdin.read()
+c.execute("COMMIT")
+"""
+
+
+def cmd_busy(db):
+    """SQLite's normal busy path: a process without the shim holds a read
+    transaction; this one's COMMIT cannot get EXCLUSIVE, so SQLite falls
+    back to SHARED (re-locking the SHARED range it holds) and says
+    "database is locked"; after the holder is gone the write succeeds."""
+    setup(db, "delete")
+    h = subprocess.Popen([sys.executable, "-c", HOLD_READ, db], env=clean_env(),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if h.stdout.readline().strip() != "held":
+        err("holder did not start")
+        return False
+    c = connect(db, 0)
+    out = []
+    for _ in range(3):
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("INSERT INTO t(who, n) VALUES('busy', 1)")
+            c.execute("COMMIT")
+            out.append("written")
+        except sqlite3.OperationalError as e:
+            out.append(str(e))
+            c.execute("ROLLBACK")
+    h.stdin.close()
+    h.wait()
+    c.execute("INSERT INTO t(who, n) VALUES('busy', 2)")
+    rows = c.execute("SELECT count(*) FROM t").fetchone()[0]
+    c.close()
+    print("busy: %s; after release rows %d" % (", ".join(out), rows))
+    return rows == 1
+
+
 def flock_bytes(typ, start=0, length=0, whence=os.SEEK_SET):
     return struct.pack(FLOCK_FMT, typ, whence, start, length, 0)
 
@@ -380,7 +425,7 @@ def cmd_probe_lock(path):
 
 def main(argv):
     cmds = {"handoff": cmd_handoff, "threads": cmd_threads, "check": cmd_check, "stress": cmd_stress,
-            "hazard": cmd_hazard, "rule1": cmd_rule1,
+            "hazard": cmd_hazard, "rule1": cmd_rule1, "busy": cmd_busy,
             "threads-lock": cmd_threads_lock, "fork": cmd_fork, "exec": cmd_exec, "probe-lock": cmd_probe_lock}
     if len(argv) < 2 or argv[1] not in cmds:
         err(__doc__)
