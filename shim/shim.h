@@ -25,8 +25,9 @@
  * ranges each owner holds only to explain and to refuse: hazards, F_GETLK
  * holder pids, and deadlock detection (rule 3), which OFD locks lack.
  *
- * Files recognised as SQLite databases (a SEEK_SET lock of exactly 510
- * bytes, SQLite's SHARED_SIZE) get ONE owner per (process, inode), shared by
+ * Files recognised as SQLite databases (SQLite's whole SHARED sequence:
+ * read (P,1), read (P+2,510), unlock (P,1), for any PENDING_BYTE P; see
+ * engine.c sqlite_pattern) get ONE owner per (process, inode), shared by
  * all descriptions of the inode in the process: SQLite's process-scoped
  * hand-off keeps working (rule 10) and an unrelated close still cannot drop
  * its locks.  LOCKSCOPE_SCOPE can force either scope, or native semantics.
