@@ -25,6 +25,10 @@ expected one.
   busy DB                 SQLite's busy path: COMMIT while a process without
                           the shim holds a read transaction (three tries),
                           then a write after it is gone.
+  fork-read DB HOW        a program holding a read transaction forks three
+                          children that read (HOW inherit: on the inherited
+                          connection, after ending its transaction; new: on
+                          their own connections); then the parent writes.
   rule1 FILE HOW          lock FILE (HOW: lockf, setlk or setlkw), open and
                           close FILE again, probe from a process without the
                           shim: prints "lock kept" or "lock lost".
@@ -282,6 +286,70 @@ def cmd_busy(db):
     return rows == 1
 
 
+def cmd_fork_read(db, how):
+    """A program holding a read transaction forks three children.  HOW
+    inherit: each child ends the inherited transaction and starts its own
+    on the inherited connection (SQLite takes SHARED in the kernel: the
+    child holds a read lock); new: each child reads through a connection of
+    its own (SQLite shares the inherited in-memory SHARED: no kernel lock).
+    While the children hold their transactions the parent ends its read and
+    tries to write."""
+    setup(db, "delete")
+    c = connect(db, 0)
+    c.execute("INSERT INTO t(who, n) VALUES('fork', 0)")
+    c.execute("BEGIN")
+    c.execute("SELECT count(*) FROM t").fetchone()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    kids = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready_r)
+            os.close(go_w)
+            st = b"r"
+            try:
+                if how == "inherit":
+                    c.execute("COMMIT")
+                    k = c
+                else:
+                    k = connect(db, 0)
+                k.execute("BEGIN")
+                k.execute("SELECT count(*) FROM t").fetchone()
+            except sqlite3.Error as e:
+                err("child: %s" % e)
+                st = b"e"
+            os.write(ready_w, st)
+            os.read(go_r, 1)
+            os._exit(0)
+        kids.append(pid)
+    os.close(ready_w)
+    os.close(go_r)
+    got = b""
+    while len(got) < 3:
+        b = os.read(ready_r, 3)
+        if not b:
+            break
+        got += b
+    try:
+        c.execute("COMMIT")
+        c.execute("BEGIN IMMEDIATE")
+        c.execute("INSERT INTO t(who, n) VALUES('fork', 1)")
+        c.execute("COMMIT")
+        res = "parent wrote"
+    except sqlite3.Error as e:
+        res = "parent: %s" % e
+        try:
+            c.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+    os.close(go_w)
+    for p in kids:
+        os.waitpid(p, 0)
+    print("children %s, %s" % (got.decode(), res))
+    return got == b"rrr"
+
+
 def flock_bytes(typ, start=0, length=0, whence=os.SEEK_SET):
     return struct.pack(FLOCK_FMT, typ, whence, start, length, 0)
 
@@ -425,7 +493,7 @@ def cmd_probe_lock(path):
 
 def main(argv):
     cmds = {"handoff": cmd_handoff, "threads": cmd_threads, "check": cmd_check, "stress": cmd_stress,
-            "hazard": cmd_hazard, "rule1": cmd_rule1, "busy": cmd_busy,
+            "hazard": cmd_hazard, "rule1": cmd_rule1, "busy": cmd_busy, "fork-read": cmd_fork_read,
             "threads-lock": cmd_threads_lock, "fork": cmd_fork, "exec": cmd_exec, "probe-lock": cmd_probe_lock}
     if len(argv) < 2 or argv[1] not in cmds:
         err(__doc__)

@@ -374,6 +374,34 @@ t_sqlite_busy_quiet() {
     check_logs
 }
 
+# A forked child of a program holding a read transaction (rollback
+# journal).  Children that start their own transaction on the inherited
+# connection hold read locks: the parent's write fails natively and must
+# fail in fix and audit too, every time; children reading through their own
+# connections share the inherited in-memory SHARED (no kernel lock): the
+# parent writes.  Ten runs of each.
+t_sqlite_python_fork() {
+    local how r i out want
+    for how in inherit new; do
+        case $how in
+        inherit) want="children rrr, parent: database is locked" ;;
+        new) want="children rrr, parent wrote" ;;
+        esac
+        for r in native fix audit; do
+            for ((i = 0; i < 10; i++)); do
+                rm -f "$T"/k.db*
+                case $r in
+                native) out=$(native "$PY" "$HELPER" fork-read "$T/k.db" $how 2>"$T/err") ;;
+                *) out=$(env LD_PRELOAD="$PRELOAD" LOCKSCOPE_MODE=$r LOCKSCOPE_LOG="$T/$r.log" \
+                         "$PY" "$HELPER" fork-read "$T/k.db" $how 2>"$T/err") ;;
+                esac
+                expect "$how $r run $i" "$out" "$want"
+            done
+        done
+    done
+    check_logs
+}
+
 # `flock FILE sqlite3 FILE ...` (a common cron idiom) under strict: on a
 # local file system flock and fcntl locks are independent, so the mix is
 # recorded "observed" and the insert goes through (PRODUCT.md: strict).
@@ -687,6 +715,7 @@ TESTS=(
     "scope-rule-paths               30 t_scope_rule_paths"
     "sqlite-busy-quiet              30 t_sqlite_busy_quiet"
     "flock-sqlite-strict            30 t_flock_sqlite_strict"
+    "sqlite-python-fork             90 t_sqlite_python_fork"
     "sqlite-corrupt-2.2             30 t_sqlite_corrupt_2_2"
     "python-fcntl-rule1             60 t_python_fcntl_rule1"
     "python-fcntl-threads           30 t_python_fcntl_threads"
