@@ -677,8 +677,17 @@ checked:
                                .has_range = 1, .start = s, .end = e, .site = site,
                                .action = "observed",
                                .detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS" };
-        /* refused only where the two kinds share one lock (flock.c) */
-        int refuse = g_ls.mode == LS_MODE_STRICT && ls_flock_fcntl_shared(fd);
+        /* refused only where the two kinds share one lock (flock.c); the
+         * fstatfs runs without g_mu (NFS may be slow to answer) */
+        int refuse = 0;
+        if (g_ls.mode == LS_MODE_STRICT) {
+            ls_leave(&g);
+            refuse = ls_flock_fcntl_shared(fd);
+            ls_reenter(&g);
+            d = ls_desc_for_fd(fd, &err);
+            if (!d) { ls_leave(&g); return err; }
+            in = d->inode;
+        }
         if (refuse) h.action = "refused";
         ls_hazard(&h);
         if (refuse) { ls_leave(&g); return -ENOLCK; }
@@ -1023,11 +1032,20 @@ int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
                            .site = site };
     int strict = g_ls.mode == LS_MODE_STRICT;
     if (mix) {
+        /* refused only where the two kinds share one lock (flock.c) */
+        int refuse = 0;
+        if (strict) {
+            ls_leave(&g);
+            refuse = ls_flock_fcntl_shared(fd);
+            ls_reenter(&g);
+            d = ls_desc_for_fd(fd, &err);
+            if (!d) { ls_leave(&g); return native_fcntl(fd, cmd, arg); }
+        }
         h.name = "flock-fcntl-mix";
-        h.action = strict ? "refused" : "observed";
+        h.action = refuse ? "refused" : "observed";
         h.detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS";
         ls_hazard(&h);
-        if (strict) { ls_leave(&g); return -ENOLCK; }
+        if (refuse) { ls_leave(&g); return -ENOLCK; }
     }
     if (lt != LS_UN && foreign_ofd_lock(fd, d->ofd_ranges, s, e, lt)) {
         h.name = "shared-description-lock";

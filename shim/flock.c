@@ -299,7 +299,20 @@ int ls_flock(int fd, int op, void *site)
         d->flock_used = 1;
         int here = fcntl_used_here(in);
         if (here || foreign) {
-            int refuse = strict && ls_flock_fcntl_shared(fd);
+            /* refused only where the two kinds share one lock; the fstatfs
+             * runs without g_mu (NFS may be slow to answer) */
+            int refuse = 0;
+            if (strict) {
+                ls_leave(&g);
+                refuse = ls_flock_fcntl_shared(fd);
+                ls_reenter(&g);
+                d = ls_desc_for_fd(fd, &err);
+                if (!d) {
+                    ls_leave(&g);
+                    return REAL(flock)(fd, op) < 0 ? -errno : 0;
+                }
+                in = d->inode;
+            }
             h.name = "flock-fcntl-mix";
             h.action = refuse ? "refused" : "observed";
             h.detail = here ? "flock and fcntl locks on one file: separate on Linux, one lock over NFS"

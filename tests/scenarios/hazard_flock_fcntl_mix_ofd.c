@@ -8,6 +8,8 @@
  * where on a local file system without the cure strict only records it.
  *   (a) file A: flock(LOCK_EX), then fcntl F_SETLK write [0,10)
  *   (b) file B: fcntl F_SETLK write [0,10), then flock(LOCK_SH)
+ *   (c) file C: flock(LOCK_EX), then the program's own F_OFD_SETLK write
+ *       [0,10) through the same descriptor
  */
 #include "scen.h"
 #include <sys/file.h>
@@ -32,6 +34,18 @@ int main(int argc, char **argv)
     SAY("b_flock_sh=%s", res(flock(b, LOCK_SH | LOCK_NB)));
     SAY("b_unlock_flock=%s", res(flock(b, LOCK_UN)));
     SAY("b_unlock_fcntl=%s", res(scen_setlk(b, F_SETLK, F_UNLCK, 0, 0)));
+
+    /* (c) flock, then the program's own F_OFD_SETLK through the same fd */
+    char pc[4096];
+    snprintf(pc, sizeof pc, "%s", scen_path("hz-mixofd-c"));
+    int cf = open(pc, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (cf < 0) scen_die("open");
+    SAY("c_flock_ex=%s", res(flock(cf, LOCK_EX | LOCK_NB)));
+    SAY("c_ofd_w=%s", res(scen_setlk(cf, F_OFD_SETLK, F_WRLCK, 0, 10)));
+    SAY("c_unlock_ofd=%s", res(scen_setlk(cf, F_OFD_SETLK, F_UNLCK, 0, 0)));
+    SAY("c_unlock_flock=%s", res(flock(cf, LOCK_UN)));
+    close(cf);
+    unlink(pc);
 
     SAY("probe_end=%c%c", probe(pa, 'W', 0, 0), probe(pb, 'W', 0, 0));
     close(a);
