@@ -715,7 +715,7 @@ TESTS=(
     "scope-rule-paths               30 t_scope_rule_paths"
     "sqlite-busy-quiet              30 t_sqlite_busy_quiet"
     "flock-sqlite-strict            30 t_flock_sqlite_strict"
-    "sqlite-python-fork             90 t_sqlite_python_fork"
+    "sqlite-python-fork            180 t_sqlite_python_fork"
     "sqlite-corrupt-2.2             30 t_sqlite_corrupt_2_2"
     "python-fcntl-rule1             60 t_python_fcntl_rule1"
     "python-fcntl-threads           30 t_python_fcntl_threads"
