@@ -42,6 +42,7 @@ expected one.
                           prints "free" or "held by PID".
 
 MODE is an SQLite journal mode: delete (rollback journal) or wal.
+HELPER_PENDING=N (environment) moves SQLite's PENDING_BYTE to N first.
 """
 import fcntl
 import os
@@ -245,7 +246,9 @@ def cmd_hazard(db):
 
 
 HOLD_READ = """
-import sqlite3, sys
+import ctypes, os, sqlite3, sys
+if os.environ.get("HELPER_PENDING"):
+    ctypes.CDLL("libsqlite3.so.0").sqlite3_test_control(11, ctypes.c_uint(int(os.environ["HELPER_PENDING"], 0)))
 c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
 c.execute("BEGIN")
 c.execute("SELECT count(*) FROM t").fetchone()
@@ -491,7 +494,19 @@ def cmd_probe_lock(path):
     return True
 
 
+def apply_pending():
+    """HELPER_PENDING=N moves SQLite's PENDING_BYTE to N, as SQLite's own
+    test suite does (0x10000), before any database is opened (the
+    test-control call of the libsqlite3 that Python's sqlite3 uses)."""
+    v = os.environ.get("HELPER_PENDING")
+    if v:
+        import ctypes
+        lib = ctypes.CDLL("libsqlite3.so.0")
+        lib.sqlite3_test_control(11, ctypes.c_uint(int(v, 0)))   # SQLITE_TESTCTRL_PENDING_BYTE
+
+
 def main(argv):
+    apply_pending()
     cmds = {"handoff": cmd_handoff, "threads": cmd_threads, "check": cmd_check, "stress": cmd_stress,
             "hazard": cmd_hazard, "rule1": cmd_rule1, "busy": cmd_busy, "fork-read": cmd_fork_read,
             "threads-lock": cmd_threads_lock, "fork": cmd_fork, "exec": cmd_exec, "probe-lock": cmd_probe_lock}

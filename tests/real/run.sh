@@ -402,6 +402,35 @@ t_sqlite_python_fork() {
     check_logs
 }
 
+# The same with PENDING_BYTE moved to 0x10000, as SQLite's own test suite
+# does (tkt4018 met the busy path there: "read 65538+510"): the file is
+# recognised by the pattern wherever the pending byte is, the hand-off
+# works and the busy path stays quiet.
+t_sqlite_pending_moved() {
+    local r out want_b="busy: database is locked, database is locked, database is locked; after release rows 1"
+    for r in native fix audit; do
+        rm -f "$T"/m.db* "$T"/n.db*
+        case $r in
+        native) run() { native env HELPER_PENDING=0x10000 "$PY" "$HELPER" "$@"; } ;;
+        *) run() { env LD_PRELOAD="$PRELOAD" LOCKSCOPE_MODE=$r LOCKSCOPE_DEBUG=1 HELPER_PENDING=0x10000 \
+                   "$PY" "$HELPER" "$@"; } ;;
+        esac
+        out=$(run handoff "$T/m.db" delete 20 2>"$T/err")
+        expect "$r handoff" "$out" "handoff 20/20 rows 20 integrity ok probe ok"
+        out=$(run busy "$T/n.db" 2>>"$T/err")
+        expect "$r busy" "$out" "$want_b"
+        if [ $r != native ]; then
+            grep -q "^lockscope: scope of $T/m\.db: one owner per process (SQLite" "$T/err" ||
+                fail "$r: $T/m.db not recognised"
+            grep -q "^lockscope: scope of $T/n\.db: one owner per process (SQLite" "$T/err" ||
+                fail "$r: $T/n.db not recognised"
+        fi
+        grep -v '^lockscope: \(mode\|scope of\) ' "$T/err" | grep -q . &&
+            fail "$r stderr: $(grep -v '^lockscope: \(mode\|scope of\) ' "$T/err" | head -3 | tr '\n' ' ')"
+    done
+    check_logs
+}
+
 # `flock FILE sqlite3 FILE ...` (a common cron idiom) under strict: on a
 # local file system flock and fcntl locks are independent, so the mix is
 # recorded "observed" and the insert goes through (PRODUCT.md: strict).
@@ -714,6 +743,7 @@ TESTS=(
     "sqlite-scope-process           60 t_sqlite_scope_process"
     "scope-rule-paths               30 t_scope_rule_paths"
     "sqlite-busy-quiet              30 t_sqlite_busy_quiet"
+    "sqlite-pending-moved           60 t_sqlite_pending_moved"
     "flock-sqlite-strict            30 t_flock_sqlite_strict"
     "sqlite-python-fork            180 t_sqlite_python_fork"
     "sqlite-corrupt-2.2             30 t_sqlite_corrupt_2_2"
