@@ -281,6 +281,33 @@ static void make_shared(struct ls_inode *in, struct ls_desc *d, int fd)
         d->owner = sh;
     }
     in->shared = sh;
+    if (sh->priv >= 0 && sh->acc != O_RDWR && sh->pins == 0) {
+        /* The owner was made before the file was known as SQLite, through a
+         * read-only description, but other connections of the process will
+         * take RESERVED and EXCLUSIVE (write) locks through it: give it a
+         * read-write private description.  The locks (SQLite's SHARED: read
+         * locks) are taken on the new one before the old one is closed, so
+         * the file is never without them. */
+        int saved = errno;
+        int p = ls_private_reopen(fd, O_RDWR);
+        int ok = p >= 0;
+        for (struct ls_range *r = sh->ranges; ok && r; r = r->next) {
+            struct flock q = { .l_type = (short)(r->type == LS_WR ? F_WRLCK : F_RDLCK), .l_whence = SEEK_SET };
+            ls_range_to_flock(r->start, r->end, &q.l_start, &q.l_len);
+            ok = REAL(fcntl)(p, LS_BK_SETLK, &q) == 0;
+        }
+        if (ok) {
+            int old = sh->priv;
+            __atomic_store_n(&sh->priv, p, __ATOMIC_RELEASE);
+            sh->acc = O_RDWR;
+            p = old;
+        }
+        if (p >= 0) {
+            ls_fd_mark_private(p, 0);
+            REAL(close)(p);
+        }
+        errno = saved;
+    }
     for (struct ls_desc *o = in->descs; o; o = o->next_in_inode) {
         if (o == d || o->owner == sh)
             continue;

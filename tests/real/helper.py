@@ -29,6 +29,8 @@ expected one.
                           children that read (HOW inherit: on the inherited
                           connection, after ending its transaction; new: on
                           their own connections); then the parent writes.
+  ro-rw DB                a read-only connection reads, then a read-write
+                          connection of the same process writes.
   rule1 FILE HOW          lock FILE (HOW: lockf, setlk or setlkw), open and
                           close FILE again, probe from a process without the
                           shim: prints "lock kept" or "lock lost".
@@ -353,6 +355,27 @@ def cmd_fork_read(db, how):
     return got == b"rrr"
 
 
+def cmd_ro_rw(db):
+    """A read-only connection reads first (its SHARED pattern is what
+    recognises the file), then a read-write connection of the same process
+    writes, and a second process reads the row."""
+    setup(db, "delete")
+    ro = sqlite3.connect("file:%s?mode=ro" % db, uri=True, isolation_level=None, timeout=0)
+    ro.execute("SELECT count(*) FROM t").fetchone()
+    rw = connect(db, 0)
+    try:
+        rw.execute("INSERT INTO t(who, n) VALUES('rw', 1)")
+        res = "write ok"
+    except sqlite3.Error as e:
+        res = "write: %s" % e
+    rows = ro.execute("SELECT count(*) FROM t").fetchone()[0]
+    pok, pout = sqlite_probe(db, ["SELECT count(*) FROM t"])
+    ro.close()
+    rw.close()
+    print("%s, rows %d, other process sees %s" % (res, rows, pout if pok else "error"))
+    return rows == 1
+
+
 def flock_bytes(typ, start=0, length=0, whence=os.SEEK_SET):
     return struct.pack(FLOCK_FMT, typ, whence, start, length, 0)
 
@@ -508,7 +531,7 @@ def apply_pending():
 def main(argv):
     apply_pending()
     cmds = {"handoff": cmd_handoff, "threads": cmd_threads, "check": cmd_check, "stress": cmd_stress,
-            "hazard": cmd_hazard, "rule1": cmd_rule1, "busy": cmd_busy, "fork-read": cmd_fork_read,
+            "hazard": cmd_hazard, "rule1": cmd_rule1, "busy": cmd_busy, "ro-rw": cmd_ro_rw, "fork-read": cmd_fork_read,
             "threads-lock": cmd_threads_lock, "fork": cmd_fork, "exec": cmd_exec, "probe-lock": cmd_probe_lock}
     if len(argv) < 2 or argv[1] not in cmds:
         err(__doc__)

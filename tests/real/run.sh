@@ -431,6 +431,24 @@ t_sqlite_pending_moved() {
     check_logs
 }
 
+# A read-only connection is the first to lock (so its read-only description
+# completes the pattern), then a read-write connection of the same process
+# writes through the shared owner: it must get write locks (the shared
+# private description is made read-write), not "disk I/O error".
+t_sqlite_ro_then_rw() {
+    local r out want="write ok, rows 1, other process sees 1"
+    for r in native fix audit; do
+        rm -f "$T"/r.db*
+        case $r in
+        native) out=$(native "$PY" "$HELPER" ro-rw "$T/r.db" 2>"$T/err") ;;
+        *) out=$(env LD_PRELOAD="$PRELOAD" LOCKSCOPE_MODE=$r LOCKSCOPE_LOG="$T/$r.log" \
+                 "$PY" "$HELPER" ro-rw "$T/r.db" 2>"$T/err") ;;
+        esac
+        expect "$r" "$out" "$want"
+    done
+    check_logs
+}
+
 # `flock FILE sqlite3 FILE ...` (a common cron idiom) under strict: on a
 # local file system flock and fcntl locks are independent, so the mix is
 # recorded "observed" and the insert goes through (PRODUCT.md: strict).
@@ -744,6 +762,7 @@ TESTS=(
     "scope-rule-paths               30 t_scope_rule_paths"
     "sqlite-busy-quiet              30 t_sqlite_busy_quiet"
     "sqlite-pending-moved           60 t_sqlite_pending_moved"
+    "sqlite-ro-then-rw              30 t_sqlite_ro_then_rw"
     "flock-sqlite-strict            30 t_flock_sqlite_strict"
     "sqlite-python-fork            180 t_sqlite_python_fork"
     "sqlite-corrupt-2.2             30 t_sqlite_corrupt_2_2"
