@@ -14,8 +14,8 @@
  *
  * flock-fcntl-mix is refused in strict only where the two families share
  * one lock (NFS, or the cure): on a local file system they are independent
- * and the mix is only recorded.  It is seen two ways.  In this process: the inode's
- * flock_seen/fcntl_seen flags (the fcntl side is in engine.c).  Across
+ * and the mix is only recorded.  It is seen two ways.  In this process: the
+ * inode's flock_seen/fcntl_seen flags (the fcntl side is in engine.c).  Across
  * processes: before a flock lock on a file where this process holds no
  * fcntl-domain lock, /proc/locks is read for POSIX or OFD locks on the same
  * inode; any there is another process's (or the program's own F_OFD_*).
