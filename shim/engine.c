@@ -251,8 +251,25 @@ static int scope_is(struct ls_inode *in, int fd, enum ls_scope want)
     return s == (int)want;
 }
 
-/* SQLite's unix VFS: one owner per (process, inode).  Recognised by a
- * SEEK_SET lock of exactly SHARED_SIZE (510) bytes. */
+/* SQLite's unix VFS: one owner per (process, inode).  Recognised by its
+ * whole SHARED sequence on the database file, wherever PENDING_BYTE (P)
+ * is: read (P,1), read (P+2,510) [SHARED_SIZE], then unlock (P,1).  The
+ * decision is made at that unlock, when `o` (the description's owner, or
+ * its model in audit) holds exactly the two read ranges with the reserved
+ * byte P+1 free between them.  No other lock of one size decides it.
+ * SQLite never issues a kernel lock for a second connection of the process
+ * while a first one holds SHARED (it settles that in memory), so the first
+ * connection's pattern completes before any other description locks. */
+static int sqlite_pattern(const struct ls_owner *o, const struct flock *fl, int64_t s, int64_t e)
+{
+    if (fl->l_type != F_UNLCK || fl->l_whence != SEEK_SET || s != e || !o)
+        return 0;
+    const struct ls_range *p = o->ranges, *sh = p ? p->next : NULL;
+    return p && sh && !sh->next &&
+           p->type == LS_RD && p->start == s && p->end == s &&
+           sh->type == LS_RD && s <= INT64_MAX - 511 && sh->start == s + 2 && sh->end == s + 511;
+}
+
 static void make_shared(struct ls_inode *in, struct ls_desc *d, int fd)
 {
     struct ls_owner *sh = d->owner;
@@ -264,6 +281,33 @@ static void make_shared(struct ls_inode *in, struct ls_desc *d, int fd)
         d->owner = sh;
     }
     in->shared = sh;
+    if (sh->priv >= 0 && sh->acc != O_RDWR && sh->pins == 0) {
+        /* The owner was made before the file was known as SQLite, through a
+         * read-only description, but other connections of the process will
+         * take RESERVED and EXCLUSIVE (write) locks through it: give it a
+         * read-write private description.  The locks (SQLite's SHARED: read
+         * locks) are taken on the new one before the old one is closed, so
+         * the file is never without them. */
+        int saved = errno;
+        int p = ls_private_reopen(fd, O_RDWR);
+        int ok = p >= 0;
+        for (struct ls_range *r = sh->ranges; ok && r; r = r->next) {
+            struct flock q = { .l_type = (short)(r->type == LS_WR ? F_WRLCK : F_RDLCK), .l_whence = SEEK_SET };
+            ls_range_to_flock(r->start, r->end, &q.l_start, &q.l_len);
+            ok = REAL(fcntl)(p, LS_BK_SETLK, &q) == 0;
+        }
+        if (ok) {
+            int old = sh->priv;
+            __atomic_store_n(&sh->priv, p, __ATOMIC_RELEASE);
+            sh->acc = O_RDWR;
+            p = old;
+        }
+        if (p >= 0) {
+            ls_fd_mark_private(p, 0);
+            REAL(close)(p);
+        }
+        errno = saved;
+    }
     for (struct ls_desc *o = in->descs; o; o = o->next_in_inode) {
         if (o == d || o->owner == sh)
             continue;
@@ -287,7 +331,7 @@ static void make_shared(struct ls_inode *in, struct ls_desc *d, int fd)
     link[l] = 0;
     ssize_t n = readlink(link, path, sizeof path - 1);
     if (n > 0) path[n] = 0;
-    ls_debug("lockscope: scope of %s: one owner per process (SQLite database: 510-byte lock seen)", path);
+    ls_debug("lockscope: scope of %s: one owner per process (SQLite database: its SHARED lock pattern seen)", path);
 }
 
 /* The owner of a description, with its private fd open. */
@@ -328,12 +372,12 @@ struct ls_owner *ls_owner_for(struct ls_desc *d, int fd, int *err)
 /* ---- audit: native call, model mirrors native semantics ---- */
 
 static void audit_after_setlk(struct ls_desc *d, int fd, int64_t s, int64_t e, int type,
-                              int sqlite_hint, const char *call, void *site)
+                              const struct flock *fl, const char *call, void *site)
 {
     struct ls_inode *in = d->inode;
     /* SQLite is recognised in audit too: its connections share one owner
      * in the model, so its normal hand-off is not reported as a hazard */
-    if (sqlite_hint && !in->shared && !scope_is(in, fd, LS_SCOPE_DESCRIPTION))
+    if (!in->shared && sqlite_pattern(d->owner, fl, s, e) && !scope_is(in, fd, LS_SCOPE_DESCRIPTION))
         make_shared(in, d, fd);
     if (!d->owner && in->shared) {
         d->owner = in->shared;
@@ -357,7 +401,11 @@ static void audit_after_setlk(struct ls_desc *d, int fd, int64_t s, int64_t e, i
         ls_hazard(&h);
         h.detail = NULL;
     }
-    if (lt == LS_UN && !ls_range_overlap(self->ranges, s, e)) {
+    /* SQLite re-takes the SHARED range it holds when it falls back to
+     * SHARED, and unlocks what it may not hold: normal there, not reported */
+    if (in->flags & LS_INODE_SQLITE) {
+        /* nothing */
+    } else if (lt == LS_UN && !ls_range_overlap(self->ranges, s, e)) {
         h.name = "unlock-not-held";
         ls_hazard(&h);
     } else if (lt != LS_UN && ls_range_covers(self->ranges, s, e, lt)) {
@@ -655,10 +703,22 @@ checked:
         struct ls_hazard h = { .name = "flock-fcntl-mix", .call = call, .fd = fd, .dev = in->dev,
                                .ino = in->ino, .has_devino = 1, .type = type_name(fl.l_type),
                                .has_range = 1, .start = s, .end = e, .site = site,
-                               .action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed",
+                               .action = "observed",
                                .detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS" };
+        /* refused only where the two kinds share one lock (flock.c); the
+         * fstatfs runs without g_mu (NFS may be slow to answer) */
+        int refuse = 0;
+        if (g_ls.mode == LS_MODE_STRICT) {
+            ls_leave(&g);
+            refuse = ls_flock_fcntl_shared(fd);
+            ls_reenter(&g);
+            d = ls_desc_for_fd(fd, &err);
+            if (!d) { ls_leave(&g); return err; }
+            in = d->inode;
+        }
+        if (refuse) h.action = "refused";
         ls_hazard(&h);
-        if (g_ls.mode == LS_MODE_STRICT) { ls_leave(&g); return -ENOLCK; }
+        if (refuse) { ls_leave(&g); return -ENOLCK; }
     }
 
     if (g_ls.mode == LS_MODE_AUDIT || scope_is(in, fd, LS_SCOPE_PROCESS)) {
@@ -692,16 +752,13 @@ checked:
         if (audit && r == 0 && cmd != F_GETLK) {
             ls_reenter(&g);
             d = ls_desc_for_fd(fd, &err);
-            if (d) audit_after_setlk(d, fd, s, e, fl.l_type,
-                                     fl.l_type != F_UNLCK && fl.l_whence == SEEK_SET && fl.l_len == 510,
-                                     call, site);
+            if (d) audit_after_setlk(d, fd, s, e, fl.l_type, &fl, call, site);
             ls_leave(&g);
         }
         return r;
     }
 
-    if (fl.l_type != F_UNLCK && fl.l_whence == SEEK_SET && fl.l_len == 510 &&
-        !in->shared && !scope_is(in, fd, LS_SCOPE_DESCRIPTION))
+    if (!in->shared && sqlite_pattern(d->owner, &fl, s, e) && !scope_is(in, fd, LS_SCOPE_DESCRIPTION))
         make_shared(in, d, fd);
 
     if (cmd == F_GETLK) {
@@ -729,7 +786,8 @@ checked:
         h.name = "unlock-not-held";
         h.action = "observed";
         h.detail = NULL;
-        ls_hazard(&h);
+        if (!(in->flags & LS_INODE_SQLITE))     /* normal for SQLite (audit_after_setlk) */
+            ls_hazard(&h);
         ls_leave(&g);
         return 0;
     }
@@ -796,7 +854,9 @@ checked:
         ls_hazard(&h);
         h.detail = NULL;
     }
-    if (lt == LS_UN && !ls_range_overlap(o->ranges, s, e)) {
+    if (in->flags & LS_INODE_SQLITE) {
+        /* SQLite's normal re-lock and unlock: not reported (audit_after_setlk) */
+    } else if (lt == LS_UN && !ls_range_overlap(o->ranges, s, e)) {
         h.name = "unlock-not-held"; h.action = "observed";
         ls_hazard(&h);
     } else if (lt != LS_UN && ls_range_covers(o->ranges, s, e, lt)) {
@@ -1000,11 +1060,20 @@ int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site)
                            .site = site };
     int strict = g_ls.mode == LS_MODE_STRICT;
     if (mix) {
+        /* refused only where the two kinds share one lock (flock.c) */
+        int refuse = 0;
+        if (strict) {
+            ls_leave(&g);
+            refuse = ls_flock_fcntl_shared(fd);
+            ls_reenter(&g);
+            d = ls_desc_for_fd(fd, &err);
+            if (!d) { ls_leave(&g); return native_fcntl(fd, cmd, arg); }
+        }
         h.name = "flock-fcntl-mix";
-        h.action = strict ? "refused" : "observed";
+        h.action = refuse ? "refused" : "observed";
         h.detail = "flock and fcntl locks on one file: separate on Linux, one lock over NFS";
         ls_hazard(&h);
-        if (strict) { ls_leave(&g); return -ENOLCK; }
+        if (refuse) { ls_leave(&g); return -ENOLCK; }
     }
     if (lt != LS_UN && foreign_ofd_lock(fd, d->ofd_ranges, s, e, lt)) {
         h.name = "shared-description-lock";

@@ -12,8 +12,10 @@
  * the same process's: a blocking flock that only this thread's own fcntl
  * lock blocks fails with EDEADLK (self-deadlock) instead of waiting forever.
  *
- * flock-fcntl-mix is seen two ways.  In this process: the inode's
- * flock_seen/fcntl_seen flags (the fcntl side is in engine.c).  Across
+ * flock-fcntl-mix is refused in strict only where the two families share
+ * one lock (NFS, or the cure): on a local file system they are independent
+ * and the mix is only recorded.  It is seen two ways.  In this process: the
+ * inode's flock_seen/fcntl_seen flags (the fcntl side is in engine.c).  Across
  * processes: before a flock lock on a file where this process holds no
  * fcntl-domain lock, one F_OFD_GETLK on the program's description asks the
  * kernel for POSIX or OFD locks on the inode; any is another process's (or
@@ -205,6 +207,21 @@ static int own_thread_conflict(const struct ls_inode *in, pid_t me, int lt)
     return 0;
 }
 
+/* Do flock and fcntl locks on fd's file share one lock, so that mixing
+ * them is worth refusing in strict?  Over NFS (flock becomes a POSIX lock
+ * on the server), and with the cure (flock is an OFD lock).  On a local
+ * file system they are independent: `flock FILE sqlite3 FILE ...` is fine. */
+int ls_flock_fcntl_shared(int fd)
+{
+    if (g_ls.cfg.flock == LS_FLOCK_OFD && ls_fixing())
+        return 1;
+    struct statfs sf;
+    int saved = errno;
+    int nfs = fstatfs(fd, &sf) == 0 && sf.f_type == NFS_MAGIC;
+    errno = saved;
+    return nfs;
+}
+
 int ls_flock(int fd, int op, void *site)
 {
     int base = op & ~LOCK_NB;
@@ -250,12 +267,26 @@ int ls_flock(int fd, int op, void *site)
         d->flock_used = 1;
         int here = fcntl_used_here(in);
         if (here || foreign) {
+            /* refused only where the two kinds share one lock; the fstatfs
+             * runs without g_mu (NFS may be slow to answer) */
+            int refuse = 0;
+            if (strict) {
+                ls_leave(&g);
+                refuse = ls_flock_fcntl_shared(fd);
+                ls_reenter(&g);
+                d = ls_desc_for_fd(fd, &err);
+                if (!d) {
+                    ls_leave(&g);
+                    return REAL(flock)(fd, op) < 0 ? -errno : 0;
+                }
+                in = d->inode;
+            }
             h.name = "flock-fcntl-mix";
-            h.action = strict ? "refused" : "observed";
+            h.action = refuse ? "refused" : "observed";
             h.detail = here ? "flock and fcntl locks on one file: separate on Linux, one lock over NFS"
                             : "another process holds fcntl locks on this file: separate from flock on Linux, one lock over NFS";
             ls_hazard(&h);
-            if (strict) { ls_leave(&g); return -ENOLCK; }
+            if (refuse) { ls_leave(&g); return -ENOLCK; }
         }
         if (base == LOCK_EX && d->flock_held == LOCK_SH) {
             h.name = "flock-upgrade-nonatomic";

@@ -27,8 +27,9 @@
  * ranges each owner holds only to explain and to refuse: hazards, F_GETLK
  * holder pids, and deadlock detection (rule 3), which OFD locks lack.
  *
- * Files recognised as SQLite databases (a SEEK_SET lock of exactly 510
- * bytes, SQLite's SHARED_SIZE) get ONE owner per (process, inode), shared by
+ * Files recognised as SQLite databases (SQLite's whole SHARED sequence:
+ * read (P,1), read (P+2,510), unlock (P,1), for any PENDING_BYTE P; see
+ * engine.c sqlite_pattern) get ONE owner per (process, inode), shared by
  * all descriptions of the inode in the process: SQLite's process-scoped
  * hand-off keeps working (rule 10) and an unrelated close still cannot drop
  * its locks.  LOCKSCOPE_SCOPE can force either scope, or native semantics.
@@ -255,6 +256,8 @@ int ls_flock_locks_on(int fd, dev_t dev, ino_t ino);
 void ls_publish_owner(struct ls_owner *o);
 void ls_publish_flock(const struct ls_desc *d, int fd);
 void ls_publish_ofd(const struct ls_desc *d, int fd);
+/* flock and fcntl locks share one lock on fd's file (NFS, LOCKSCOPE_FLOCK=ofd) */
+int ls_flock_fcntl_shared(int fd);
 /* under g_mu: was /proc/locks already asked about this file (family 1: flock
  * locks, 2: fcntl locks)? */
 int ls_checked(dev_t dev, ino_t ino, int family);

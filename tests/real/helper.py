@@ -22,6 +22,15 @@ expected one.
                           write transaction, open and close the database file
                           with os.open/os.close, then probe with an sqlite3
                           process that runs without the shim.
+  busy DB                 SQLite's busy path: COMMIT while a process without
+                          the shim holds a read transaction (three tries),
+                          then a write after it is gone.
+  fork-read DB HOW        a program holding a read transaction forks three
+                          children that read (HOW inherit: on the inherited
+                          connection, after ending its transaction; new: on
+                          their own connections); then the parent writes.
+  ro-rw DB                a read-only connection reads, then a read-write
+                          connection of the same process writes.
   rule1 FILE HOW          lock FILE (HOW: lockf, setlk or setlkw), open and
                           close FILE again, probe from a process without the
                           shim: prints "lock kept" or "lock lost".
@@ -35,6 +44,7 @@ expected one.
                           prints "free" or "held by PID".
 
 MODE is an SQLite journal mode: delete (rollback journal) or wal.
+HELPER_PENDING=N (environment) moves SQLite's PENDING_BYTE to N first.
 """
 import fcntl
 import os
@@ -237,6 +247,135 @@ def cmd_hazard(db):
     return rows == 2 and integ == "ok"
 
 
+HOLD_READ = """
+import ctypes, os, sqlite3, sys
+if os.environ.get("HELPER_PENDING"):
+    ctypes.CDLL("libsqlite3.so.0").sqlite3_test_control(11, ctypes.c_uint(int(os.environ["HELPER_PENDING"], 0)))
+c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+c.execute("BEGIN")
+c.execute("SELECT count(*) FROM t").fetchone()
+print("held", flush=True)
+sys.stdin.read()
+c.execute("COMMIT")
+"""
+
+
+def cmd_busy(db):
+    """SQLite's normal busy path: a process without the shim holds a read
+    transaction; this one's COMMIT cannot get EXCLUSIVE, so SQLite falls
+    back to SHARED (re-locking the SHARED range it holds) and says
+    "database is locked"; after the holder is gone the write succeeds."""
+    setup(db, "delete")
+    h = subprocess.Popen([sys.executable, "-c", HOLD_READ, db], env=clean_env(),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if h.stdout.readline().strip() != "held":
+        err("holder did not start")
+        return False
+    c = connect(db, 0)
+    out = []
+    for _ in range(3):
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("INSERT INTO t(who, n) VALUES('busy', 1)")
+            c.execute("COMMIT")
+            out.append("written")
+        except sqlite3.OperationalError as e:
+            out.append(str(e))
+            c.execute("ROLLBACK")
+    h.stdin.close()
+    h.wait()
+    c.execute("INSERT INTO t(who, n) VALUES('busy', 2)")
+    rows = c.execute("SELECT count(*) FROM t").fetchone()[0]
+    c.close()
+    print("busy: %s; after release rows %d" % (", ".join(out), rows))
+    return rows == 1
+
+
+def cmd_fork_read(db, how):
+    """A program holding a read transaction forks three children.  HOW
+    inherit: each child ends the inherited transaction and starts its own
+    on the inherited connection (SQLite takes SHARED in the kernel: the
+    child holds a read lock); new: each child reads through a connection of
+    its own (SQLite shares the inherited in-memory SHARED: no kernel lock).
+    While the children hold their transactions the parent ends its read and
+    tries to write."""
+    setup(db, "delete")
+    c = connect(db, 0)
+    c.execute("INSERT INTO t(who, n) VALUES('fork', 0)")
+    c.execute("BEGIN")
+    c.execute("SELECT count(*) FROM t").fetchone()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    kids = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready_r)
+            os.close(go_w)
+            st = b"r"
+            try:
+                if how == "inherit":
+                    c.execute("COMMIT")
+                    k = c
+                else:
+                    k = connect(db, 0)
+                k.execute("BEGIN")
+                k.execute("SELECT count(*) FROM t").fetchone()
+            except sqlite3.Error as e:
+                err("child: %s" % e)
+                st = b"e"
+            os.write(ready_w, st)
+            os.read(go_r, 1)
+            os._exit(0)
+        kids.append(pid)
+    os.close(ready_w)
+    os.close(go_r)
+    got = b""
+    while len(got) < 3:
+        b = os.read(ready_r, 3)
+        if not b:
+            break
+        got += b
+    try:
+        c.execute("COMMIT")
+        c.execute("BEGIN IMMEDIATE")
+        c.execute("INSERT INTO t(who, n) VALUES('fork', 1)")
+        c.execute("COMMIT")
+        res = "parent wrote"
+    except sqlite3.Error as e:
+        res = "parent: %s" % e
+        try:
+            c.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+    os.close(go_w)
+    for p in kids:
+        os.waitpid(p, 0)
+    print("children %s, %s" % (got.decode(), res))
+    return got == b"rrr"
+
+
+def cmd_ro_rw(db):
+    """A read-only connection reads first (its SHARED pattern is what
+    recognises the file), then a read-write connection of the same process
+    writes, and a second process reads the row."""
+    setup(db, "delete")
+    ro = sqlite3.connect("file:%s?mode=ro" % db, uri=True, isolation_level=None, timeout=0)
+    ro.execute("SELECT count(*) FROM t").fetchone()
+    rw = connect(db, 0)
+    try:
+        rw.execute("INSERT INTO t(who, n) VALUES('rw', 1)")
+        res = "write ok"
+    except sqlite3.Error as e:
+        res = "write: %s" % e
+    rows = ro.execute("SELECT count(*) FROM t").fetchone()[0]
+    pok, pout = sqlite_probe(db, ["SELECT count(*) FROM t"])
+    ro.close()
+    rw.close()
+    print("%s, rows %d, other process sees %s" % (res, rows, pout if pok else "error"))
+    return rows == 1
+
+
 def flock_bytes(typ, start=0, length=0, whence=os.SEEK_SET):
     return struct.pack(FLOCK_FMT, typ, whence, start, length, 0)
 
@@ -378,9 +517,21 @@ def cmd_probe_lock(path):
     return True
 
 
+def apply_pending():
+    """HELPER_PENDING=N moves SQLite's PENDING_BYTE to N, as SQLite's own
+    test suite does (0x10000), before any database is opened (the
+    test-control call of the libsqlite3 that Python's sqlite3 uses)."""
+    v = os.environ.get("HELPER_PENDING")
+    if v:
+        import ctypes
+        lib = ctypes.CDLL("libsqlite3.so.0")
+        lib.sqlite3_test_control(11, ctypes.c_uint(int(v, 0)))   # SQLITE_TESTCTRL_PENDING_BYTE
+
+
 def main(argv):
+    apply_pending()
     cmds = {"handoff": cmd_handoff, "threads": cmd_threads, "check": cmd_check, "stress": cmd_stress,
-            "hazard": cmd_hazard, "rule1": cmd_rule1,
+            "hazard": cmd_hazard, "rule1": cmd_rule1, "busy": cmd_busy, "ro-rw": cmd_ro_rw, "fork-read": cmd_fork_read,
             "threads-lock": cmd_threads_lock, "fork": cmd_fork, "exec": cmd_exec, "probe-lock": cmd_probe_lock}
     if len(argv) < 2 or argv[1] not in cmds:
         err(__doc__)

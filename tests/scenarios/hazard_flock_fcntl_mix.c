@@ -3,14 +3,17 @@
  *
  * Linux keeps flock and POSIX locks in separate domains (both "exclusive"
  * locks are granted at once); over NFS flock becomes a POSIX lock and the
- * same program conflicts with itself.  The hazard is reported in audit and
- * fix ("observed": the outcome is native) and refused in strict (ENOLCK:
- * the second kind of lock is not taken).
+ * same program conflicts with itself.  The hazard is reported ("observed":
+ * the outcome is native) in every mode: strict refuses it only where the
+ * two kinds share one lock (NFS, LOCKSCOPE_FLOCK=ofd: scenario
+ * hazard_flock_fcntl_mix_ofd), not on this local file system.  Strict still
+ * refuses (c)'s flock shared->exclusive upgrade (flock-upgrade-nonatomic).
  *   (a) file A: flock(LOCK_EX), then fcntl F_SETLK write [0,EOF)
  *   (b) file B: fcntl F_SETLK write [0,10), then flock(LOCK_SH)
  *   (c) file B: lockf(F_TLOCK) after the flock: the mix again, call "lockf"
  *   (d) file D: the program's own F_OFD_SETLK write [0,10), then flock:
  *       OFD locks are fcntl locks too
+ *   (e) file E: flock, then the program's own F_OFD_SETLK (the other order)
  * A probe (a process without the shim) shows whether the POSIX lock exists.
  */
 #include "scen.h"
@@ -64,6 +67,18 @@ int main(int argc, char **argv)
     SAY("d_unlock_ofd=%s", res(scen_setlk(d, F_OFD_SETLK, F_UNLCK, 0, 0)));
     close(d);
     unlink(pd);
+
+    /* (e) flock, then the program's own F_OFD_SETLK through the same fd */
+    char pc[4096];
+    snprintf(pc, sizeof pc, "%s", scen_path("hz-mix-e"));
+    int cf = open(pc, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (cf < 0) scen_die("open");
+    SAY("e_flock_ex=%s", res(flock(cf, LOCK_EX | LOCK_NB)));
+    SAY("e_ofd_w=%s", res(scen_setlk(cf, F_OFD_SETLK, F_WRLCK, 0, 10)));
+    SAY("e_unlock_ofd=%s", res(scen_setlk(cf, F_OFD_SETLK, F_UNLCK, 0, 0)));
+    SAY("e_unlock_flock=%s", res(flock(cf, LOCK_UN)));
+    close(cf);
+    unlink(pc);
 
     SAY("probe_end=%c%c", probe(pa, 'W', 0, 0), probe(pb, 'W', 0, 0));
     close(a);

@@ -4,8 +4,9 @@
  *
  * Locally the two kinds never conflict, so both processes "hold" the file;
  * over NFS they would.  The flocking process reports flock-fcntl-mix
- * (audit/fix "observed", outcome native; strict "refused": ENOLCK, no
- * flock taken).  The other process's locks are found in /proc/locks.
+ * ("observed", outcome native, in every mode: strict refuses it only where
+ * the two kinds share one lock, over NFS or with LOCKSCOPE_FLOCK=ofd).
+ * The other process's locks are found in /proc/locks.
  *   (a) the fcntl holder runs WITHOUT the shim (classic POSIX lock)
  *   (b) the holder is a forked child under the shim (in fix its lock is an
  *       OFD lock on a private description; in audit a POSIX lock)
