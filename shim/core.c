@@ -157,6 +157,8 @@ int ls_enter(struct ls_guard *g)
     if (ls_held())
         return -1;              /* a signal handler inside our own section */
     mu_acquire();
+    if (LS_UNLIKELY(ls_tls_call != NULL))
+        ls_calls_on_enter();    /* a call of this thread in flight, or left by a longjmp */
     return 0;
 }
 

@@ -26,7 +26,9 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "holder.h"
@@ -97,30 +99,222 @@ static const char *type_name(int t)
     return t == F_RDLCK ? "read" : t == F_WRLCK ? "write" : "unlock";
 }
 
-/* ---- in-process wait-for graph (rule 3) ---- */
+/* ---- calls in flight ----
+ * Every kernel call made on a private fd without g_mu is described by one
+ * record, allocated (ls_alloc) when the call leaves the mutex and freed when
+ * it is settled: it pins the owner (whose reference keeps the inode), it is
+ * the thread's entry in the in-process wait-for graph while the call may
+ * block, and it remembers the cross-process registry slot.  The records of
+ * all threads form one list (no fixed table: a record that cannot be
+ * allocated fails the request with ENOLCK); ls_tls_call chains this
+ * thread's own, innermost first (a signal handler may make a call while
+ * another is in flight).
+ *
+ * Normally the call settles its record itself, under g_mu, in one step
+ * that reconciles with whatever changed meanwhile (commit).  A call that
+ * never comes back leaves it behind:
+ *   - siglongjmp out of a handler: the thread's next ls_enter sees its
+ *     record and asks whether the call's frame is still on the stack.  The
+ *     frame holds a per-call cookie; the call was left if the stack pointer
+ *     is now above that frame (and we are not on an alternate signal stack)
+ *     or the cookie was overwritten.  A handler running on top of the live
+ *     call is below it with the cookie intact: its record stays.  (An entry
+ *     from deeper down after a longjmp that happens not to overwrite the
+ *     cookie keeps the record until a later entry: late, never wrong.)
+ *   - pthread_cancel in F_SETLKW (a cancellation point): the thread is
+ *     gone; the release of the owner (its last close) and the deadlock walk
+ *     settle records whose thread no longer exists (tgkill(pid, tid, 0)).
+ * Settling a left call clears its registry slot and waiter entry, drops the
+ * pin (the last one finishes an owner released meanwhile), and makes the
+ * kernel and the model agree on its range: a grant that was known is
+ * committed to the model; an outcome that is not known is asked for again
+ * without waiting (the same owner's request succeeds if it was granted;
+ * otherwise it either fails, nothing held, or is granted now), and what the
+ * kernel says is committed.  Either way a later close releases it. */
 
-#define MAX_WAITERS 256
-struct waiter {
+enum { CALL_QUERY = 1, CALL_DECIDE, CALL_KERNEL, CALL_RETURNED };
+
+struct ls_call {
     pid_t tid;
-    struct ls_owner *owner;
+    int phase;                  /* CALL_*; atomic: written outside g_mu */
+    int result;                 /* the kernel's answer, valid in CALL_RETURNED */
+    int slot;                   /* registry slot, or -1; atomic */
+    int waiting;                /* an edge of the wait-for graph */
+    int fd;
+    struct ls_desc *desc;
+    uint64_t gen;               /* desc->gen at the start */
+    struct ls_owner *owner;     /* pinned */
     struct ls_inode *inode;
     int64_t start, end;
-    int type;
+    int type;                   /* LS_RD/LS_WR/LS_UN */
+    volatile uint64_t *frame;   /* the cookie in the caller's frame */
+    uint64_t cookie;
+    struct ls_call *outer;      /* this thread's next older call */
+    struct ls_call *next, *prev;
 };
-static struct waiter waiters[MAX_WAITERS];
+
+LS_TLS struct ls_call *ls_tls_call;
+static struct ls_call *g_calls;
+static LS_TLS uint64_t tls_call_seq;
+
+static uint64_t call_cookie(void)
+{
+    return (++tls_call_seq * 0x9e3779b97f4a7c15ull) ^ (uint64_t)(uintptr_t)&tls_call_seq;
+}
+
+/* Under g_mu.  NULL when no record can be had: the caller fails ENOLCK. */
+static struct ls_call *call_begin(struct ls_owner *o, struct ls_desc *d, int fd,
+                                  int64_t s, int64_t e, int type, int phase,
+                                  volatile uint64_t *frame)
+{
+    struct ls_call *c = ls_alloc(sizeof *c);
+    if (!c) {
+        ls_debug("lockscope: fd %d: no memory for a call record: ENOLCK", fd);
+        return NULL;
+    }
+    c->tid = ls_gettid();
+    c->phase = phase;
+    c->slot = -1;
+    c->fd = fd;
+    c->desc = d;
+    c->gen = d ? d->gen : 0;
+    c->owner = o;
+    c->inode = o ? o->inode : NULL;
+    c->start = s;
+    c->end = e;
+    c->type = type;
+    c->cookie = call_cookie();
+    *frame = c->cookie;
+    c->frame = frame;
+    c->outer = ls_tls_call;
+    c->next = g_calls;
+    if (g_calls) g_calls->prev = c;
+    g_calls = c;
+    ls_tls_call = c;
+    if (o) ls_owner_pin(o);
+    return c;
+}
+
+static void call_phase(struct ls_call *c, int phase) { __atomic_store_n(&c->phase, phase, __ATOMIC_RELEASE); }
+
+/* Under g_mu: unlink and free; the unpin may finish the owner. */
+static void call_end(struct ls_call *c, int mine)
+{
+    if (c->prev) c->prev->next = c->next;
+    else g_calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (mine) {
+        /* LIFO on a live thread; a left call may sit under newer ones */
+        for (struct ls_call **pp = &ls_tls_call; *pp; pp = &(*pp)->outer)
+            if (*pp == c) { *pp = c->outer; break; }
+    }
+    struct ls_owner *o = c->owner;
+    ls_free(c, sizeof *c);
+    if (o) ls_owner_unpin(o);
+}
+
+/* Under g_mu: settle a call that will never come back (see above). */
+static void call_settle_left(struct ls_call *c, int mine)
+{
+    int slot = __atomic_load_n(&c->slot, __ATOMIC_ACQUIRE);
+    if (slot >= 0 && mine)
+        ls_xwait_end(slot);     /* a dead thread's slot is swept by every walk */
+    struct ls_owner *o = c->owner;
+    int phase = __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE);
+    if (o && !o->zombie && o->priv >= 0 && (phase == CALL_KERNEL || phase == CALL_RETURNED)) {
+        int ok = phase == CALL_RETURNED && __atomic_load_n(&c->result, __ATOMIC_ACQUIRE) == 0;
+        if (phase == CALL_KERNEL) {
+            struct flock q;
+            memset(&q, 0, sizeof q);
+            q.l_type = (short)(c->type == LS_WR ? F_WRLCK : c->type == LS_RD ? F_RDLCK : F_UNLCK);
+            q.l_whence = SEEK_SET;
+            ls_range_to_flock(c->start, c->end, &q.l_start, &q.l_len);
+            int saved = errno;
+            ok = REAL(fcntl)(o->priv, LS_BK_SETLK, &q) == 0;
+            errno = saved;
+        }
+        if (ok) {
+            ls_owner_apply(o, c->start, c->end, c->type);
+            if (c->type != LS_UN)
+                o->tid = c->tid;
+        }
+    }
+    ls_debug("lockscope: a lock call of thread %d never returned (longjmp or cancel): settled", (int)c->tid);
+    call_end(c, mine);
+}
+
+static int call_left(struct ls_call *c, uintptr_t sp)
+{
+    if (*c->frame != c->cookie)
+        return 1;
+    if (sp <= (uintptr_t)c->frame)
+        return 0;
+    /* above the call's frame: left, unless a handler runs on an alternate
+     * stack (then the comparison means nothing) */
+    stack_t ss;
+    int saved = errno;
+    int alt = sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+    errno = saved;
+    return !alt;
+}
+
+void ls_calls_on_enter(void)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    while (ls_tls_call && call_left(ls_tls_call, sp))
+        call_settle_left(ls_tls_call, 1);
+}
+
+static int thread_dead(pid_t tid)
+{
+    int saved = errno;
+    long r = syscall(SYS_tgkill, (long)g_ls.pid, (long)tid, 0L);
+    int dead = r != 0 && errno == ESRCH;
+    errno = saved;
+    return dead;
+}
+
+void ls_calls_reap_dead(struct ls_owner *o)
+{
+    pid_t me = ls_gettid();
+    for (struct ls_call *c = g_calls, *next; c; c = next) {
+        next = c->next;
+        if (c->owner == o && c->tid != me && thread_dead(c->tid)) {
+            /* the unpin of the last call finishes o: stop before */
+            int last = o->pins == 1;
+            call_settle_left(c, 0);
+            if (last)
+                return;
+        }
+    }
+}
 
 void ls_engine_fork_child(void)
 {
-    for (int i = 0; i < MAX_WAITERS; i++)   /* the parent's threads wait nowhere here */
-        if (waiters[i].tid)
-            waiters[i].tid = 0;
+    /* The parent's other threads' calls do not run here: drop them (their
+     * pins with them).  This thread's own stay: a handler that forked
+     * returns into them.  Async-signal-safe: list and allocator only. */
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    for (struct ls_call *c = g_calls, *next; c; c = next) {
+        next = c->next;
+        int mine = 0;
+        for (struct ls_call *t = ls_tls_call; t; t = t->outer)
+            if (t == c) { mine = 1; break; }
+        if (mine) {
+            c->tid = me;
+            c->slot = -1;       /* the parent's slot */
+        } else {
+            call_end(c, 0);
+        }
+    }
 }
 
-static struct waiter *waiter_of(pid_t tid)
+/* The innermost waiting call of thread tid. */
+static struct ls_call *waiter_of(pid_t tid)
 {
-    for (int i = 0; i < MAX_WAITERS; i++)
-        if (waiters[i].tid == tid)
-            return &waiters[i];
+    for (struct ls_call *c = g_calls; c; c = c->next)
+        if (c->tid == tid && c->waiting)
+            return c;
     return NULL;
 }
 
@@ -137,7 +331,7 @@ static int waits_for_self(pid_t me, struct ls_inode *in, struct ls_owner *self,
             continue;
         if (o->tid == me)
             return 1;
-        struct waiter *w = waiter_of(o->tid);
+        struct ls_call *w = waiter_of(o->tid);
         if (w && waits_for_self(me, w->inode, w->owner, w->start, w->end, w->type, depth + 1))
             return 1;
     }
@@ -449,7 +643,11 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             dev_t dev = d->inode->dev;
             ino_t ino = d->inode->ino;
             int skip = o ? o->priv : -1;
-            if (o) ls_owner_pin(o);     /* qfd stays open while we look */
+            /* qfd stays open while we look: a call record pins o */
+            volatile uint64_t frame = 0;
+            struct ls_call *c = call_begin(o, d, fd, s, e, LS_UN, CALL_QUERY, &frame);
+            if (!c)
+                return -ENOLCK;
             ls_leave(g);
             pid_t pids[8];
             int n = 0;
@@ -479,21 +677,21 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
                     break;
                 if (again.l_type == F_UNLCK) {
                     ls_reenter(g);
-                    if (o) ls_owner_unpin(o);
+                    call_end(c, 1);
                     short t = F_UNLCK;
                     return copy_out(&((struct flock *)arg)->l_type, &t, sizeof t);
                 }
                 if (again.l_pid > 0) {   /* a classic holder meanwhile */
                     q = again;
                     ls_reenter(g);
-                    if (o) ls_owner_unpin(o);
+                    call_end(c, 1);
                     return copy_out(arg, &q, sizeof q);
                 }
                 q = again;
                 ls_range_resolve(SEEK_SET, q.l_start, q.l_len, 0, &qs, &qe);
             }
             ls_reenter(g);
-            if (o) ls_owner_unpin(o);
+            call_end(c, 1);
             if (n > 0) {
                 q.l_pid = pids[0];
             } else {
@@ -599,6 +797,144 @@ static int signal_path_lock(int fd, int cmd, void *arg)
     ls_defer_full(LS_DEFER_LOCKED, fd, priv,
                   fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN, s, e);
     return 0;
+}
+
+/* Has fd stopped naming the description the call was made through (closed,
+ * or re-pointed, by another thread or a handler)? */
+static int call_fd_gone(const struct ls_call *c)
+{
+    struct ls_desc *cur = ls_fd_get(c->fd);
+    return cur != c->desc || cur->gen != c->gen;
+}
+
+/* The kernel call and the commit of one F_SETLK/F_SETLKW through owner o,
+ * everything decided.  Entered under g_mu, returns having left it.  The
+ * kernel call runs without g_mu (threads locking other files never wait
+ * for it), described by a call record that pins o.  The commit is one step
+ * under g_mu that reconciles with what changed meanwhile: a grant on an fd
+ * that another thread closed (or re-pointed) during the call is undone and
+ * the call fails with EBADF, as fs/locks.c's fcntl_setlk does natively. */
+static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o, int fd, int cmd,
+                      short ftype, int64_t s, int64_t e, int lt, struct ls_hazard *h)
+{
+    struct ls_inode *in = o->inode;
+    pid_t me = ls_gettid();
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = ftype;
+    q.l_whence = SEEK_SET;
+    ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+
+    volatile uint64_t frame = 0;        /* the call's cookie lives here */
+    struct ls_call *c = call_begin(o, d, fd, s, e, lt, CALL_KERNEL, &frame);
+    if (!c) {
+        ls_leave(g);
+        return -ENOLCK;
+    }
+    /* An unlock leaves the model first: it cannot fail for a conflict, and
+     * another thread granted the range meanwhile must not find it still
+     * ours (a false foreign-convert, refused in strict). */
+    if (lt == LS_UN)
+        ls_owner_apply(o, s, e, LS_UN);
+    int priv = o->priv;
+    ls_leave(g);
+    int r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
+    int kerr = r < 0 ? errno : 0;
+    __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
+    call_phase(c, CALL_RETURNED);
+    ls_reenter(g);
+    if (r < 0 && (kerr == EAGAIN || kerr == EACCES) && cmd == F_SETLKW) {
+        if (call_fd_gone(c)) {
+            /* closed before we would wait: natively the wait would end in
+             * EBADF; nothing was granted */
+            call_end(c, 1);
+            ls_leave(g);
+            return -EBADF;
+        }
+        /* We will wait.  The check for a cycle of threads is made again here,
+         * under g_mu together with publishing ourselves as a waiter: two
+         * threads that tried at the same time must not both go to sleep. */
+        if (waits_for_self(me, in, o, s, e, lt, 0)) {
+            call_end(c, 1);
+            h->name = "self-deadlock";
+            h->action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
+            h->detail = "the request waits for a lock this thread holds through another descriptor";
+            ls_hazard(h);
+            ls_leave(g);
+            return -EDEADLK;
+        }
+        c->waiting = 1;
+        call_phase(c, CALL_DECIDE);     /* nothing can be granted while we publish */
+        dev_t dev = in->dev;
+        ino_t ino = in->ino;
+        ls_leave(g);
+        int slot = -1, granted = 0;
+        r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
+        __atomic_store_n(&c->slot, slot, __ATOMIC_RELEASE);
+        if (r == -EDEADLK) {
+            /* The walk sees locks move while it looks: confirm the verdict
+             * with one more try and one more walk before saying EDEADLK. */
+            call_phase(c, CALL_KERNEL);
+            if (REAL(fcntl)(priv, LS_BK_SETLK, &q) == 0) {
+                granted = 1;                       /* granted meanwhile */
+                r = 0;
+            } else {
+                call_phase(c, CALL_DECIDE);
+                r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
+                __atomic_store_n(&c->slot, slot, __ATOMIC_RELEASE);
+            }
+        }
+        if (r == -EDEADLK) {
+            ls_reenter(g);
+            call_end(c, 1);
+            h->name = "self-deadlock";
+            /* native F_SETLKW detects this cycle too: the outcome is unchanged */
+            h->action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed";
+            h->detail = "waiting would close a cycle between processes";
+            ls_hazard(h);
+            ls_leave(g);
+            return -EDEADLK;
+        }
+        if (!granted) {
+            call_phase(c, CALL_KERNEL);
+            r = REAL(fcntl)(priv, LS_BK_SETLKW, &q);
+        }
+        kerr = r < 0 ? errno : 0;
+        __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
+        call_phase(c, CALL_RETURNED);
+        ls_xwait_end(slot);
+        __atomic_store_n(&c->slot, -1, __ATOMIC_RELEASE);
+        ls_reenter(g);
+        c->waiting = 0;
+        if (r < 0 && kerr == EINTR) {
+            h->name = "lock-eintr";
+            h->action = "observed";
+            h->detail = "blocking lock interrupted by a signal: not held";
+            ls_hazard(h);
+        }
+    }
+    /* commit */
+    if (r == 0 && lt != LS_UN && call_fd_gone(c)) {
+        /* The fd was closed during the call: natively the kernel undoes the
+         * grant (an unlock of the range) and answers EBADF.  The owner
+         * itself may be gone too: its last unpin then releases the rest. */
+        struct flock u = q;
+        u.l_type = F_UNLCK;
+        REAL(fcntl)(priv, LS_BK_SETLK, &u);
+        ls_owner_apply(o, s, e, LS_UN);
+        call_end(c, 1);
+        ls_leave(g);
+        return -EBADF;
+    }
+    if (r == 0 && lt != LS_UN && d->owner == o) {
+        ls_owner_apply(o, s, e, lt);
+        o->tid = me;
+    }
+    /* (d->owner != o: SQLite recognised meanwhile; the grant went with the
+     * old owner, released at its last unpin) */
+    call_end(c, 1);
+    ls_leave(g);
+    return r < 0 ? -kerr : 0;
 }
 
 int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
@@ -803,12 +1139,6 @@ checked:
         ls_hazard(&h);
     }
 
-    struct flock q;
-    memset(&q, 0, sizeof q);
-    q.l_type = fl.l_type;
-    q.l_whence = SEEK_SET;
-    ls_range_to_flock(s, e, &q.l_start, &q.l_len);
-
     if (cmd == F_SETLKW && lt != LS_UN) {
         if (waits_for_self(me, in, o, s, e, lt, 0)) {
             h.name = "self-deadlock";
@@ -819,105 +1149,7 @@ checked:
             return -EDEADLK;
         }
     }
-    /* An unlock leaves the model first: it cannot fail for a conflict, and
-     * another thread granted the range meanwhile must not find it still
-     * ours (a false foreign-convert, refused in strict). */
-    if (lt == LS_UN)
-        ls_owner_apply(o, s, e, LS_UN);
-    /* The kernel call runs without g_mu: threads locking other files never
-     * wait for it.  The pin keeps the private fd (and o) alive meanwhile. */
-    int priv = o->priv;
-    ls_owner_pin(o);
-    ls_leave(&g);
-    r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
-    int kerr = errno;
-    ls_reenter(&g);
-    int gone = o->zombie;       /* read before the unpin may free it */
-    ls_owner_unpin(o);
-    if (gone || ls_fd_get(fd) != d || d->owner != o) {
-        /* closed meanwhile: whatever was granted went with the owner */
-        ls_leave(&g);
-        return r < 0 ? -kerr : 0;
-    }
-    errno = kerr;
-    if (r < 0 && (errno == EAGAIN || errno == EACCES) && cmd == F_SETLKW) {
-        /* We will wait.  The check for a cycle of threads is made again here,
-         * under g_mu together with publishing ourselves as a waiter: two
-         * threads that tried at the same time must not both go to sleep. */
-        if (waits_for_self(me, in, o, s, e, lt, 0)) {
-            h.name = "self-deadlock";
-            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
-            h.detail = "the request waits for a lock this thread holds through another descriptor";
-            ls_hazard(&h);
-            ls_leave(&g);
-            return -EDEADLK;
-        }
-        struct waiter *w = waiter_of(0);
-        if (w) {
-            w->tid = me; w->owner = o; w->inode = in; w->start = s; w->end = e; w->type = lt;
-        }
-        dev_t dev = in->dev;
-        ino_t ino = in->ino;
-        ls_owner_pin(o);
-        ls_leave(&g);
-        int slot = -1;
-        r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
-        if (r == -EDEADLK) {
-            /* The walk sees locks move while it looks: confirm the verdict
-             * with one more try and one more walk before saying EDEADLK. */
-            if (REAL(fcntl)(priv, LS_BK_SETLK, &q) == 0)
-                r = 0, slot = -2;                  /* granted meanwhile */
-            else
-                r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
-        }
-        if (r == -EDEADLK) {
-            ls_reenter(&g);
-            ls_owner_unpin(o);
-            if (w) w->tid = 0;
-            h.name = "self-deadlock";
-            /* native F_SETLKW detects this cycle too: the outcome is unchanged */
-            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed";
-            h.detail = "waiting would close a cycle between processes";
-            ls_hazard(&h);
-            ls_leave(&g);
-            return -EDEADLK;
-        }
-        if (slot == -2) {
-            slot = -1;
-            r = 0;
-        } else {
-            r = REAL(fcntl)(priv, LS_BK_SETLKW, &q);
-        }
-        int saved = errno;
-        ls_xwait_end(slot);
-        ls_reenter(&g);
-        int gone_w = o->zombie;
-        ls_owner_unpin(o);
-        if (w) w->tid = 0;
-        errno = saved;
-        if (r < 0 && errno == EINTR) {
-            h.name = "lock-eintr";
-            h.action = "observed";
-            h.detail = "blocking lock interrupted by a signal: not held";
-            ls_hazard(&h);
-            errno = EINTR;
-        }
-        /* the owner may have gone while we waited */
-        if (gone_w || ls_fd_get(fd) != d || d->owner != o) {
-            ls_leave(&g);
-            return r < 0 ? -saved : 0;
-        }
-    }
-    if (r < 0) {
-        int e2 = errno;
-        ls_leave(&g);
-        return -e2;
-    }
-    ls_owner_apply(o, s, e, lt);
-    if (lt != LS_UN)
-        o->tid = me;
-    ls_leave(&g);
-    return 0;
+    return setlk_call(&g, d, o, fd, cmd, fl.l_type, s, e, lt, &h);
 }
 
 /* Is a lock held through this very description that this process did not
