@@ -243,6 +243,18 @@ static void call_settle_left(struct ls_call *c, int mine)
     call_end(c, mine);
 }
 
+/* After ls_reenter: was this live call settled meanwhile, by a handler of
+ * its own thread that took it for left?  (Only if a handler that runs on
+ * the live call finds the cookie changed, which nothing but a stray write
+ * does.)  Then the record is gone and the settle made the commit. */
+static int call_lost(const struct ls_call *c, uint64_t cookie)
+{
+    for (const struct ls_call *t = ls_tls_call; t; t = t->outer)
+        if (t == c && t->cookie == cookie)
+            return 0;
+    return 1;
+}
+
 static int call_left(struct ls_call *c, uintptr_t sp)
 {
     if (*c->frame != c->cookie)
@@ -648,6 +660,7 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             struct ls_call *c = call_begin(o, d, fd, s, e, LS_UN, CALL_QUERY, &frame);
             if (!c)
                 return -ENOLCK;
+            uint64_t cookie = c->cookie;
             ls_leave(g);
             pid_t pids[8];
             int n = 0;
@@ -677,21 +690,24 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
                     break;
                 if (again.l_type == F_UNLCK) {
                     ls_reenter(g);
-                    call_end(c, 1);
+                    if (!call_lost(c, cookie))
+                        call_end(c, 1);
                     short t = F_UNLCK;
                     return copy_out(&((struct flock *)arg)->l_type, &t, sizeof t);
                 }
                 if (again.l_pid > 0) {   /* a classic holder meanwhile */
                     q = again;
                     ls_reenter(g);
-                    call_end(c, 1);
+                    if (!call_lost(c, cookie))
+                        call_end(c, 1);
                     return copy_out(arg, &q, sizeof q);
                 }
                 q = again;
                 ls_range_resolve(SEEK_SET, q.l_start, q.l_len, 0, &qs, &qe);
             }
             ls_reenter(g);
-            call_end(c, 1);
+            if (!call_lost(c, cookie))
+                call_end(c, 1);
             if (n > 0) {
                 q.l_pid = pids[0];
             } else {
@@ -836,6 +852,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
      * ours (a false foreign-convert, refused in strict). */
     if (lt == LS_UN)
         ls_owner_apply(o, s, e, LS_UN);
+    uint64_t cookie = c->cookie;
     int priv = o->priv;
     ls_leave(g);
     int r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
@@ -843,6 +860,8 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
     __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
     call_phase(c, CALL_RETURNED);
     ls_reenter(g);
+    if (call_lost(c, cookie))
+        goto lost;
     if (r < 0 && (kerr == EAGAIN || kerr == EACCES) && cmd == F_SETLKW) {
         if (call_fd_gone(c)) {
             /* closed before we would wait: natively the wait would end in
@@ -886,7 +905,8 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         }
         if (r == -EDEADLK) {
             ls_reenter(g);
-            call_end(c, 1);
+            if (!call_lost(c, cookie))
+                call_end(c, 1);
             h->name = "self-deadlock";
             /* native F_SETLKW detects this cycle too: the outcome is unchanged */
             h->action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed";
@@ -905,6 +925,8 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         ls_xwait_end(slot);
         __atomic_store_n(&c->slot, -1, __ATOMIC_RELEASE);
         ls_reenter(g);
+        if (call_lost(c, cookie))
+            goto lost;
         c->waiting = 0;
         if (r < 0 && kerr == EINTR) {
             h->name = "lock-eintr";
@@ -934,6 +956,11 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
      * old owner, released at its last unpin) */
     call_end(c, 1);
     ls_leave(g);
+    return r < 0 ? -kerr : 0;
+lost:
+    ls_leave(g);
+    if (r < 0 && cmd == F_SETLKW && (kerr == EAGAIN || kerr == EACCES))
+        kerr = EINTR;           /* a handler ran; the wait did not happen */
     return r < 0 ? -kerr : 0;
 }
 
