@@ -321,12 +321,20 @@ void ls_engine_fork_child(void)
     }
 }
 
-/* The innermost waiting call of thread tid. */
+/* The innermost waiting call of thread tid.  A thread that died waiting
+ * (pthread_cancel) waits for nothing: its edge is dropped here, its record
+ * settled when its owner is released. */
 static struct ls_call *waiter_of(pid_t tid)
 {
-    for (struct ls_call *c = g_calls; c; c = c->next)
-        if (c->tid == tid && c->waiting)
-            return c;
+    for (struct ls_call *c = g_calls; c; c = c->next) {
+        if (c->tid != tid || !c->waiting)
+            continue;
+        if (tid != ls_gettid() && thread_dead(tid)) {
+            c->waiting = 0;
+            continue;
+        }
+        return c;
+    }
     return NULL;
 }
 
