@@ -127,12 +127,15 @@ static const char *type_name(int t)
  * Settling a left call clears its registry slot and waiter entry, drops the
  * pin (the last one finishes an owner released meanwhile), and makes the
  * kernel and the model agree on its range: a grant that was known is
- * committed to the model; an outcome that is not known is asked for again
- * without waiting (the same owner's request succeeds if it was granted;
- * otherwise it either fails, nothing held, or is granted now), and what the
- * kernel says is committed.  Either way a later close releases it. */
+ * committed to the model; an outcome that is not known (the signal came
+ * during the kernel call: mostly EINTR, possibly just after a grant) is
+ * read from the private description's fdinfo, which lists its OFD locks:
+ * held, it is committed (a later close releases it); else nothing was
+ * granted.  A left unlock is made again (the model has it already). */
 
 enum { CALL_QUERY = 1, CALL_DECIDE, CALL_KERNEL, CALL_RETURNED };
+
+static int priv_holds(int priv, int64_t s, int64_t e, int type);
 
 struct ls_call {
     pid_t tid;
@@ -223,14 +226,22 @@ static void call_settle_left(struct ls_call *c, int mine)
     int phase = __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE);
     if (o && !o->zombie && o->priv >= 0 && (phase == CALL_KERNEL || phase == CALL_RETURNED)) {
         int ok = phase == CALL_RETURNED && __atomic_load_n(&c->result, __ATOMIC_ACQUIRE) == 0;
-        if (phase == CALL_KERNEL) {
+        if (phase == CALL_KERNEL && c->type == LS_UN) {
+            /* an unlock: the model has it already; make sure the kernel too */
             struct flock q;
             memset(&q, 0, sizeof q);
-            q.l_type = (short)(c->type == LS_WR ? F_WRLCK : c->type == LS_RD ? F_RDLCK : F_UNLCK);
+            q.l_type = F_UNLCK;
             q.l_whence = SEEK_SET;
             ls_range_to_flock(c->start, c->end, &q.l_start, &q.l_len);
             int saved = errno;
-            ok = REAL(fcntl)(o->priv, LS_BK_SETLK, &q) == 0;
+            REAL(fcntl)(o->priv, LS_BK_SETLK, &q);
+            errno = saved;
+        } else if (phase == CALL_KERNEL) {
+            /* Was it granted before the signal came?  The kernel lists what
+             * the private description holds.  (Mostly not: the signal
+             * interrupted the wait, EINTR.) */
+            int saved = errno;
+            ok = priv_holds(o->priv, c->start, c->end, c->type);
             errno = saved;
         }
         if (ok) {
@@ -1187,21 +1198,22 @@ checked:
     return setlk_call(&g, d, o, fd, cmd, fl.l_type, s, e, lt, &h);
 }
 
-/* Is a lock held through this very description that this process did not
- * take itself?  The kernel lists a description's OFD locks in the fdinfo
- * of each of its fds: one small read, no scan of other processes. */
-static int foreign_ofd_lock(int fd, const struct ls_range *mine, int64_t s, int64_t e, int type)
+/* The OFD locks held through a description, as the kernel lists them in
+ * the fdinfo of each of its fds: one small read, no scan of other
+ * processes.  fn(ctx, type, start, end) is called for each (waiters "->"
+ * skipped) until it returns nonzero, which is returned; -1 if unreadable. */
+static int fdinfo_ofd_locks(int fd, int (*fn)(void *, int, int64_t, int64_t), void *ctx)
 {
     char path[48] = "/proc/self/fdinfo/", buf[4096];
     size_t l = 18 + ls_fmt_u64(path + 18, (uint64_t)fd);
     path[l] = 0;
     int f = REAL(open)(path, O_RDONLY | O_CLOEXEC);
     if (f < 0)
-        return 0;
+        return -1;
     ssize_t n = read(f, buf, sizeof buf - 1);
     REAL(close)(f);
     if (n <= 0)
-        return 0;
+        return -1;
     buf[n] = 0;
     for (char *p = strstr(buf, "lock:"); p; p = strstr(p + 5, "lock:")) {
         char *eol = strchr(p, '\n');
@@ -1223,18 +1235,53 @@ static int foreign_ofd_lock(int fd, const struct ls_range *mine, int64_t s, int6
                 le = 0;
                 for (const char *c = end_f + 1; *c >= '0' && *c <= '9'; c++) le = le * 10 + (*c - '0');
             }
-            if (ls <= e && le >= s && ls_type_conflicts(lt, type)) {
-                /* ours, if we hold every byte of it with that type */
-                int64_t a = ls > s ? ls : s, b = le < e ? le : e;
-                if (!ls_range_covers(mine, a, b, lt))
-                    return 1;
-            }
+            int r = fn(ctx, lt, ls, le);
+            if (r)
+                return r;
         }
         if (!eol) break;
         *eol = '\n';
         p = eol;
     }
     return 0;
+}
+
+struct lock_query { const struct ls_range *mine; int64_t s, e; int type; };
+
+/* a lock conflicting with the query that `mine` does not account for */
+static int foreign_cb(void *ctx, int lt, int64_t ls, int64_t le)
+{
+    const struct lock_query *qq = ctx;
+    if (ls <= qq->e && le >= qq->s && ls_type_conflicts(lt, qq->type)) {
+        /* ours, if we hold every byte of it with that type */
+        int64_t a = ls > qq->s ? ls : qq->s, b = le < qq->e ? le : qq->e;
+        if (!ls_range_covers(qq->mine, a, b, lt))
+            return 1;
+    }
+    return 0;
+}
+
+/* Is a lock held through this very description that this process did not
+ * take itself? */
+static int foreign_ofd_lock(int fd, const struct ls_range *mine, int64_t s, int64_t e, int type)
+{
+    struct lock_query qq = { mine, s, e, type };
+    return fdinfo_ofd_locks(fd, foreign_cb, &qq) == 1;
+}
+
+/* one lock of exactly that type covering the query (the kernel merges an
+ * owner's adjacent locks of one type, so a grant shows as one) */
+static int covers_cb(void *ctx, int lt, int64_t ls, int64_t le)
+{
+    const struct lock_query *qq = ctx;
+    return lt == qq->type && ls <= qq->s && le >= qq->e;
+}
+
+/* Does the private description hold [s, e] with type?  0 when unknown. */
+static int priv_holds(int priv, int64_t s, int64_t e, int type)
+{
+    struct lock_query qq = { NULL, s, e, type };
+    return fdinfo_ofd_locks(priv, covers_cb, &qq) == 1;
 }
 
 /* The program's own OFD requests pass through; two processes locking
