@@ -116,11 +116,14 @@ static const char *type_name(int t)
  *   - siglongjmp out of a handler: the thread's next ls_enter sees its
  *     record and asks whether the call's frame is still on the stack.  The
  *     frame holds a per-call cookie; the call was left if the stack pointer
- *     is now above that frame (and we are not on an alternate signal stack)
- *     or the cookie was overwritten.  A handler running on top of the live
- *     call is below it with the cookie intact: its record stays.  (An entry
- *     from deeper down after a longjmp that happens not to overwrite the
- *     cookie keeps the record until a later entry: late, never wrong.)
+ *     is now not far enough below that frame for a signal frame (and we are
+ *     not on an alternate signal stack), or if the cookie was overwritten
+ *     (each lock request zeroes its own cookie slot first, so a retry from
+ *     the same program frame always finds it wiped).  A handler running on
+ *     top of the live call is far below it with the cookie intact: its
+ *     record stays.  (An entry from deeper down after a longjmp that happens
+ *     not to overwrite the cookie keeps the record until a later entry:
+ *     late, never wrong.)
  *   - pthread_cancel in F_SETLKW (a cancellation point): the thread is
  *     gone; the release of the owner (its last close) and the deadlock walk
  *     settle records whose thread no longer exists (tgkill(pid, tid, 0)).
@@ -266,14 +269,24 @@ static int call_lost(const struct ls_call *c, uint64_t cookie)
     return 1;
 }
 
+/* The cookie lives in the frame of ls_fcntl_lock, the lock path's
+ * outermost engine function, which zeroes it before it enters: a new call
+ * through the same program frame wipes a left call's cookie.  A handler
+ * running on top of a live call is below the kernel call's frame and the
+ * kernel's signal frame (more than 1 KB on x86_64 and aarch64) and finds the
+ * cookie intact.  Reads a stack slot that may belong to a dead frame: on
+ * purpose, so not instrumented. */
+#define SIGFRAME_MIN 1024
+__attribute__((no_sanitize("address")))
 static int call_left(struct ls_call *c, uintptr_t sp)
 {
     if (*c->frame != c->cookie)
         return 1;
-    if (sp <= (uintptr_t)c->frame)
+    if (sp + SIGFRAME_MIN <= (uintptr_t)c->frame)
         return 0;
-    /* above the call's frame: left, unless a handler runs on an alternate
-     * stack (then the comparison means nothing) */
+    /* not far enough below the call's frame for a handler on top of it:
+     * left, unless a handler runs on an alternate stack (then the
+     * comparison means nothing) */
     stack_t ss;
     int saved = errno;
     int alt = sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
@@ -639,7 +652,7 @@ static int native_fcntl(int fd, int cmd, void *arg)
 }
 
 static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t s, int64_t e,
-                 const char *call, void *site, struct ls_guard *g)
+                 const char *call, void *site, struct ls_guard *g, volatile uint64_t *frame)
 {
     struct ls_owner *o = d->owner ? d->owner : d->inode->shared;
     int qfd = o && o->priv >= 0 ? o->priv : fd;
@@ -675,8 +688,7 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             ino_t ino = d->inode->ino;
             int skip = o ? o->priv : -1;
             /* qfd stays open while we look: a call record pins o */
-            volatile uint64_t frame = 0;
-            struct ls_call *c = call_begin(o, d, fd, s, e, LS_UN, CALL_QUERY, &frame);
+            struct ls_call *c = call_begin(o, d, fd, s, e, LS_UN, CALL_QUERY, frame);
             if (!c)
                 return -ENOLCK;
             uint64_t cookie = c->cookie;
@@ -850,7 +862,8 @@ static int call_fd_gone(const struct ls_call *c)
  * that another thread closed (or re-pointed) during the call is undone and
  * the call fails with EBADF, as fs/locks.c's fcntl_setlk does natively. */
 static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o, int fd, int cmd,
-                      short ftype, int64_t s, int64_t e, int lt, struct ls_hazard *h)
+                      short ftype, int64_t s, int64_t e, int lt, struct ls_hazard *h,
+                      volatile uint64_t *frame)
 {
     struct ls_inode *in = o->inode;
     pid_t me = ls_gettid();
@@ -860,8 +873,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
     q.l_whence = SEEK_SET;
     ls_range_to_flock(s, e, &q.l_start, &q.l_len);
 
-    volatile uint64_t frame = 0;        /* the call's cookie lives here */
-    struct ls_call *c = call_begin(o, d, fd, s, e, lt, CALL_KERNEL, &frame);
+    struct ls_call *c = call_begin(o, d, fd, s, e, lt, CALL_KERNEL, frame);
     if (!c) {
         ls_leave(g);
         return -ENOLCK;
@@ -985,6 +997,9 @@ lost:
 
 int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
 {
+    /* the cookie of a call this request makes (see call_left); zeroed
+     * before entering, which wipes that of a call left from here */
+    volatile uint64_t frame = 0;
     struct ls_guard g;
     struct flock fl;
     int64_t s, e;
@@ -1088,7 +1103,7 @@ checked:
     if (cmd == F_GETLK) {
         /* no private description needed: without one, the program's own
          * description holds no lock of ours and OFD_GETLK on it sees all */
-        r = getlk(d, fd, &fl, arg, s, e, call, site, &g);
+        r = getlk(d, fd, &fl, arg, s, e, call, site, &g, &frame);
         ls_leave(&g);
         return r;
     }
@@ -1195,7 +1210,7 @@ checked:
             return -EDEADLK;
         }
     }
-    return setlk_call(&g, d, o, fd, cmd, fl.l_type, s, e, lt, &h);
+    return setlk_call(&g, d, o, fd, cmd, fl.l_type, s, e, lt, &h, &frame);
 }
 
 /* The OFD locks held through a description, as the kernel lists them in

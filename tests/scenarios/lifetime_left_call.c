@@ -11,10 +11,7 @@
  *     waits for the child made that EDEADLK.  Finally the program closes fd:
  *     natively that drops its locks (probes U) — the pinned, left call once
  *     kept them until exit.
- * (b) pthread_cancel.  A thread holds byte 30 through its own descriptor
- *     and waits in F_SETLKW for byte 0 (held by a process without the
- *     shim); it is cancelled (F_SETLKW is a cancellation point) and joined;
- *     the main thread closes that descriptor: byte 30 is free again.
+ * (pthread_cancel: lifetime_cancelled_wait.)
  */
 #include "scen.h"
 #include <poll.h>
@@ -49,16 +46,6 @@ static void *kicker(void *arg)
     while (waiters_on() < 1)
         scen_sleep_ms(10);
     pthread_kill(main_thread, SIGUSR1);
-    return NULL;
-}
-
-static int cancel_fd;
-static volatile int cancel_first = -1;
-static void *cancelled(void *arg)
-{
-    (void)arg;
-    cancel_first = scen_setlk(cancel_fd, F_SETLK, F_WRLCK, 30, 1) < 0 ? errno : 0;
-    scen_setlk(cancel_fd, F_SETLKW, F_WRLCK, 0, 1);
     return NULL;
 }
 
@@ -129,25 +116,6 @@ int main(int argc, char **argv)
     close(fd);
     SAY("a_probe_after_close=%c,%c", probe(path, 'W', 10, 1), probe(path, 'W', 20, 1));
 
-    /* ---- (b) ---- */
-    struct scen_holder h;
-    SAY("b_holder=%d", scen_holder_start(&h, path, 'W', 0, 1));
-    cancel_fd = open(path, O_RDWR);
-    if (cancel_fd < 0) scen_die("open");
-    scenb_watch("b_wait", 20);
-    pthread_t t;
-    pthread_create(&t, NULL, cancelled, NULL);
-    while (waiters_on() < 1)
-        scen_sleep_ms(10);
-    pthread_cancel(t);
-    void *ret = NULL;
-    pthread_join(t, &ret);
-    scenb_unwatch();
-    SAY("b_first=%s b_cancelled=%d", errname(cancel_first), ret == PTHREAD_CANCELED);
-    SAY("b_probe_before_close=%c", probe(path, 'W', 30, 1));
-    close(cancel_fd);
-    SAY("b_probe_after_close=%c", probe(path, 'W', 30, 1));
-    scen_holder_release(&h);
     unlink(path);
     SAY("done=1");
     return 0;
