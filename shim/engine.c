@@ -161,6 +161,7 @@ struct ls_call {
 
 LS_TLS struct ls_call *ls_tls_call;
 static struct ls_call *g_calls;
+static struct ls_call *call_spare;      /* settled records, for reuse (under g_mu) */
 static LS_TLS uint64_t tls_call_seq;
 
 static uint64_t call_cookie(void)
@@ -173,12 +174,17 @@ static struct ls_call *call_begin(struct ls_owner *o, struct ls_desc *d, int fd,
                                   int64_t s, int64_t e, int type, int phase,
                                   volatile uint64_t *frame)
 {
-    struct ls_call *c = ls_alloc(sizeof *c);
-    if (!c) {
+    struct ls_call *c = call_spare;
+    if (c) {
+        call_spare = c->next;   /* every field is set below */
+    } else if (!(c = ls_alloc(sizeof *c))) {
         ls_debug("lockscope: fd %d: no memory for a call record: ENOLCK", fd);
         return NULL;
     }
     c->tid = ls_gettid();
+    c->result = 0;
+    c->waiting = 0;
+    c->prev = NULL;
     c->phase = phase;
     c->slot = -1;
     c->fd = fd;
@@ -215,7 +221,8 @@ static void call_end(struct ls_call *c, int mine)
             if (*pp == c) { *pp = c->outer; break; }
     }
     struct ls_owner *o = c->owner;
-    ls_free(c, sizeof *c);
+    c->next = call_spare;
+    call_spare = c;
     if (o) ls_owner_unpin(o);
 }
 
