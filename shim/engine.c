@@ -1066,12 +1066,15 @@ checked:
 
     if (g_ls.mode == LS_MODE_AUDIT || scope_is(in, fd, LS_SCOPE_PROCESS)) {
         int audit = g_ls.mode == LS_MODE_AUDIT;
+        /* the inode record may go while the native call runs (a close by
+         * another thread): what the records need is copied first */
+        struct { dev_t dev; ino_t ino; } id = { in->dev, in->ino };
         ls_leave(&g);
         r = native_fcntl(fd, cmd, arg);
         if (r == -EINTR || r == -EDEADLK) {
             struct ls_hazard h = { .name = r == -EINTR ? "lock-eintr" : "self-deadlock", .action = "observed",
                                    .call = call, .fd = fd,
-                                   .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                                   .dev = id.dev, .ino = id.ino, .has_devino = 1,
                                    .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
                                    .site = site,
                                    .detail = r == -EINTR ? "blocking lock interrupted by a signal: not held"
@@ -1085,7 +1088,7 @@ checked:
                 int64_t qs, qe;
                 if (ls_range_resolve(SEEK_SET, got.l_start, got.l_len, 0, &qs, &qe) < 0) { qs = s; qe = e; }
                 struct ls_hazard h = { .name = "getlk-ofd-pid", .action = "observed", .call = call, .fd = fd,
-                                       .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                                       .dev = id.dev, .ino = id.ino, .has_devino = 1,
                                        .type = type_name(got.l_type), .has_range = 1, .start = qs, .end = qe,
                                        .site = site,
                                        .detail = "F_GETLK reported a conflicting lock with no holder pid (l_pid -1)" };
