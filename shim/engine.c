@@ -853,6 +853,44 @@ static int signal_path_lock(int fd, int cmd, void *arg)
     return 0;
 }
 
+static int set_range(int priv, int64_t s, int64_t e, short type)
+{
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = type;
+    q.l_whence = SEEK_SET;
+    ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+    return REAL(fcntl)(priv, LS_BK_SETLK, &q);
+}
+
+/* Under g_mu: a request of type lt on [s, e] was granted but cannot stand.
+ * Put the kernel back to what the model says o holds there: the gaps are
+ * unlocked, read parts stay read (a write grant is downgraded, atomically),
+ * write parts are taken back as write (after a read grant over them; if
+ * that fails, someone got in: the model keeps the read lock). */
+static void undo_grant(struct ls_owner *o, int64_t s, int64_t e, int lt)
+{
+    int saved = errno;
+    int64_t cur = s;
+    for (;;) {
+        const struct ls_range *r = ls_range_overlap(o->ranges, cur, e);
+        int64_t gap_end = r ? (r->start > cur ? r->start - 1 : cur - 1) : e;
+        if (gap_end >= cur)
+            set_range(o->priv, cur, gap_end, F_UNLCK);
+        if (!r)
+            break;
+        int64_t a = r->start > cur ? r->start : cur, b = r->end < e ? r->end : e;
+        if (r->type == LS_RD && lt == LS_WR)
+            set_range(o->priv, a, b, F_RDLCK);
+        else if (r->type == LS_WR && lt == LS_RD && set_range(o->priv, a, b, F_WRLCK) < 0)
+            ls_owner_apply(o, a, b, LS_RD);
+        if (b >= e)
+            break;
+        cur = b + 1;
+    }
+    errno = saved;
+}
+
 /* Has fd stopped naming the description the call was made through (closed,
  * or re-pointed, by another thread or a handler)? */
 static int call_fd_gone(const struct ls_call *c)
@@ -976,12 +1014,12 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
     /* commit */
     if (r == 0 && lt != LS_UN && call_fd_gone(c)) {
         /* The fd was closed during the call: natively the kernel undoes the
-         * grant (an unlock of the range) and answers EBADF.  The owner
-         * itself may be gone too: its last unpin then releases the rest. */
-        struct flock u = q;
-        u.l_type = F_UNLCK;
-        REAL(fcntl)(priv, LS_BK_SETLK, &u);
-        ls_owner_apply(o, s, e, LS_UN);
+         * grant and answers EBADF.  The owner goes back to what the model
+         * says it held (its description may live on through another fd,
+         * whose locks a close of this one must not drop: rule 1).  If the
+         * owner itself is gone, its last unpin releases everything. */
+        if (!o->zombie)
+            undo_grant(o, s, e, lt);
         call_end(c, 1);
         ls_leave(g);
         return -EBADF;
