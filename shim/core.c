@@ -153,9 +153,9 @@ pid_t ls_gettid(void)
 
 int ls_enter(struct ls_guard *g)
 {
-    (void)g;
     if (ls_held())
         return -1;              /* a signal handler inside our own section */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->cancel);
     mu_acquire();
     if (LS_UNLIKELY(ls_tls_call != NULL))
         ls_calls_on_enter();    /* a call of this thread in flight, or left by a longjmp */
@@ -166,21 +166,23 @@ int ls_enter(struct ls_guard *g)
  * wait): this thread is not inside, so this cannot fail. */
 void ls_reenter(struct ls_guard *g)
 {
-    (void)g;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->cancel);
     mu_acquire();
 }
 
 void ls_leave(struct ls_guard *g)
 {
-    (void)g;
     for (;;) {
         process_deferred();
         mu_release();
         if (!atomic_load(&tls_ndefer))
-            return;
+            break;
         /* a handler deferred something after we looked: once more */
         mu_acquire();
     }
+    /* (a cancellation pending meanwhile acts at the next cancellation
+     * point, e.g. the F_SETLKW wait, outside the section) */
+    pthread_setcancelstate(g->cancel, NULL);
 }
 
 

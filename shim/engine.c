@@ -24,6 +24,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -158,6 +159,10 @@ struct ls_call {
     struct ls_call *outer;      /* this thread's next older call */
     struct ls_call *next, *prev;
 };
+
+/* The cancelability the program had when it called: restored only around
+ * the F_SETLKW wait, the one cancellation point of the native call. */
+static LS_TLS int tls_cancel_outer;
 
 LS_TLS struct ls_call *ls_tls_call;
 static struct ls_call *g_calls;
@@ -993,7 +998,14 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         }
         if (!granted) {
             call_phase(c, CALL_KERNEL);
+            /* the wait is a cancellation point, as natively: a thread
+             * cancelled here leaves its record, settled when the owner
+             * is released */
+            pthread_setcancelstate(tls_cancel_outer, NULL);
             r = REAL(fcntl)(priv, LS_BK_SETLKW, &q);
+            int werr = errno;
+            pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+            errno = werr;
         }
         kerr = r < 0 ? errno : 0;
         __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
@@ -1040,11 +1052,45 @@ lost:
     return r < 0 ? -kerr : 0;
 }
 
+static int fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site,
+                      volatile uint64_t *framep);
+
+/* F_SETLK, F_SETLKW, F_GETLK through the engine.  Cancellation is off for
+ * the whole request except the F_SETLKW wait: the shim's own opens, reads
+ * and writes (/proc, records) must not make F_SETLK or F_GETLK a
+ * cancellation point, nor end the thread in the middle of the request. */
 int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
 {
     /* the cookie of a call this request makes (see call_left); zeroed
      * before entering, which wipes that of a call left from here */
     volatile uint64_t frame = 0;
+    int cs, saved_outer = tls_cancel_outer;
+    if (cmd == F_SETLKW)
+        pthread_testcancel();   /* a cancellation point acts on a pending cancel at once */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    tls_cancel_outer = cs;
+    int r = fcntl_lock(fd, cmd, arg, call, site, &frame);
+    tls_cancel_outer = saved_outer;
+    pthread_setcancelstate(cs, NULL);
+    return r;
+}
+
+/* The program's own call, made as it is (audit, process scope, no private
+ * description possible): an F_SETLKW wait is cancellable, as natively. */
+static int native_lock(int fd, int cmd, void *arg)
+{
+    if (cmd != F_SETLKW)
+        return native_fcntl(fd, cmd, arg);
+    pthread_setcancelstate(tls_cancel_outer, NULL);
+    int r = native_fcntl(fd, cmd, arg);
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+    return r;
+}
+
+static int fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site,
+                      volatile uint64_t *framep)
+{
+    volatile uint64_t *frame = framep;
     struct ls_guard g;
     struct flock fl;
     int64_t s, e;
@@ -1057,7 +1103,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     if (d->acc < 0) { ls_leave(&g); return -EBADF; }        /* O_PATH */
     if (copy_in(&fl, arg, sizeof fl) < 0) {
         ls_leave(&g);
-        return native_fcntl(fd, cmd, arg);                 /* the kernel's EFAULT */
+        return native_lock(fd, cmd, arg);                 /* the kernel's EFAULT */
     }
     if (cmd == F_GETLK && fl.l_type != F_RDLCK && fl.l_type != F_WRLCK) { ls_leave(&g); return -EINVAL; }
     r = resolve(fd, &fl, &s, &e);
@@ -1108,7 +1154,7 @@ checked:
          * another thread): what the records need is copied first */
         struct { dev_t dev; ino_t ino; } id = { in->dev, in->ino };
         ls_leave(&g);
-        r = native_fcntl(fd, cmd, arg);
+        r = native_lock(fd, cmd, arg);
         if (r == -EINTR || r == -EDEADLK) {
             struct ls_hazard h = { .name = r == -EINTR ? "lock-eintr" : "self-deadlock", .action = "observed",
                                    .call = call, .fd = fd,
@@ -1151,7 +1197,7 @@ checked:
     if (cmd == F_GETLK) {
         /* no private description needed: without one, the program's own
          * description holds no lock of ours and OFD_GETLK on it sees all */
-        r = getlk(d, fd, &fl, arg, s, e, call, site, &g, &frame);
+        r = getlk(d, fd, &fl, arg, s, e, call, site, &g, frame);
         ls_leave(&g);
         return r;
     }
@@ -1193,7 +1239,7 @@ checked:
         in->scope = LS_SCOPE_PROCESS;
         ls_debug("lockscope: fd %d: cannot re-open for a private description (errno %d): native semantics", fd, -err);
         ls_leave(&g);
-        return native_fcntl(fd, cmd, arg);
+        return native_lock(fd, cmd, arg);
     }
 
     int lt = fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN;
@@ -1258,7 +1304,7 @@ checked:
             return -EDEADLK;
         }
     }
-    return setlk_call(&g, d, o, fd, cmd, fl.l_type, s, e, lt, &h, &frame);
+    return setlk_call(&g, d, o, fd, cmd, fl.l_type, s, e, lt, &h, frame);
 }
 
 /* The OFD locks held through a description, as the kernel lists them in

@@ -96,7 +96,11 @@ static inline int ls_active(void) { return g_ls.mode != LS_MODE_OFF; }
 static inline int ls_fixing(void) { return g_ls.mode >= LS_MODE_FIX; }
 
 /* ---- the critical section ---- */
-struct ls_guard { int unused; };
+/* cancel: the thread's cancelability state to restore when it leaves.
+ * Cancellation is disabled inside the section: a cancellation point there
+ * (open, read, write of a record...) must never end the thread with g_mu
+ * held, which would hang every other thread. */
+struct ls_guard { int cancel; };
 /* 0: entered.  -1: this thread is already inside (a signal handler that
  * interrupted the shim): take the signal path, never wait. */
 int ls_enter(struct ls_guard *g) __attribute__((warn_unused_result));
