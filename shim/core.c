@@ -151,14 +151,38 @@ pid_t ls_gettid(void)
     return tls_tid;
 }
 
+/* Cancellation is off inside the section (see struct ls_guard); a lock
+ * request that turned it off for its whole length (ls_tls_nocancel) saves
+ * the two calls. */
+LS_TLS int ls_tls_nocancel;
+
+static inline void cancel_off(struct ls_guard *g)
+{
+    if (ls_tls_nocancel)
+        g->cancel = -1;
+    else
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->cancel);
+}
+
+static inline void cancel_back(struct ls_guard *g)
+{
+    if (g->cancel >= 0)
+        cancel_back(g);
+}
+
 int ls_enter(struct ls_guard *g)
 {
     if (ls_held())
         return -1;              /* a signal handler inside our own section */
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->cancel);
+    cancel_off(g);
     mu_acquire();
-    if (LS_UNLIKELY(ls_tls_call != NULL))
-        ls_calls_on_enter();    /* a call of this thread in flight, or left by a longjmp */
+    if (LS_UNLIKELY(ls_tls_call != NULL)) {
+        /* a call of this thread in flight, or left by a longjmp (whose
+         * request had turned cancellation off: back to the program's) */
+        int cs = ls_calls_on_enter();
+        if (cs >= 0)
+            g->cancel = cs;
+    }
     return 0;
 }
 
@@ -166,7 +190,7 @@ int ls_enter(struct ls_guard *g)
  * wait): this thread is not inside, so this cannot fail. */
 void ls_reenter(struct ls_guard *g)
 {
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->cancel);
+    cancel_off(g);
     mu_acquire();
 }
 

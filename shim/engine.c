@@ -155,6 +155,9 @@ struct ls_call {
     int64_t start, end;
     int type;                   /* LS_RD/LS_WR/LS_UN */
     volatile uint64_t *frame;   /* the cookie in the caller's frame */
+    int req_cancel;             /* the program's cancelability at the request's entry */
+    int req_prev_outer;         /* what the request's exit would restore (nesting) */
+    int req_nocancel;
     uint64_t cookie;
     struct ls_call *outer;      /* this thread's next older call */
     struct ls_call *next, *prev;
@@ -162,7 +165,7 @@ struct ls_call {
 
 /* The cancelability the program had when it called: restored only around
  * the F_SETLKW wait, the one cancellation point of the native call. */
-static LS_TLS int tls_cancel_outer;
+static LS_TLS int tls_cancel_outer, tls_cancel_prev;
 
 LS_TLS struct ls_call *ls_tls_call;
 static struct ls_call *g_calls;
@@ -201,6 +204,9 @@ static struct ls_call *call_begin(struct ls_owner *o, struct ls_desc *d, int fd,
     c->end = e;
     c->type = type;
     c->cookie = call_cookie();
+    c->req_cancel = tls_cancel_outer;
+    c->req_prev_outer = tls_cancel_prev;
+    c->req_nocancel = ls_tls_nocancel - 1;
     *frame = c->cookie;
     c->frame = frame;
     c->outer = ls_tls_call;
@@ -306,11 +312,21 @@ static int call_left(struct ls_call *c, uintptr_t sp)
     return !alt;
 }
 
-void ls_calls_on_enter(void)
+/* Returns the cancelability the left request's exit would have restored
+ * (the section that settled it restores it when it leaves), or -1. */
+int ls_calls_on_enter(void)
 {
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    while (ls_tls_call && call_left(ls_tls_call, sp))
-        call_settle_left(ls_tls_call, 1);
+    int cancel = -1;
+    while (ls_tls_call && call_left(ls_tls_call, sp)) {
+        struct ls_call *c = ls_tls_call;
+        /* the request never reached its exit: undo what its entry did */
+        cancel = c->req_cancel;
+        tls_cancel_outer = c->req_prev_outer;
+        ls_tls_nocancel = c->req_nocancel < 0 ? 0 : c->req_nocancel;
+        call_settle_left(c, 1);
+    }
+    return cancel;
 }
 
 static int thread_dead(pid_t tid)
@@ -1001,10 +1017,13 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
             /* the wait is a cancellation point, as natively: a thread
              * cancelled here leaves its record, settled when the owner
              * is released */
+            int nc = ls_tls_nocancel;
+            ls_tls_nocancel = 0;
             pthread_setcancelstate(tls_cancel_outer, NULL);
             r = REAL(fcntl)(priv, LS_BK_SETLKW, &q);
             int werr = errno;
             pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+            ls_tls_nocancel = nc;
             errno = werr;
         }
         kerr = r < 0 ? errno : 0;
@@ -1064,13 +1083,17 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     /* the cookie of a call this request makes (see call_left); zeroed
      * before entering, which wipes that of a call left from here */
     volatile uint64_t frame = 0;
-    int cs, saved_outer = tls_cancel_outer;
+    int cs, saved_outer = tls_cancel_outer, saved_prev = tls_cancel_prev;
     if (cmd == F_SETLKW)
         pthread_testcancel();   /* a cancellation point acts on a pending cancel at once */
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    tls_cancel_prev = saved_outer;
     tls_cancel_outer = cs;
+    ls_tls_nocancel++;
     int r = fcntl_lock(fd, cmd, arg, call, site, &frame);
+    ls_tls_nocancel--;
     tls_cancel_outer = saved_outer;
+    tls_cancel_prev = saved_prev;
     pthread_setcancelstate(cs, NULL);
     return r;
 }
@@ -1081,9 +1104,12 @@ static int native_lock(int fd, int cmd, void *arg)
 {
     if (cmd != F_SETLKW)
         return native_fcntl(fd, cmd, arg);
+    int nc = ls_tls_nocancel;
+    ls_tls_nocancel = 0;        /* a handler's section during the wait turns it off itself */
     pthread_setcancelstate(tls_cancel_outer, NULL);
     int r = native_fcntl(fd, cmd, arg);
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+    ls_tls_nocancel = nc;
     return r;
 }
 

@@ -100,7 +100,8 @@ static inline int ls_fixing(void) { return g_ls.mode >= LS_MODE_FIX; }
  * Cancellation is disabled inside the section: a cancellation point there
  * (open, read, write of a record...) must never end the thread with g_mu
  * held, which would hang every other thread. */
-struct ls_guard { int cancel; };
+struct ls_guard { int cancel; };          /* -1: left as it was */
+extern LS_TLS int ls_tls_nocancel;        /* this thread's cancellation is off already */
 /* 0: entered.  -1: this thread is already inside (a signal handler that
  * interrupted the shim): take the signal path, never wait. */
 int ls_enter(struct ls_guard *g) __attribute__((warn_unused_result));
@@ -245,7 +246,8 @@ int ls_same_description(int fd_a, int fd_b);   /* 1, 0, or -1 unknown */
  * innermost one (a handler may make one while another is in flight). */
 struct ls_call;
 extern LS_TLS struct ls_call *ls_tls_call;
-void ls_calls_on_enter(void);                  /* under g_mu: settle calls this thread left */
+int ls_calls_on_enter(void);                   /* under g_mu: settle calls this thread left;
+                                                  the cancel state to restore, or -1 */
 void ls_calls_reap_dead(struct ls_owner *o);   /* under g_mu: settle calls on o whose thread died */
 int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site);
 int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site);
