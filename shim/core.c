@@ -167,7 +167,7 @@ static inline void cancel_off(struct ls_guard *g)
 static inline void cancel_back(struct ls_guard *g)
 {
     if (g->cancel >= 0)
-        cancel_back(g);
+        pthread_setcancelstate(g->cancel, NULL);
 }
 
 int ls_enter(struct ls_guard *g)
@@ -206,7 +206,7 @@ void ls_leave(struct ls_guard *g)
     }
     /* (a cancellation pending meanwhile acts at the next cancellation
      * point, e.g. the F_SETLKW wait, outside the section) */
-    pthread_setcancelstate(g->cancel, NULL);
+    cancel_back(g);
 }
 
 
