@@ -18,7 +18,7 @@ case $kind in
            export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:verify_asan_link_order=0
            export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ;;
     tsan)  args=(CC=gcc SAN=tsan); first=$(gcc -print-file-name=libtsan.so)
-           scen=(rule2_threads rule3_thread_cycle rule3_self_deadlock rule1_close_other rule6_fork)
+           scen=(rule2_threads rule3_thread_cycle rule3_self_deadlock rule1_close_other rule6_fork lifetime_many_waiters)
            export TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 ;;
     *) echo "unknown kind $kind" >&2; exit 2 ;;
 esac

@@ -390,13 +390,39 @@ void ls_check_process_slow(void)
     errno = saved;
 }
 
+/* Cancellation is off inside the section (see struct ls_guard); a lock
+ * request that turned it off for its whole length (ls_tls_nocancel) saves
+ * the two calls. */
+LS_TLS int ls_tls_nocancel;
+
+static inline void cancel_off(struct ls_guard *g)
+{
+    if (ls_tls_nocancel)
+        g->cancel = -1;
+    else
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->cancel);
+}
+
+static inline void cancel_back(struct ls_guard *g)
+{
+    if (g->cancel >= 0)
+        pthread_setcancelstate(g->cancel, NULL);
+}
+
 int ls_enter(struct ls_guard *g)
 {
-    (void)g;
     ls_check_process();
     if (ls_held())
         return -1;              /* a signal handler inside our own section */
+    cancel_off(g);
     mu_acquire();
+    if (LS_UNLIKELY(ls_tls_call != NULL)) {
+        /* a call of this thread in flight, or left by a longjmp (whose
+         * request had turned cancellation off: back to the program's) */
+        int cs = ls_calls_on_enter();
+        if (cs >= 0)
+            g->cancel = cs;
+    }
     return 0;
 }
 
@@ -404,24 +430,27 @@ int ls_enter(struct ls_guard *g)
  * wait): this thread is not inside, so this cannot fail. */
 void ls_reenter(struct ls_guard *g)
 {
-    (void)g;
+    cancel_off(g);
     mu_acquire();
 }
 
 void ls_leave(struct ls_guard *g)
 {
-    (void)g;
     for (;;) {
         process_deferred();
         mu_release();
-        if (!atomic_load(&tls_ndefer)) {
-            if (LS_UNLIKELY(atomic_load_explicit(&ls_log_pending, memory_order_relaxed) != NULL))
-                ls_log_flush();
-            return;
-        }
+        if (!atomic_load(&tls_ndefer))
+            break;
         /* a handler deferred something after we looked: once more */
         mu_acquire();
     }
+    /* records made in the section are written now that it is left
+     * (cancellation still off: a write is a cancellation point) */
+    if (LS_UNLIKELY(atomic_load_explicit(&ls_log_pending, memory_order_relaxed) != NULL))
+        ls_log_flush();
+    /* (a cancellation pending meanwhile acts at the next cancellation
+     * point, e.g. the F_SETLKW wait, outside the section) */
+    cancel_back(g);
 }
 
 

@@ -24,9 +24,12 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "holder.h"
@@ -97,30 +100,293 @@ static const char *type_name(int t)
     return t == F_RDLCK ? "read" : t == F_WRLCK ? "write" : "unlock";
 }
 
-/* ---- in-process wait-for graph (rule 3) ---- */
+/* ---- calls in flight ----
+ * Every kernel call made on a private fd without g_mu is described by one
+ * record, allocated (ls_alloc) when the call leaves the mutex and freed when
+ * it is settled: it pins the owner (whose reference keeps the inode), it is
+ * the thread's entry in the in-process wait-for graph while the call may
+ * block, and it remembers the cross-process registry slot.  The records of
+ * all threads form one list (no fixed table: a record that cannot be
+ * allocated fails the request with ENOLCK); ls_tls_call chains this
+ * thread's own, innermost first (a signal handler may make a call while
+ * another is in flight).
+ *
+ * Normally the call settles its record itself, under g_mu, in one step
+ * that reconciles with whatever changed meanwhile (commit).  A call that
+ * never comes back leaves it behind:
+ *   - siglongjmp out of a handler: the thread's next ls_enter sees its
+ *     record and asks whether the call's frame is still on the stack.  The
+ *     frame holds a per-call cookie; the call was left if the stack pointer
+ *     is now not far enough below that frame for a signal frame (and we are
+ *     not on an alternate signal stack), or if the cookie was overwritten
+ *     (each lock request zeroes its own cookie slot first, so a retry from
+ *     the same program frame always finds it wiped).  A handler running on
+ *     top of the live call is far below it with the cookie intact: its
+ *     record stays.  (An entry from deeper down after a longjmp that happens
+ *     not to overwrite the cookie keeps the record until a later entry:
+ *     late, never wrong.)
+ *   - pthread_cancel in F_SETLKW (a cancellation point): the thread is
+ *     gone; the release of the owner (its last close) and the deadlock walk
+ *     settle records whose thread no longer exists (tgkill(pid, tid, 0)).
+ * Settling a left call clears its registry slot and waiter entry, drops the
+ * pin (the last one finishes an owner released meanwhile), and makes the
+ * kernel and the model agree on its range: a grant that was known is
+ * committed to the model; an outcome that is not known (the signal came
+ * during the kernel call: mostly EINTR, possibly just after a grant) is
+ * read from the private description's fdinfo, which lists its OFD locks:
+ * held, it is committed (a later close releases it); else nothing was
+ * granted.  A left unlock is made again (the model has it already). */
 
-#define MAX_WAITERS 256
-struct waiter {
+enum { CALL_QUERY = 1, CALL_DECIDE, CALL_KERNEL, CALL_RETURNED };
+
+static int priv_holds(int priv, int64_t s, int64_t e, int type);
+
+struct ls_call {
     pid_t tid;
-    struct ls_owner *owner;
+    int phase;                  /* CALL_*; atomic: written outside g_mu */
+    int result;                 /* the kernel's answer, valid in CALL_RETURNED */
+    int slot;                   /* registry slot, or -1; atomic */
+    int waiting;                /* an edge of the wait-for graph */
+    int fd;
+    struct ls_desc *desc;
+    uint64_t gen;               /* desc->gen at the start */
+    struct ls_owner *owner;     /* pinned */
     struct ls_inode *inode;
     int64_t start, end;
-    int type;
+    int type;                   /* LS_RD/LS_WR/LS_UN */
+    volatile uint64_t *frame;   /* the cookie in the caller's frame */
+    int req_cancel;             /* the program's cancelability at the request's entry */
+    int req_prev_outer;         /* what the request's exit would restore (nesting) */
+    int req_nocancel;
+    uint64_t cookie;
+    struct ls_call *outer;      /* this thread's next older call */
+    struct ls_call *next, *prev;
 };
-static struct waiter waiters[MAX_WAITERS];
+
+/* The cancelability the program had when it called: restored only around
+ * the F_SETLKW wait, the one cancellation point of the native call. */
+static LS_TLS int tls_cancel_outer, tls_cancel_prev;
+
+LS_TLS struct ls_call *ls_tls_call;
+static struct ls_call *g_calls;
+static struct ls_call *call_spare;      /* settled records, for reuse (under g_mu) */
+static LS_TLS uint64_t tls_call_seq;
+
+static uint64_t call_cookie(void)
+{
+    return (++tls_call_seq * 0x9e3779b97f4a7c15ull) ^ (uint64_t)(uintptr_t)&tls_call_seq;
+}
+
+/* Under g_mu.  NULL when no record can be had: the caller fails ENOLCK. */
+static struct ls_call *call_begin(struct ls_owner *o, struct ls_desc *d, int fd,
+                                  int64_t s, int64_t e, int type, int phase,
+                                  volatile uint64_t *frame)
+{
+    struct ls_call *c = call_spare;
+    if (c) {
+        call_spare = c->next;   /* every field is set below */
+    } else if (!(c = ls_alloc(sizeof *c))) {
+        ls_debug("lockscope: fd %d: no memory for a call record: ENOLCK", fd);
+        return NULL;
+    }
+    c->tid = ls_gettid();
+    c->result = 0;
+    c->waiting = 0;
+    c->prev = NULL;
+    c->phase = phase;
+    c->slot = -1;
+    c->fd = fd;
+    c->desc = d;
+    c->gen = d ? d->gen : 0;
+    c->owner = o;
+    c->inode = o ? o->inode : NULL;
+    c->start = s;
+    c->end = e;
+    c->type = type;
+    c->cookie = call_cookie();
+    c->req_cancel = tls_cancel_outer;
+    c->req_prev_outer = tls_cancel_prev;
+    c->req_nocancel = ls_tls_nocancel - 1;
+    *frame = c->cookie;
+    c->frame = frame;
+    c->outer = ls_tls_call;
+    c->next = g_calls;
+    if (g_calls) g_calls->prev = c;
+    g_calls = c;
+    ls_tls_call = c;
+    if (o) ls_owner_pin(o);
+    return c;
+}
+
+static void call_phase(struct ls_call *c, int phase) { __atomic_store_n(&c->phase, phase, __ATOMIC_RELEASE); }
+
+/* Under g_mu: unlink and free; the unpin may finish the owner. */
+static void call_end(struct ls_call *c, int mine)
+{
+    if (c->prev) c->prev->next = c->next;
+    else g_calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (mine) {
+        /* LIFO on a live thread; a left call may sit under newer ones */
+        for (struct ls_call **pp = &ls_tls_call; *pp; pp = &(*pp)->outer)
+            if (*pp == c) { *pp = c->outer; break; }
+    }
+    struct ls_owner *o = c->owner;
+    c->next = call_spare;
+    call_spare = c;
+    if (o) ls_owner_unpin(o);
+}
+
+/* Under g_mu: settle a call that will never come back (see above). */
+static void call_settle_left(struct ls_call *c, int mine)
+{
+    int slot = __atomic_load_n(&c->slot, __ATOMIC_ACQUIRE);
+    if (slot >= 0 && mine)
+        ls_xwait_end(slot);     /* a dead thread's slot is swept by every walk */
+    struct ls_owner *o = c->owner;
+    int phase = __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE);
+    if (o && !o->zombie && o->priv >= 0 && (phase == CALL_KERNEL || phase == CALL_RETURNED)) {
+        int ok = phase == CALL_RETURNED && __atomic_load_n(&c->result, __ATOMIC_ACQUIRE) == 0;
+        if (phase == CALL_KERNEL && c->type == LS_UN) {
+            /* an unlock: the model has it already; make sure the kernel too */
+            struct flock q;
+            memset(&q, 0, sizeof q);
+            q.l_type = F_UNLCK;
+            q.l_whence = SEEK_SET;
+            ls_range_to_flock(c->start, c->end, &q.l_start, &q.l_len);
+            int saved = errno;
+            REAL(fcntl)(o->priv, LS_BK_SETLK, &q);
+            errno = saved;
+        } else if (phase == CALL_KERNEL) {
+            /* Was it granted before the signal came?  The kernel lists what
+             * the private description holds.  (Mostly not: the signal
+             * interrupted the wait, EINTR.) */
+            int saved = errno;
+            ok = priv_holds(o->priv, c->start, c->end, c->type);
+            errno = saved;
+        }
+        if (ok) {
+            ls_owner_apply(o, c->start, c->end, c->type);
+            if (c->type != LS_UN)
+                o->tid = c->tid;
+        }
+    }
+    ls_debug("lockscope: a lock call of thread %d never returned (longjmp or cancel): settled", (int)c->tid);
+    call_end(c, mine);
+}
+
+/* After ls_reenter: was this live call settled meanwhile, by a handler of
+ * its own thread that took it for left?  (Only if a handler that runs on
+ * the live call finds the cookie changed, which nothing but a stray write
+ * does.)  Then the record is gone and the settle made the commit. */
+static int call_lost(const struct ls_call *c, uint64_t cookie)
+{
+    for (const struct ls_call *t = ls_tls_call; t; t = t->outer)
+        if (t == c && t->cookie == cookie)
+            return 0;
+    return 1;
+}
+
+/* The cookie lives in the frame of ls_fcntl_lock, the lock path's
+ * outermost engine function, which zeroes it before it enters: a new call
+ * through the same program frame wipes a left call's cookie.  A handler
+ * running on top of a live call is below the kernel call's frame and the
+ * kernel's signal frame (more than 1 KB on x86_64 and aarch64) and finds the
+ * cookie intact.  Reads a stack slot that may belong to a dead frame: on
+ * purpose, so not instrumented. */
+#define SIGFRAME_MIN 1024
+__attribute__((no_sanitize("address")))
+static int call_left(struct ls_call *c, uintptr_t sp)
+{
+    if (*c->frame != c->cookie)
+        return 1;
+    if (sp + SIGFRAME_MIN <= (uintptr_t)c->frame)
+        return 0;
+    /* not far enough below the call's frame for a handler on top of it:
+     * left, unless a handler runs on an alternate stack (then the
+     * comparison means nothing) */
+    stack_t ss;
+    int saved = errno;
+    int alt = sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+    errno = saved;
+    return !alt;
+}
+
+/* Returns the cancelability the left request's exit would have restored
+ * (the section that settled it restores it when it leaves), or -1. */
+int ls_calls_on_enter(void)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    int cancel = -1;
+    while (ls_tls_call && call_left(ls_tls_call, sp)) {
+        struct ls_call *c = ls_tls_call;
+        /* the request never reached its exit: undo what its entry did */
+        cancel = c->req_cancel;
+        tls_cancel_outer = c->req_prev_outer;
+        ls_tls_nocancel = c->req_nocancel < 0 ? 0 : c->req_nocancel;
+        call_settle_left(c, 1);
+    }
+    return cancel;
+}
+
+static int thread_dead(pid_t tid)
+{
+    int saved = errno;
+    long r = syscall(SYS_tgkill, (long)g_ls.pid, (long)tid, 0L);
+    int dead = r != 0 && errno == ESRCH;
+    errno = saved;
+    return dead;
+}
+
+void ls_calls_reap_dead(struct ls_owner *o)
+{
+    pid_t me = ls_gettid();
+    for (struct ls_call *c = g_calls, *next; c; c = next) {
+        next = c->next;
+        if (c->owner == o && c->tid != me && thread_dead(c->tid)) {
+            /* the unpin of the last call finishes o: stop before */
+            int last = o->pins == 1;
+            call_settle_left(c, 0);
+            if (last)
+                return;
+        }
+    }
+}
 
 void ls_engine_fork_child(void)
 {
-    for (int i = 0; i < MAX_WAITERS; i++)   /* the parent's threads wait nowhere here */
-        if (waiters[i].tid)
-            waiters[i].tid = 0;
+    /* The parent's other threads' calls do not run here: drop them (their
+     * pins with them).  This thread's own stay: a handler that forked
+     * returns into them.  Async-signal-safe: list and allocator only. */
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    for (struct ls_call *c = g_calls, *next; c; c = next) {
+        next = c->next;
+        int mine = 0;
+        for (struct ls_call *t = ls_tls_call; t; t = t->outer)
+            if (t == c) { mine = 1; break; }
+        if (mine) {
+            c->tid = me;
+            c->slot = -1;       /* the parent's slot */
+        } else {
+            call_end(c, 0);
+        }
+    }
 }
 
-static struct waiter *waiter_of(pid_t tid)
+/* The innermost waiting call of thread tid.  A thread that died waiting
+ * (pthread_cancel) waits for nothing: its edge is dropped here, its record
+ * settled when its owner is released. */
+static struct ls_call *waiter_of(pid_t tid)
 {
-    for (int i = 0; i < MAX_WAITERS; i++)
-        if (waiters[i].tid == tid)
-            return &waiters[i];
+    for (struct ls_call *c = g_calls; c; c = c->next) {
+        if (c->tid != tid || !c->waiting)
+            continue;
+        if (tid != ls_gettid() && thread_dead(tid)) {
+            c->waiting = 0;
+            continue;
+        }
+        return c;
+    }
     return NULL;
 }
 
@@ -137,7 +403,7 @@ static int waits_for_self(pid_t me, struct ls_inode *in, struct ls_owner *self,
             continue;
         if (o->tid == me)
             return 1;
-        struct waiter *w = waiter_of(o->tid);
+        struct ls_call *w = waiter_of(o->tid);
         if (w && waits_for_self(me, w->inode, w->owner, w->start, w->end, w->type, depth + 1))
             return 1;
     }
@@ -462,7 +728,7 @@ static int native_fcntl(int fd, int cmd, void *arg)
 }
 
 static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t s, int64_t e,
-                 const char *call, void *site, struct ls_guard *g)
+                 const char *call, void *site, struct ls_guard *g, volatile uint64_t *frame)
 {
     struct ls_owner *o = d->owner ? d->owner : d->inode->shared;
     int qfd = o && o->priv >= 0 ? o->priv : fd;
@@ -497,7 +763,11 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             dev_t dev = d->inode->dev;
             ino_t ino = d->inode->ino;
             int skip = o ? o->priv : -1;
-            if (o) ls_owner_pin(o);     /* qfd stays open while we look */
+            /* qfd stays open while we look: a call record pins o */
+            struct ls_call *c = call_begin(o, d, fd, s, e, LS_UN, CALL_QUERY, frame);
+            if (!c)
+                return -ENOLCK;
+            uint64_t cookie = c->cookie;
             ls_leave(g);
             pid_t pids[8];
             int n = 0;
@@ -528,21 +798,24 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
                     break;
                 if (again.l_type == F_UNLCK) {
                     ls_reenter(g);
-                    if (o) ls_owner_unpin(o);
+                    if (!call_lost(c, cookie))
+                        call_end(c, 1);
                     short t = F_UNLCK;
                     return copy_out(&((struct flock *)arg)->l_type, &t, sizeof t);
                 }
                 if (again.l_pid > 0) {   /* a classic holder meanwhile */
                     q = again;
                     ls_reenter(g);
-                    if (o) ls_owner_unpin(o);
+                    if (!call_lost(c, cookie))
+                        call_end(c, 1);
                     return copy_out(arg, &q, sizeof q);
                 }
                 q = again;
                 ls_range_resolve(SEEK_SET, q.l_start, q.l_len, 0, &qs, &qe);
             }
             ls_reenter(g);
-            if (o) ls_owner_unpin(o);
+            if (!call_lost(c, cookie))
+                call_end(c, 1);
             if (n > 0) {
                 q.l_pid = pids[0];
             } else {
@@ -650,8 +923,249 @@ static int signal_path_lock(int fd, int cmd, void *arg)
     return 0;
 }
 
+static int set_range(int priv, int64_t s, int64_t e, short type)
+{
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = type;
+    q.l_whence = SEEK_SET;
+    ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+    return REAL(fcntl)(priv, LS_BK_SETLK, &q);
+}
+
+/* Under g_mu: a request of type lt on [s, e] was granted but cannot stand.
+ * Put the kernel back to what the model says o holds there: the gaps are
+ * unlocked, read parts stay read (a write grant is downgraded, atomically),
+ * write parts are taken back as write (after a read grant over them; if
+ * that fails, someone got in: the model keeps the read lock). */
+static void undo_grant(struct ls_owner *o, int64_t s, int64_t e, int lt)
+{
+    int saved = errno;
+    int64_t cur = s;
+    for (;;) {
+        const struct ls_range *r = ls_range_overlap(o->ranges, cur, e);
+        int64_t gap_end = r ? (r->start > cur ? r->start - 1 : cur - 1) : e;
+        if (gap_end >= cur)
+            set_range(o->priv, cur, gap_end, F_UNLCK);
+        if (!r)
+            break;
+        int64_t a = r->start > cur ? r->start : cur, b = r->end < e ? r->end : e;
+        if (r->type == LS_RD && lt == LS_WR)
+            set_range(o->priv, a, b, F_RDLCK);
+        else if (r->type == LS_WR && lt == LS_RD && set_range(o->priv, a, b, F_WRLCK) < 0)
+            ls_owner_apply(o, a, b, LS_RD);
+        if (b >= e)
+            break;
+        cur = b + 1;
+    }
+    errno = saved;
+}
+
+/* Has fd stopped naming the description the call was made through (closed,
+ * or re-pointed, by another thread or a handler)? */
+static int call_fd_gone(const struct ls_call *c)
+{
+    struct ls_desc *cur = ls_fd_get(c->fd);
+    return cur != c->desc || cur->gen != c->gen;
+}
+
+/* The kernel call and the commit of one F_SETLK/F_SETLKW through owner o,
+ * everything decided.  Entered under g_mu, returns having left it.  The
+ * kernel call runs without g_mu (threads locking other files never wait
+ * for it), described by a call record that pins o.  The commit is one step
+ * under g_mu that reconciles with what changed meanwhile: a grant on an fd
+ * that another thread closed (or re-pointed) during the call is undone and
+ * the call fails with EBADF, as fs/locks.c's fcntl_setlk does natively. */
+static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o, int fd, int cmd,
+                      short ftype, int64_t s, int64_t e, int lt, struct ls_hazard *h,
+                      volatile uint64_t *frame)
+{
+    struct ls_inode *in = o->inode;
+    pid_t me = ls_gettid();
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = ftype;
+    q.l_whence = SEEK_SET;
+    ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+
+    struct ls_call *c = call_begin(o, d, fd, s, e, lt, CALL_KERNEL, frame);
+    if (!c) {
+        ls_leave(g);
+        return -ENOLCK;
+    }
+    /* An unlock leaves the model first: it cannot fail for a conflict, and
+     * another thread granted the range meanwhile must not find it still
+     * ours (a false foreign-convert, refused in strict). */
+    if (lt == LS_UN)
+        ls_owner_apply(o, s, e, LS_UN);
+    uint64_t cookie = c->cookie;
+    int priv = o->priv;
+    ls_leave(g);
+    int r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
+    int kerr = r < 0 ? errno : 0;
+    __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
+    call_phase(c, CALL_RETURNED);
+    ls_reenter(g);
+    if (call_lost(c, cookie))
+        goto lost;
+    if (r < 0 && (kerr == EAGAIN || kerr == EACCES) && cmd == F_SETLKW) {
+        if (call_fd_gone(c)) {
+            /* closed before we would wait: natively the wait would end in
+             * EBADF; nothing was granted */
+            call_end(c, 1);
+            ls_leave(g);
+            return -EBADF;
+        }
+        /* We will wait.  The check for a cycle of threads is made again here,
+         * under g_mu together with publishing ourselves as a waiter: two
+         * threads that tried at the same time must not both go to sleep. */
+        if (waits_for_self(me, in, o, s, e, lt, 0)) {
+            call_end(c, 1);
+            h->name = "self-deadlock";
+            h->action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
+            h->detail = "the request waits for a lock this thread holds through another descriptor";
+            ls_hazard(h);
+            ls_leave(g);
+            return -EDEADLK;
+        }
+        c->waiting = 1;
+        call_phase(c, CALL_DECIDE);     /* nothing can be granted while we publish */
+        dev_t dev = in->dev;
+        ino_t ino = in->ino;
+        ls_leave(g);
+        int slot = -1, granted = 0;
+        r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
+        __atomic_store_n(&c->slot, slot, __ATOMIC_RELEASE);
+        if (r == -EDEADLK) {
+            /* The walk sees locks move while it looks: confirm the verdict
+             * with one more try and one more walk before saying EDEADLK. */
+            call_phase(c, CALL_KERNEL);
+            if (REAL(fcntl)(priv, LS_BK_SETLK, &q) == 0) {
+                granted = 1;                       /* granted meanwhile */
+                r = 0;
+            } else {
+                call_phase(c, CALL_DECIDE);
+                r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
+                __atomic_store_n(&c->slot, slot, __ATOMIC_RELEASE);
+            }
+        }
+        if (r == -EDEADLK) {
+            ls_reenter(g);
+            if (!call_lost(c, cookie))
+                call_end(c, 1);
+            h->name = "self-deadlock";
+            /* native F_SETLKW detects this cycle too: the outcome is unchanged */
+            h->action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed";
+            h->detail = "waiting would close a cycle between processes";
+            ls_hazard(h);
+            ls_leave(g);
+            return -EDEADLK;
+        }
+        if (!granted) {
+            call_phase(c, CALL_KERNEL);
+            /* the wait is a cancellation point, as natively: a thread
+             * cancelled here leaves its record, settled when the owner
+             * is released */
+            int nc = ls_tls_nocancel;
+            ls_tls_nocancel = 0;
+            pthread_setcancelstate(tls_cancel_outer, NULL);
+            r = REAL(fcntl)(priv, LS_BK_SETLKW, &q);
+            int werr = errno;
+            pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+            ls_tls_nocancel = nc;
+            errno = werr;
+        }
+        kerr = r < 0 ? errno : 0;
+        __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
+        call_phase(c, CALL_RETURNED);
+        ls_xwait_end(slot);
+        __atomic_store_n(&c->slot, -1, __ATOMIC_RELEASE);
+        ls_reenter(g);
+        if (call_lost(c, cookie))
+            goto lost;
+        c->waiting = 0;
+        if (r < 0 && kerr == EINTR) {
+            h->name = "lock-eintr";
+            h->action = "observed";
+            h->detail = "blocking lock interrupted by a signal: not held";
+            ls_hazard(h);
+        }
+    }
+    /* commit */
+    if (r == 0 && lt != LS_UN && call_fd_gone(c)) {
+        /* The fd was closed during the call: natively the kernel undoes the
+         * grant and answers EBADF.  The owner goes back to what the model
+         * says it held (its description may live on through another fd,
+         * whose locks a close of this one must not drop: rule 1).  If the
+         * owner itself is gone, its last unpin releases everything. */
+        if (!o->zombie)
+            undo_grant(o, s, e, lt);
+        call_end(c, 1);
+        ls_leave(g);
+        return -EBADF;
+    }
+    if (r == 0 && lt != LS_UN && d->owner == o) {
+        ls_owner_apply(o, s, e, lt);
+        o->tid = me;
+    }
+    /* (d->owner != o: SQLite recognised meanwhile; the grant went with the
+     * old owner, released at its last unpin) */
+    call_end(c, 1);
+    ls_leave(g);
+    return r < 0 ? -kerr : 0;
+lost:
+    ls_leave(g);
+    if (r < 0 && cmd == F_SETLKW && (kerr == EAGAIN || kerr == EACCES))
+        kerr = EINTR;           /* a handler ran; the wait did not happen */
+    return r < 0 ? -kerr : 0;
+}
+
+static int fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site,
+                      volatile uint64_t *framep);
+
+/* F_SETLK, F_SETLKW, F_GETLK through the engine.  Cancellation is off for
+ * the whole request except the F_SETLKW wait: the shim's own opens, reads
+ * and writes (/proc, records) must not make F_SETLK or F_GETLK a
+ * cancellation point, nor end the thread in the middle of the request. */
 int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
 {
+    /* the cookie of a call this request makes (see call_left); zeroed
+     * before entering, which wipes that of a call left from here */
+    volatile uint64_t frame = 0;
+    int cs, saved_outer = tls_cancel_outer, saved_prev = tls_cancel_prev;
+    if (cmd == F_SETLKW)
+        pthread_testcancel();   /* a cancellation point acts on a pending cancel at once */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    tls_cancel_prev = saved_outer;
+    tls_cancel_outer = cs;
+    ls_tls_nocancel++;
+    int r = fcntl_lock(fd, cmd, arg, call, site, &frame);
+    ls_tls_nocancel--;
+    tls_cancel_outer = saved_outer;
+    tls_cancel_prev = saved_prev;
+    pthread_setcancelstate(cs, NULL);
+    return r;
+}
+
+/* The program's own call, made as it is (audit, process scope, no private
+ * description possible): an F_SETLKW wait is cancellable, as natively. */
+static int native_lock(int fd, int cmd, void *arg)
+{
+    if (cmd != F_SETLKW)
+        return native_fcntl(fd, cmd, arg);
+    int nc = ls_tls_nocancel;
+    ls_tls_nocancel = 0;        /* a handler's section during the wait turns it off itself */
+    pthread_setcancelstate(tls_cancel_outer, NULL);
+    int r = native_fcntl(fd, cmd, arg);
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+    ls_tls_nocancel = nc;
+    return r;
+}
+
+static int fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site,
+                      volatile uint64_t *framep)
+{
+    volatile uint64_t *frame = framep;
     struct ls_guard g;
     struct flock fl;
     int64_t s, e;
@@ -664,7 +1178,7 @@ int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site)
     if (d->acc < 0) { ls_leave(&g); return -EBADF; }        /* O_PATH */
     if (copy_in(&fl, arg, sizeof fl) < 0) {
         ls_leave(&g);
-        return native_fcntl(fd, cmd, arg);                 /* the kernel's EFAULT */
+        return native_lock(fd, cmd, arg);                 /* the kernel's EFAULT */
     }
     if (cmd == F_GETLK && fl.l_type != F_RDLCK && fl.l_type != F_WRLCK) { ls_leave(&g); return -EINVAL; }
     r = resolve(fd, &fl, &s, &e);
@@ -723,12 +1237,15 @@ checked:
 
     if (g_ls.mode == LS_MODE_AUDIT || scope_is(in, fd, LS_SCOPE_PROCESS)) {
         int audit = g_ls.mode == LS_MODE_AUDIT;
+        /* the inode record may go while the native call runs (a close by
+         * another thread): what the records need is copied first */
+        struct { dev_t dev; ino_t ino; } id = { in->dev, in->ino };
         ls_leave(&g);
-        r = native_fcntl(fd, cmd, arg);
+        r = native_lock(fd, cmd, arg);
         if (r == -EINTR || r == -EDEADLK) {
             struct ls_hazard h = { .name = r == -EINTR ? "lock-eintr" : "self-deadlock", .action = "observed",
                                    .call = call, .fd = fd,
-                                   .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                                   .dev = id.dev, .ino = id.ino, .has_devino = 1,
                                    .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
                                    .site = site,
                                    .detail = r == -EINTR ? "blocking lock interrupted by a signal: not held"
@@ -742,7 +1259,7 @@ checked:
                 int64_t qs, qe;
                 if (ls_range_resolve(SEEK_SET, got.l_start, got.l_len, 0, &qs, &qe) < 0) { qs = s; qe = e; }
                 struct ls_hazard h = { .name = "getlk-ofd-pid", .action = "observed", .call = call, .fd = fd,
-                                       .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                                       .dev = id.dev, .ino = id.ino, .has_devino = 1,
                                        .type = type_name(got.l_type), .has_range = 1, .start = qs, .end = qe,
                                        .site = site,
                                        .detail = "F_GETLK reported a conflicting lock with no holder pid (l_pid -1)" };
@@ -764,7 +1281,7 @@ checked:
     if (cmd == F_GETLK) {
         /* no private description needed: without one, the program's own
          * description holds no lock of ours and OFD_GETLK on it sees all */
-        r = getlk(d, fd, &fl, arg, s, e, call, site, &g);
+        r = getlk(d, fd, &fl, arg, s, e, call, site, &g, frame);
         ls_leave(&g);
         return r;
     }
@@ -807,7 +1324,7 @@ checked:
         in->scope = LS_SCOPE_PROCESS;
         ls_debug("lockscope: fd %d: cannot re-open for a private description (errno %d): native semantics", fd, -err);
         ls_leave(&g);
-        return native_fcntl(fd, cmd, arg);
+        return native_lock(fd, cmd, arg);
     }
 
     int lt = fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN;
@@ -864,12 +1381,6 @@ checked:
         ls_hazard(&h);
     }
 
-    struct flock q;
-    memset(&q, 0, sizeof q);
-    q.l_type = fl.l_type;
-    q.l_whence = SEEK_SET;
-    ls_range_to_flock(s, e, &q.l_start, &q.l_len);
-
     if (cmd == F_SETLKW && lt != LS_UN) {
         if (waits_for_self(me, in, o, s, e, lt, 0)) {
             h.name = "self-deadlock";
@@ -880,122 +1391,25 @@ checked:
             return -EDEADLK;
         }
     }
-    /* An unlock leaves the model first: it cannot fail for a conflict, and
-     * another thread granted the range meanwhile must not find it still
-     * ours (a false foreign-convert, refused in strict). */
-    if (lt == LS_UN)
-        ls_owner_apply(o, s, e, LS_UN);
-    /* The kernel call runs without g_mu: threads locking other files never
-     * wait for it.  The pin keeps the private fd (and o) alive meanwhile. */
-    int priv = o->priv;
-    ls_owner_pin(o);
-    ls_leave(&g);
-    r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
-    int kerr = errno;
-    ls_reenter(&g);
-    int gone = o->zombie;       /* read before the unpin may free it */
-    ls_owner_unpin(o);
-    if (gone || ls_fd_get(fd) != d || d->owner != o) {
-        /* closed meanwhile: whatever was granted went with the owner */
-        ls_leave(&g);
-        return r < 0 ? -kerr : 0;
-    }
-    errno = kerr;
-    if (r < 0 && (errno == EAGAIN || errno == EACCES) && cmd == F_SETLKW) {
-        /* We will wait.  The check for a cycle of threads is made again here,
-         * under g_mu together with publishing ourselves as a waiter: two
-         * threads that tried at the same time must not both go to sleep. */
-        if (waits_for_self(me, in, o, s, e, lt, 0)) {
-            h.name = "self-deadlock";
-            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
-            h.detail = "the request waits for a lock this thread holds through another descriptor";
-            ls_hazard(&h);
-            ls_leave(&g);
-            return -EDEADLK;
-        }
-        struct waiter *w = waiter_of(0);
-        if (w) {
-            w->tid = me; w->owner = o; w->inode = in; w->start = s; w->end = e; w->type = lt;
-        }
-        dev_t dev = in->dev;
-        ino_t ino = in->ino;
-        ls_owner_pin(o);
-        ls_leave(&g);
-        int slot = -1;
-        r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
-        if (r == -EDEADLK) {
-            /* The walk sees locks move while it looks: confirm the verdict
-             * with one more try and one more walk before saying EDEADLK. */
-            if (REAL(fcntl)(priv, LS_BK_SETLK, &q) == 0)
-                r = 0, slot = -2;                  /* granted meanwhile */
-            else
-                r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
-        }
-        if (r == -EDEADLK) {
-            ls_reenter(&g);
-            ls_owner_unpin(o);
-            if (w) w->tid = 0;
-            h.name = "self-deadlock";
-            /* native F_SETLKW detects this cycle too: the outcome is unchanged */
-            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed";
-            h.detail = "waiting would close a cycle between processes";
-            ls_hazard(&h);
-            ls_leave(&g);
-            return -EDEADLK;
-        }
-        if (slot == -2) {
-            slot = -1;
-            r = 0;
-        } else {
-            r = REAL(fcntl)(priv, LS_BK_SETLKW, &q);
-        }
-        int saved = errno;
-        ls_xwait_end(slot);
-        ls_reenter(&g);
-        int gone_w = o->zombie;
-        ls_owner_unpin(o);
-        if (w) w->tid = 0;
-        errno = saved;
-        if (r < 0 && errno == EINTR) {
-            h.name = "lock-eintr";
-            h.action = "observed";
-            h.detail = "blocking lock interrupted by a signal: not held";
-            ls_hazard(&h);
-            errno = EINTR;
-        }
-        /* the owner may have gone while we waited */
-        if (gone_w || ls_fd_get(fd) != d || d->owner != o) {
-            ls_leave(&g);
-            return r < 0 ? -saved : 0;
-        }
-    }
-    if (r < 0) {
-        int e2 = errno;
-        ls_leave(&g);
-        return -e2;
-    }
-    ls_owner_apply(o, s, e, lt);
-    if (lt != LS_UN)
-        o->tid = me;
-    ls_leave(&g);
-    return 0;
+    return setlk_call(&g, d, o, fd, cmd, fl.l_type, s, e, lt, &h, frame);
 }
 
-/* Is a lock held through this very description that this process did not
- * take itself?  The kernel lists a description's OFD locks in the fdinfo
- * of each of its fds: one small read, no scan of other processes. */
-static int foreign_ofd_lock(int fd, const struct ls_range *mine, int64_t s, int64_t e, int type)
+/* The OFD locks held through a description, as the kernel lists them in
+ * the fdinfo of each of its fds: one small read, no scan of other
+ * processes.  fn(ctx, type, start, end) is called for each (waiters "->"
+ * skipped) until it returns nonzero, which is returned; -1 if unreadable. */
+static int fdinfo_ofd_locks(int fd, int (*fn)(void *, int, int64_t, int64_t), void *ctx)
 {
     char path[48] = "/proc/self/fdinfo/", buf[4096];
     size_t l = 18 + ls_fmt_u64(path + 18, (uint64_t)fd);
     path[l] = 0;
     int f = REAL(open)(path, O_RDONLY | O_CLOEXEC);
     if (f < 0)
-        return 0;
+        return -1;
     ssize_t n = read(f, buf, sizeof buf - 1);
     REAL(close)(f);
     if (n <= 0)
-        return 0;
+        return -1;
     buf[n] = 0;
     for (char *p = strstr(buf, "lock:"); p; p = strstr(p + 5, "lock:")) {
         char *eol = strchr(p, '\n');
@@ -1017,18 +1431,53 @@ static int foreign_ofd_lock(int fd, const struct ls_range *mine, int64_t s, int6
                 le = 0;
                 for (const char *c = end_f + 1; *c >= '0' && *c <= '9'; c++) le = le * 10 + (*c - '0');
             }
-            if (ls <= e && le >= s && ls_type_conflicts(lt, type)) {
-                /* ours, if we hold every byte of it with that type */
-                int64_t a = ls > s ? ls : s, b = le < e ? le : e;
-                if (!ls_range_covers(mine, a, b, lt))
-                    return 1;
-            }
+            int r = fn(ctx, lt, ls, le);
+            if (r)
+                return r;
         }
         if (!eol) break;
         *eol = '\n';
         p = eol;
     }
     return 0;
+}
+
+struct lock_query { const struct ls_range *mine; int64_t s, e; int type; };
+
+/* a lock conflicting with the query that `mine` does not account for */
+static int foreign_cb(void *ctx, int lt, int64_t ls, int64_t le)
+{
+    const struct lock_query *qq = ctx;
+    if (ls <= qq->e && le >= qq->s && ls_type_conflicts(lt, qq->type)) {
+        /* ours, if we hold every byte of it with that type */
+        int64_t a = ls > qq->s ? ls : qq->s, b = le < qq->e ? le : qq->e;
+        if (!ls_range_covers(qq->mine, a, b, lt))
+            return 1;
+    }
+    return 0;
+}
+
+/* Is a lock held through this very description that this process did not
+ * take itself? */
+static int foreign_ofd_lock(int fd, const struct ls_range *mine, int64_t s, int64_t e, int type)
+{
+    struct lock_query qq = { mine, s, e, type };
+    return fdinfo_ofd_locks(fd, foreign_cb, &qq) == 1;
+}
+
+/* one lock of exactly that type covering the query (the kernel merges an
+ * owner's adjacent locks of one type, so a grant shows as one) */
+static int covers_cb(void *ctx, int lt, int64_t ls, int64_t le)
+{
+    const struct lock_query *qq = ctx;
+    return lt == qq->type && ls <= qq->s && le >= qq->e;
+}
+
+/* Does the private description hold [s, e] with type?  0 when unknown. */
+static int priv_holds(int priv, int64_t s, int64_t e, int type)
+{
+    struct lock_query qq = { NULL, s, e, type };
+    return fdinfo_ofd_locks(priv, covers_cb, &qq) == 1;
 }
 
 /* The program's own OFD requests pass through; two processes locking

@@ -154,9 +154,20 @@ struct ls_inode *ls_inode_get(dev_t dev, ino_t ino, int create)
     return &n->in;
 }
 
+/* References: every description and every owner of the inode holds one
+ * (an owner pinned by a kernel call in flight keeps its reference until the
+ * call is settled), so whoever drops the last one frees the record. */
+void ls_inode_ref(struct ls_inode *in) { in->refs++; }
+
+void ls_inode_unref(struct ls_inode *in)
+{
+    if (in && --in->refs <= 0)
+        ls_inode_put_if_unused(in);
+}
+
 void ls_inode_put_if_unused(struct ls_inode *in)
 {
-    if (!in || in->descs || in->shared)
+    if (!in || in->refs > 0 || in->descs || in->shared)
         return;
     struct inode_node *n = (struct inode_node *)((char *)in - offsetof(struct inode_node, in));
     HASH_DEL(inodes, n);
@@ -237,6 +248,7 @@ struct ls_owner *ls_owner_new(struct ls_inode *in, int acc)
     o->priv = -1;
     o->acc = acc;
     o->inode = in;
+    ls_inode_ref(in);
     owner_link(o);
     return o;
 }
@@ -261,7 +273,11 @@ void ls_owner_release(struct ls_owner *o)
     if (!o || --o->refs > 0)
         return;
     if (o->pins > 0) {
+        /* Kernel calls are in flight on it: the last one to be settled
+         * finishes it.  A call whose thread died in it (pthread_cancel)
+         * never comes back: settle those now. */
         o->zombie = 1;
+        ls_calls_reap_dead(o);
         return;
     }
     owner_finish(o);
@@ -298,7 +314,7 @@ static void owner_finish(struct ls_owner *o)
     owner_unlink(o);
     struct ls_inode *in = o->inode;
     ls_free(o, sizeof *o);
-    ls_inode_put_if_unused(in);
+    ls_inode_unref(in);
 }
 
 /* ---- descriptions ---- */
@@ -326,11 +342,11 @@ static void desc_free(struct ls_desc *d)
     else g_all_descs = d->next_all;
     if (d->next_all) d->next_all->prev_all = d->prev_all;
     struct ls_owner *o = d->owner;
+    d->gen = 0;                 /* a pointer kept by a call in flight no longer matches */
     ls_free(d, sizeof *d);
     if (o)
         ls_owner_release(o);
-    else
-        ls_inode_put_if_unused(in);
+    ls_inode_unref(in);
 }
 
 void ls_desc_link_fd(int fd, struct ls_desc *d)
@@ -440,9 +456,12 @@ struct ls_desc *ls_desc_for_fd(int fd, int *err)
     }
     d = ls_alloc(sizeof *d);
     if (!d) { ls_inode_put_if_unused(in); *err = -ENOMEM; return NULL; }
+    static uint64_t gens;
+    d->gen = ++gens;
     d->acc = (fl & O_PATH) ? -1 : (fl & O_ACCMODE);
     d->maybe_aliases = !born;
     d->inode = in;
+    ls_inode_ref(in);
     d->next_in_inode = in->descs;
     in->descs = d;
     in->ndescs++;

@@ -30,6 +30,7 @@
  * raw close_range), the log is opened again rather than written into the
  * program's file.
  */
+#include <pthread.h>
 #include <execinfo.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -603,7 +604,7 @@ void ls_hazard(const struct ls_hazard *h)
             ls_leave(&g);
         } else {
             struct ls_guard all;
-            all.unused = 0;
+            all.cancel = PTHREAD_CANCEL_ENABLE;
             ls_leave(&all);
         }
         abort();

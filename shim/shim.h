@@ -35,13 +35,25 @@
  * its locks.  LOCKSCOPE_SCOPE can force either scope, or native semantics.
  *
  * LOCKING: one mutex, g_mu, protects the fd table, descriptions, owners,
- * inodes and the allocator.  It is always taken with every signal blocked
- * (ls_enter/ls_leave), so a signal handler that calls close() can never
- * find its own thread holding it, and it is held across fork by the atfork
- * handlers.  Nothing blocking on another process happens under it: a
- * blocking lock drops it while it waits.  Fast paths (fds the shim does not
- * track) read the fd table without it: slots are published with release
- * stores and only ever compared with NULL outside the mutex.
+ * inodes, the calls in flight and the allocator.  Signals are NOT blocked
+ * (that would cost two syscalls per call): g_mu is a futex whose word is
+ * the holder's tid, so a signal handler that finds its own thread holding
+ * it takes the signal path (engine.c) and leaves the table's update to the
+ * interrupted section (ls_defer); it is held across fork by the atfork
+ * handlers.  Nothing blocking on another process happens under it.
+ *
+ * LIFETIMES: every object is freed by whoever drops its last reference.  An
+ * inode is referenced by its descriptions and its owners; an owner by its
+ * descriptions (refs) and by the kernel calls in flight on its private fd
+ * (pins).  A kernel call made without g_mu is described by a struct ls_call
+ * (engine.c): it pins the owner, is the waiter in the in-process wait-for
+ * graph, and remembers the registry slot.  A call that never comes back
+ * (siglongjmp out of a handler, pthread_cancel) leaves its record behind:
+ * the next ls_enter of the same thread settles it (ls_calls_on_enter), and
+ * the release of the owner settles those of threads that died.  Fast paths
+ * (fds the shim does not track) read the fd table without g_mu: slots are
+ * published with release stores and only ever compared with NULL outside
+ * the mutex.
  */
 #ifndef LOCKSCOPE_SHIM_H
 #define LOCKSCOPE_SHIM_H
@@ -107,7 +119,12 @@ int ls_exec_gate_close(void);
 void ls_exec_gate_open(void);
 
 /* ---- the critical section ---- */
-struct ls_guard { int unused; };
+/* cancel: the thread's cancelability state to restore when it leaves.
+ * Cancellation is disabled inside the section: a cancellation point there
+ * (open, read, write of a record...) must never end the thread with g_mu
+ * held, which would hang every other thread. */
+struct ls_guard { int cancel; };          /* -1: left as it was */
+extern LS_TLS int ls_tls_nocancel;        /* this thread's cancellation is off already */
 /* 0: entered.  -1: this thread is already inside (a signal handler that
  * interrupted the shim): take the signal path, never wait. */
 int ls_enter(struct ls_guard *g) __attribute__((warn_unused_result));
@@ -151,6 +168,7 @@ struct ls_owner {
 /* An open file description of this process that the shim tracks. */
 struct ls_desc {
     int refs;                   /* program fds in the table pointing here */
+    uint64_t gen;               /* unique while alive, 0 once freed */
     int acc;                    /* O_ACCMODE of the description, -1 = O_PATH */
     int maybe_aliases;          /* fds of it may exist that the table lacks */
     int inherited;              /* came through fork: the parent's locks */
@@ -172,6 +190,7 @@ struct ls_inode {
     int flags;
     int flock_seen, fcntl_seen;
     int flock_checked;          /* /proc/locks was asked for other processes' flocks */
+    int refs;                   /* descriptions and owners pointing here */
     struct ls_owner *shared;    /* the owner all descriptions share, if any */
     struct ls_desc *descs;
     int ndescs;
@@ -214,7 +233,9 @@ static inline int ls_fd_is_born(int fd)
 }
 
 struct ls_inode *ls_inode_get(dev_t dev, ino_t ino, int create);
-void ls_inode_put_if_unused(struct ls_inode *in);
+void ls_inode_put_if_unused(struct ls_inode *in);   /* frees it if nothing refers to it */
+void ls_inode_ref(struct ls_inode *in);
+void ls_inode_unref(struct ls_inode *in);
 
 /* Find or build the description behind a program fd; NULL + *err. */
 struct ls_desc *ls_desc_for_fd(int fd, int *err);
@@ -244,6 +265,13 @@ int ls_same_description(int fd_a, int fd_b);   /* 1, 0, or -1 unknown */
 #include "backend.h"
 
 /* ---- the lock engine (engine.c) ---- */
+/* Calls in flight (see LIFETIMES above).  ls_tls_call: this thread's
+ * innermost one (a handler may make one while another is in flight). */
+struct ls_call;
+extern LS_TLS struct ls_call *ls_tls_call;
+int ls_calls_on_enter(void);                   /* under g_mu: settle calls this thread left;
+                                                  the cancel state to restore, or -1 */
+void ls_calls_reap_dead(struct ls_owner *o);   /* under g_mu: settle calls on o whose thread died */
 int ls_fcntl_lock(int fd, int cmd, void *arg, const char *call, void *site);
 int ls_fcntl_ofd(int fd, int cmd, void *arg, const char *call, void *site);
 int ls_lockf(int fd, int cmd, off_t len, const char *call, void *site);

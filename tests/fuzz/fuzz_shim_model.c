@@ -20,7 +20,14 @@
  * model and the driver against the kernel itself.
  *
  * Encoding: 4 bytes per operation (missing bytes read as 0):
- *   b0: kind = b0 & 15; b0 & 0x80: run it in the child (if one is alive)
+ *   b0: kind = b0 & 15; b0 & 0x80: run it in the child (if one is alive);
+ *       (b0 & 0x60) == 0x60 on a driver's F_SETLKW lock that would wait for
+ *       the child: wait for real, and leave the wait by siglongjmp from a
+ *       SIGUSR1 handler once /proc/locks lists the waiter (the model: no
+ *       change; the call never returns, and nothing of it may remain);
+ *       (b0 & 0x60) == 0x20 on such a lock: once it waits, another thread
+ *       closes its fd and makes the child exit: the wait ends in EBADF, as
+ *       natively (the model: that close and that exit)
  *     0,1 open(slot, file = b2 & 1, acc = b3 % 3: RDONLY/WRONLY/RDWR)
  *     2   dup(src = slot2) into slot          3  dup2(slot2, slot)
  *     4,5 close(slot)
@@ -69,7 +76,9 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -79,7 +88,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,6 +108,8 @@ static const char *kind_name[] = { "open", "dup", "dup2", "close", "lock", "unlo
 
 struct op {
     int kind, child, slot, slot2, file, acc;
+    int interrupt;          /* leave a blocking F_SETLKW by siglongjmp */
+    int close_wait;         /* close the fd of a blocking F_SETLKW meanwhile */
     int type;               /* M_RD / M_WR (lock, getlk), M_NONE (unlock) */
     int cmd;                /* F_SETLK / F_SETLKW / F_GETLK; lockf: F_ULOCK... */
     int whence, neg, lpos;
@@ -283,6 +296,118 @@ static struct res exec_op(int *fds, const struct op *o)
     return r;
 }
 
+/* ---- a wait left by siglongjmp ---- */
+static sigjmp_buf intr_jb;
+static void intr_handler(int sig) { (void)sig; siglongjmp(intr_jb, 1); }
+struct kick { pthread_t target; dev_t dev; ino_t ino; volatile int stop; };
+
+static void *kicker(void *arg)
+{
+    struct kick *k = arg;
+    char want[64], line[512];
+    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(k->dev), minor(k->dev), (unsigned long)k->ino);
+    while (!k->stop) {
+        int n = 0;
+        FILE *f = fopen("/proc/locks", "r");
+        if (f) {
+            while (fgets(line, sizeof line, f))
+                if (strstr(line, "->") && strstr(line, want))
+                    n++;
+            fclose(f);
+        }
+        if (n > 0) {
+            pthread_kill(k->target, SIGUSR1);
+            return NULL;
+        }
+        struct timespec ts = { 0, 2000000 };
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static long interrupted_waits;
+
+static struct res exec_interrupted(int *fds, const struct op *o)
+{
+    interrupted_waits++;
+    static struct kick k;
+    static struct res r;
+    struct stat st;
+    memset(&r, 0, sizeof r);
+    if (fstat(fds[o->slot], &st) < 0) { r.ret = -1; r.err = errno; return r; }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = intr_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    k.target = pthread_self();
+    k.dev = st.st_dev;
+    k.ino = st.st_ino;
+    k.stop = 0;
+    pthread_t t;
+    if (pthread_create(&t, NULL, kicker, &k) != 0) { r.ret = -1; r.err = EAGAIN; return r; }
+    if (sigsetjmp(intr_jb, 1) == 0) {
+        r = exec_op(fds, o);    /* must not return: it waits for the child */
+        k.stop = 1;
+    } else {
+        r.ret = -1;
+        r.err = EINTR;
+    }
+    pthread_join(t, NULL);
+    return r;
+}
+
+/* ---- a wait whose fd another thread closes ---- */
+static void end_child(void);
+static long closed_waits;
+struct closer { struct kick k; int fd; };
+
+static void *closer_thread(void *arg)
+{
+    struct closer *c = arg;
+    char want[64], line[512];
+    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(c->k.dev), minor(c->k.dev), (unsigned long)c->k.ino);
+    while (!c->k.stop) {
+        int n = 0;
+        FILE *f = fopen("/proc/locks", "r");
+        if (f) {
+            while (fgets(line, sizeof line, f))
+                if (strstr(line, "->") && strstr(line, want))
+                    n++;
+            fclose(f);
+        }
+        if (n > 0) {
+            close(c->fd);
+            end_child();        /* the child's locks go: the wait is granted */
+            return NULL;
+        }
+        struct timespec ts = { 0, 2000000 };
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static struct res exec_close_wait(int *fds, const struct op *o)
+{
+    static struct closer c;
+    struct res r;
+    struct stat st;
+    memset(&r, 0, sizeof r);
+    closed_waits++;
+    if (fstat(fds[o->slot], &st) < 0) { r.ret = -1; r.err = errno; return r; }
+    c.k.dev = st.st_dev;
+    c.k.ino = st.st_ino;
+    c.k.stop = 0;
+    c.fd = fds[o->slot];
+    pthread_t t;
+    if (pthread_create(&t, NULL, closer_thread, &c) != 0) { r.ret = -1; r.err = EAGAIN; return r; }
+    r = exec_op(fds, o);
+    c.k.stop = 1;
+    pthread_join(t, NULL);
+    fds[o->slot] = -1;
+    return r;
+}
+
 static void child_loop(int cmd, int res)
 {
     struct op o;
@@ -352,6 +477,8 @@ static void decode(const uint8_t *b, struct op *o)
     memset(o, 0, sizeof *o);
     o->kind = kind_of[b[0] & 15];
     o->child = (b[0] & 0x80) != 0;
+    o->interrupt = (b[0] & 0x60) == 0x60;
+    o->close_wait = (b[0] & 0x60) == 0x20;
     o->slot = b[1] % M_FDS;
     o->slot2 = (b[1] / M_FDS) % M_FDS;
     o->lpos = (b[1] >> 3) & 15;
@@ -543,7 +670,7 @@ static int run_input(const uint8_t *data, size_t size)
         /* predict */
         struct m_range rg = range_of(&o);
         struct model before = M;
-        int want = 0, kind_lock = 0;
+        int want = 0, kind_lock = 0, closing = 0;
         switch (o.kind) {
         case K_OPEN: if (m_open(&M, p, o.slot, o.file, o.acc) < 0) continue; break;
         case K_DUP: m_dup(&M, p, o.slot, o.slot2); break;
@@ -553,7 +680,17 @@ static int run_input(const uint8_t *data, size_t size)
         case K_UNLOCK:
             kind_lock = 1;
             want = m_setlk(&M, p, o.slot, o.type, rg);
-            if (want == EAGAIN) o.cmd = F_SETLK;          /* never block */
+            if (want == EAGAIN && o.interrupt && !p && o.kind == K_LOCK && o.cmd == F_SETLKW &&
+                m_conflict_only_other(&before, p, o.slot, o.type, rg))
+                want = EINTR;                              /* waits, then siglongjmp */
+            else if (want == EAGAIN && o.close_wait && !p && o.kind == K_LOCK && o.cmd == F_SETLKW &&
+                     m_conflict_only_other(&before, p, o.slot, o.type, rg)) {
+                want = EBADF;                              /* waits; its fd is closed */
+                closing = 1;
+                m_close(&M, p, o.slot);
+                m_exit_child(&M);
+            } else if (want == EAGAIN)
+                o.cmd = F_SETLK;                           /* never block */
             break;
         case K_GETLK:
             break;
@@ -571,6 +708,10 @@ static int run_input(const uint8_t *data, size_t size)
         /* run */
         if (p) {
             if (run_in_child(&o, &r) < 0) { tr("\n"); mismatch("the child died (crash?)"); break; }
+        } else if (want == EINTR) {
+            r = exec_interrupted(realfd, &o);
+        } else if (closing) {
+            r = exec_close_wait(realfd, &o);
         } else {
             r = exec_op(realfd, &o);
         }
@@ -774,6 +915,10 @@ static size_t gen_input(uint64_t seed, uint8_t *buf, size_t maxops)
         b[2] = (uint8_t)rnd(&s);
         b[3] = (uint8_t)rnd(&s);
         if (kind == 0 && rnd(&s) % 2) b[3] = (uint8_t)((b[3] & ~3) | 2);            /* O_RDWR often */
+        if (kind == 6 && (b[2] ^ b[3]) % 4 == 0)
+            b[0] |= 0x60;   /* a wait (if it would) left by siglongjmp; the stream is unchanged */
+        else if (kind == 6 && (b[2] ^ b[3]) % 4 == 1)
+            b[0] |= 0x20;   /* a wait (if it would) whose fd is closed meanwhile */
     }
     return nops * OPB;
 }
@@ -926,8 +1071,8 @@ __attribute__((weak)) int main(int argc, char **argv)
         }
     }
     alarm(0);
-    printf("fuzz_shim_model: %ld inputs, %ld operations, semantics %s: %s\n", inputs, ops, sem_name,
-           bad ? "MISMATCH" : "all as the model predicts");
+    printf("fuzz_shim_model: %ld inputs, %ld operations, semantics %s: %s (%ld waits left by siglongjmp, %ld closed)\n",
+           inputs, ops, sem_name, bad ? "MISMATCH" : "all as the model predicts", interrupted_waits, closed_waits);
     cleanup();
     return bad;
 }

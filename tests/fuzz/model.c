@@ -213,6 +213,29 @@ int m_setlk(struct model *m, int p, int slot, int type, struct m_range r)
     return 0;
 }
 
+int m_conflict_only_other(const struct model *m, int p, int slot, int type, struct m_range r)
+{
+    int d = m->fd[p][slot];
+    if (d < 0 || type == M_NONE)
+        return 0;
+    int key = key_of(m, d), file = m->d[d].file, other = 0;
+    for (int q = 0; q < M_PROCS; q++) {
+        if (!m->alive[q])
+            continue;
+        for (int k = 0; k < M_DESCS; k++) {
+            if ((q == p && k == key) || !key_valid(m, k) || file_of_key(m, k) != file)
+                continue;
+            for (int b = r.s; b <= r.e; b++)
+                if (incompatible(m->lk[q][k][b], type)) {
+                    if (q == p)
+                        return 0;
+                    other = 1;
+                }
+        }
+    }
+    return other;
+}
+
 int m_getlk_conflicts(const struct model *m, int p, int slot, int type, struct m_range r)
 {
     int d = m->fd[p][slot];

@@ -76,6 +76,10 @@ void m_exit_child(struct model *m);
  * predicted errno (0 = success); applied to the model on success. */
 int m_setlk(struct model *m, int p, int slot, int type, struct m_range r);
 
+/* 1 if a lock request of `type` conflicts only with other processes'
+ * locks (so a blocking request waits for them, never for p itself). */
+int m_conflict_only_other(const struct model *m, int p, int slot, int type, struct m_range r);
+
 /* F_GETLK of `type` (M_RD/M_WR): 1 if some other owner conflicts. */
 int m_getlk_conflicts(const struct model *m, int p, int slot, int type, struct m_range r);
 /* Is (rtype, [rs, re]) reported with holder process `hp` a valid F_GETLK
