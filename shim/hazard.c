@@ -82,8 +82,11 @@ static void write_all(int fd, const char *b, size_t n)
  * handlers touch the list: pushes and the flush's take are atomic
  * exchanges, so a handler that pushes in the middle of a push, or flushes
  * in the middle of a flush, finds a consistent list.  The list is a stack:
- * the flush reverses it to write in order.  The nodes are freed under g_mu
- * after the writes.  A node that cannot be allocated means the record is
+ * the flush reverses it to write in order.  The flush does not enter the
+ * section to free the nodes (it runs inside a lock request, between its
+ * decision and its kernel call, where entering again would look like the
+ * request had been left by a longjmp): written nodes go on a lock-free
+ * stack that the next record made under g_mu frees.  A node that cannot be allocated means the record is
  * written at once (the old behaviour).  A forked child drops the nodes of
  * its parent (the parent writes them).  Only a pointer lives in TLS: the
  * library's static TLS must stay small enough for a dlopen. */
@@ -96,11 +99,16 @@ struct ls_pend {
     char data[];
 };
 LS_TLS struct ls_pend *_Atomic ls_log_pending;
+static struct ls_pend *_Atomic g_pend_done;   /* written, to free under g_mu */
 
 static int queue(int fd, const char *b, size_t n)
 {
     if (!ls_held())
         return 0;
+    for (struct ls_pend *q = atomic_exchange(&g_pend_done, NULL), *nx; q; q = nx) {
+        nx = q->next;
+        ls_free(q, q->size);
+    }
     size_t size = sizeof(struct ls_pend) + n;
     struct ls_pend *p = ls_alloc(size);
     if (!p)
@@ -139,14 +147,13 @@ void ls_log_flush(void)
     for (p = fifo; p; p = p->next)
         if (p->pid == g_ls.pid)
             write_all(p->fd, p->data, p->len);
-    struct ls_guard g;
-    if (fifo && ls_enter(&g) == 0) {
-        while (fifo) {
-            p = fifo;
-            fifo = p->next;
-            ls_free(p, p->size);
-        }
-        ls_leave(&g);
+    while (fifo) {
+        p = fifo;
+        fifo = p->next;
+        struct ls_pend *head = atomic_load(&g_pend_done);
+        do
+            p->next = head;
+        while (!atomic_compare_exchange_weak(&g_pend_done, &head, p));
     }
     errno = saved;
 }
