@@ -120,8 +120,8 @@ print(os.getpid(), f.fileno(), flush=True); time.sleep(3600)' "$D/c"
     local rc=$?
     "$LS" ls --json "$D/a" "$D/b" "$D/c" "$D/d" >"$T/h.json" 2>>"$T/h.err"
     if [ $rc = 0 ] && [ ! -s "$T/h.err" ] && head -1 "$T/h.txt" | grep -q '^COMMAND  *PID  *FD TYPE  *FAMILY  *RANGE  *PATH  *SHIM$' &&
-       grep -Eq "^locker +$PID_shimw +3 WRITE OFD +0-EOF +$D/a +strict\$" "$T/h.txt"; then
-        ok "holders: text names the shim holder's own fd 3, OFD, mode strict"
+       grep -Eq "^locker +$PID_shimw +3 WRITE POSIX>OFD +0-EOF +$D/a +strict\$" "$T/h.txt"; then
+        ok "holders: text names the shim holder's own fd 3, POSIX>OFD (converted), mode strict"
     else
         bad "holders: text (rc $rc)"; sed 's/^/#   /' "$T/h.txt" "$T/h.err"
     fi
@@ -140,7 +140,7 @@ print(os.getpid(), f.fileno(), flush=True); time.sleep(3600)' "$D/c"
     if jcheck "$T/h.json" \
         "lock(path='$D/b')['pid'] == $PID_twofd and lock(path='$D/b')['fd'] is None and lock(path='$D/b')['fds'] == [3, 4]" \
         "lock(path='$D/b')['mode'] == 'fix' and lock(path='$D/b')['start'] == 10 and lock(path='$D/b')['end'] == 14 and lock(path='$D/b')['type'] == 'read'" &&
-       grep -Eq "^locker +$PID_twofd +3\|4 \(shim [0-9]+\) READ +OFD +10-14 +$D/b +fix\$" "$T/h.txt"; then
+       grep -Eq "^locker +$PID_twofd +3\|4 \(shim [0-9]+\) READ +POSIX>OFD +10-14 +$D/b +fix\$" "$T/h.txt"; then
         ok "holders: two fds of the inode under the shim: both shown, with the private fd"
     else
         bad "holders: ambiguous program fd"; sed 's/^/#   /' "$T/h.txt"
@@ -274,7 +274,7 @@ case_deleted() {
     "$LS" ls --json >"$T/d.json"
     "$LS" ls >"$T/d.txt"
     if jcheck "$T/d.json" "lock(path='$D/gone (deleted)')['deleted'] is True and lock(path='$D/gone (deleted)')['pid'] == $PID_H and lock(path='$D/gone (deleted)')['fd'] == 3" &&
-       grep -Eq "^locker +$PID_H +3 WRITE OFD +0-EOF +$D/gone \(deleted\) +fix\$" "$T/d.txt"; then
+       grep -Eq "^locker +$PID_H +3 WRITE POSIX>OFD +0-EOF +$D/gone \(deleted\) +fix\$" "$T/d.txt"; then
         ok "deleted: an unlinked file is shown with ' (deleted)' and deleted: true"
     else
         bad "deleted"; grep -F "$D" "$T/d.txt" | sed 's/^/#   /'
