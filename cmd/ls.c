@@ -936,6 +936,8 @@ static void read_registry(struct snap *s)
 {
     char dir[1024];
     uid_t me = geteuid();
+    if (s->nlocks == 0)
+        return;                 /* records only ever explain lines */
     if (ls_registry_dir(me, dir, sizeof dir) == 0)
         ls_registry_scan(dir, pub_cb, s);
     if (me != 0)
@@ -1015,8 +1017,19 @@ static void set_reg_modes(struct snap *s)
     }
 }
 
+/* A process the registry names that the scan of /proc did not see at all
+ * (hidden, or not among the pids scanned): not inspectable. */
+static int reg_proc(struct snap *s, pid_t pid)
+{
+    int before = s->nprocs, p = add_proc(s, pid);
+    if (s->nprocs > before)
+        s->procs[p].inspectable = 0;
+    return p;
+}
+
 /* Held lines no fd was found for (a process whose fdinfo we may not read):
- * the live record that names them gives the holder. */
+ * the live record that names exactly them (a hull of several ranges names
+ * none: nothing is guessed) gives the holder. */
 static void registry_holders(struct snap *s)
 {
     if (!s->npubs)
@@ -1030,10 +1043,10 @@ static void registry_holders(struct snap *s)
             continue;
         for (int k = 0; k < s->npubs; k++) {
             const struct ls_pub *e = &s->pubs[k];
-            if (s->pub_used[k] || !pub_matches(l, e) || !pub_live(e))
+            if (s->pub_used[k] || !e->exact || !pub_matches(l, e) || !pub_live(e))
                 continue;
             s->pub_used[k] = 1;
-            int p = add_proc(s, e->pid);
+            int p = reg_proc(s, e->pid);
             struct ref *r = PUSH(s->refs, s->nrefs, s->caprefs);
             memset(r, 0, sizeof *r);
             r->lock = i;
@@ -1213,7 +1226,7 @@ static void match_waiters(struct snap *s)
                 continue;
             l->claimed = 1;
             l->present = 1;
-            int p = add_proc(s, e->pid);
+            int p = reg_proc(s, e->pid);
             struct waiter *w = PUSH(s->waiters, s->nwaiters, s->capwaiters);
             memset(w, 0, sizeof *w);
             w->lock = i;
