@@ -9,8 +9,7 @@
  * private fd, not the program's.  Nothing shows who is blocked on whom.
  *
  * One snapshot is built from independent sources, each a function that
- * fills the same in-memory lists (struct snap); a later source (the shim's
- * registry of what it holds and waits for) is one more such function:
+ * fills the same in-memory lists (struct snap):
  *
  *   read_proc_locks   every lock and every blocked request ("->" lines);
  *   scan_procs        one pass over /proc: for each process, the "lock:"
@@ -24,6 +23,13 @@
  *                     (LOCKSCOPE_MODE in /proc/PID/environ), and which of its
  *                     own fds a private fd stands for (same inode, not
  *                     private: a private fd is high and close-on-exec).
+ *   read_registry     the shim's registry (shim/registry.h) of what its
+ *                     processes hold and wait for: ours, and as root every
+ *                     user's.  A live record that agrees with /proc (same
+ *                     pid, file, range, family) gives the program's family,
+ *                     the real mode, the private fd, the holder of a line no
+ *                     fdinfo showed (exact records only) and waiters whose
+ *                     task we may not read (never one twice).
  *
  * What must stay true:
  *   - Nothing is guessed.  A process whose fds cannot be read (EACCES,
@@ -1895,7 +1901,8 @@ static const char ls_usage[] =
 "\n"
 "Show every file lock on the machine (or on the PATHs): holder pid and\n"
 "command, the holder's own fd and path, type, range, family (POSIX, OFD,\n"
-"FLOCK), whether the holder runs under lockscope and in which mode; then\n"
+"FLOCK; POSIX>OFD: a POSIX lock the shim holds as OFD), whether the holder\n"
+"runs under lockscope and in which mode (from the shim's registry); then\n"
 "every blocked waiter with the holders it waits for, as a wait chain\n"
 "(cycles marked).  --json prints one array of objects (\"kind\": \"lock\" or\n"
 "\"waiter\"); --wait refreshes every SECONDS (default 2) until interrupted.\n"
