@@ -1033,9 +1033,20 @@ static int reg_proc(struct snap *s, pid_t pid)
     return p;
 }
 
+/* A process whose fdinfo was read: its locks are known from there. */
+static int proc_read(const struct snap *s, pid_t pid)
+{
+    for (int i = 0; i < s->nprocs; i++)
+        if (s->procs[i].pid == pid)
+            return s->procs[i].inspectable;
+    return 0;
+}
+
 /* Held lines no fd was found for (a process whose fdinfo we may not read):
  * the live record that names exactly them (a hull of several ranges names
- * none: nothing is guessed) gives the holder. */
+ * none: nothing is guessed) gives the holder.  Not for a record of a
+ * process whose fdinfo we read, nor for a line with an identical twin that
+ * an fd carries (the page race's echo, dropped later). */
 static void registry_holders(struct snap *s)
 {
     if (!s->npubs)
@@ -1047,9 +1058,16 @@ static void registry_holders(struct snap *s)
         struct lk *l = &s->locks[i];
         if (l->blocked || l->nrefs)
             continue;
+        int echo = 0;
+        unsigned b = lock_hash(l) & (unsigned)(s->hsize - 1);
+        for (int j = s->hhead[b]; j >= 0 && !echo; j = s->hnext[j])
+            echo = j != i && same_lock(&s->locks[j], l) && s->locks[j].nrefs > 0;
+        if (echo)
+            continue;
         for (int k = 0; k < s->npubs; k++) {
             const struct ls_pub *e = &s->pubs[k];
-            if (s->pub_used[k] || !e->exact || !pub_matches(l, e) || !pub_live(e))
+            if (s->pub_used[k] || !e->exact || !pub_matches(l, e) || proc_read(s, e->pid) ||
+                !pub_live(e))
                 continue;
             s->pub_used[k] = 1;
             int p = reg_proc(s, e->pid);

@@ -391,6 +391,19 @@ case_registry() {
         bad "registry: waiter shown once"; sed 's/^/#   /' "$T/r.txt"
     fi
     stop_all
+    # a private fd the high-fd guess cannot tell (RLIMIT_NOFILE 64: the shim
+    # places it low): the registry says it is the shim's
+    start LO bash -c 'ulimit -n 64 && exec "$@"' sh "$LS" -- "$LOCKER" open "$D/l" posix w 0 0 say ready pause
+    until_true "LO holds" said LO ready || { bad "registry: setup (low limit)"; stop_all; return; }
+    "$LS" ls --json "$D/l" >"$T/l.json" 2>&1
+    if jcheck "$T/l.json" \
+        "lock(path='$D/l')['pid'] == $PID_LO and lock(path='$D/l')['fd'] == 3 and lock(path='$D/l')['fds'] == [3]" \
+        "lock(path='$D/l')['private_fd'] is not None and lock(path='$D/l')['private_fd'] != 3 and lock(path='$D/l')['program_family'] == 'posix'"; then
+        ok "registry: a low private fd (RLIMIT_NOFILE 64) is known as the shim's: the program's fd 3 is named"
+    else
+        bad "registry: low private fd"; sed 's/^/#   /' "$T/l.json"
+    fi
+    stop_all
     if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
         skip=$((skip + 1)); echo "ok - registry: other users # SKIP needs root and setpriv"; return
     fi
