@@ -63,10 +63,14 @@ $(BUILD)/cmdobj/%.o: %.c $(wildcard cmd/*.h shim/log.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DLS_VERSION='"$(VERSION)"' -DLS_PREFIX='"$(PREFIX)"' -c $< -o $@
 
-$(CMD): $(CMD_OBJS) $(BUILD)/cmdobj/shim/log.o
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDFLAGS)
+$(CMD): $(CMD_OBJS) $(BUILD)/cmdobj/shim/log.o $(BUILD)/cmdobj/shim/registry.o
+	$(CC) $(CFLAGS_ALL) -o $@ $^ -lpthread $(LDFLAGS)
 
 $(BUILD)/cmdobj/shim/log.o: shim/log.c shim/log.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/cmdobj/shim/registry.o: shim/registry.c shim/registry.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 

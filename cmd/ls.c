@@ -9,8 +9,7 @@
  * private fd, not the program's.  Nothing shows who is blocked on whom.
  *
  * One snapshot is built from independent sources, each a function that
- * fills the same in-memory lists (struct snap); a later source (the shim's
- * registry of what it holds and waits for) is one more such function:
+ * fills the same in-memory lists (struct snap):
  *
  *   read_proc_locks   every lock and every blocked request ("->" lines);
  *   scan_procs        one pass over /proc: for each process, the "lock:"
@@ -24,6 +23,13 @@
  *                     (LOCKSCOPE_MODE in /proc/PID/environ), and which of its
  *                     own fds a private fd stands for (same inode, not
  *                     private: a private fd is high and close-on-exec).
+ *   read_registry     the shim's registry (shim/registry.h) of what its
+ *                     processes hold and wait for: ours, and as root every
+ *                     user's.  A live record that agrees with /proc (same
+ *                     pid, file, range, family) gives the program's family,
+ *                     the real mode, the private fd, the holder of a line no
+ *                     fdinfo showed (exact records only) and waiters whose
+ *                     task we may not read (never one twice).
  *
  * What must stay true:
  *   - Nothing is guessed.  A process whose fds cannot be read (EACCES,
@@ -41,12 +47,14 @@
  */
 #include "ls.h"
 #include "../shim/log.h"
+#include "../shim/registry.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -103,11 +111,14 @@ struct proc {
     int shim;                   /* 1, 0, -1 unknown */
     char mode[16];              /* "" unknown */
     long long nofile;           /* soft RLIMIT_NOFILE, -1 unlimited, 0 unknown */
+    char reg_mode[16];          /* the shim's real mode from the registry, "" unknown */
 };
 
 /* A held lock as one process carries it through one fd. */
 struct ref {
-    int lock, proc, kfd;
+    int lock, proc, kfd;        /* kfd -1: known from the registry only */
+    int pfam;                   /* the program's family (LS_FAM_*) from the registry, 0 unknown */
+    int from_reg;               /* the registry named this holder (no fdinfo seen) */
     struct fdview v;
 };
 
@@ -143,6 +154,8 @@ struct snap {
     int uninspectable;          /* processes whose fds could not be read */
     int *hhead, *hnext, hsize;  /* lines by lock_hash (held and blocked) */
     int *lr_off, *lr;           /* refs by lock: lr[lr_off[i] .. lr_off[i+1]) */
+    struct ls_pub *pubs; int npubs, cappubs;    /* live registry records */
+    unsigned char *pub_used;    /* pubs given to a holder line */
 };
 
 struct target { dev_t dev; ino_t ino; const char *path; };
@@ -799,11 +812,14 @@ static int is_private(const struct proc *p, int fd)
     return fl >= 0 && (fl & O_CLOEXEC);
 }
 
-static void fill_view(struct proc *p, int kfd, struct fdview *v)
+/* `force`: the registry says kfd is the shim's private fd. */
+static void fill_view_as(struct proc *p, int kfd, struct fdview *v, int force)
 {
     char path[64], buf[4096];
     v->private_fd = -1;
     v->nfds = 0;
+    free(v->path);
+    v->path = NULL;
     snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)p->pid, kfd);
     ssize_t n = readlink(path, buf, sizeof buf - 1);
     if (n < 0)
@@ -813,7 +829,7 @@ static void fill_view(struct proc *p, int kfd, struct fdview *v)
     v->deleted = n > 10 && strcmp(buf + n - 10, " (deleted)") == 0;
     look_proc(p);
     struct stat kst;
-    if (!is_private(p, kfd) || stat(path, &kst) != 0) {
+    if (!(force || is_private(p, kfd)) || stat(path, &kst) != 0) {
         v->fds[v->nfds++] = kfd;
         return;
     }
@@ -843,6 +859,286 @@ static void fill_view(struct proc *p, int kfd, struct fdview *v)
         }
     }
     closedir(d);
+}
+
+static void fill_view(struct proc *p, int kfd, struct fdview *v)
+{
+    fill_view_as(p, kfd, v, 0);
+}
+
+/* ---- source 3: the shim's registry (shim/registry.h) ---------------------- */
+
+static int pub_cb(void *ctx, const struct ls_pub *e)
+{
+    struct snap *s = ctx;
+    *PUSH(s->pubs, s->npubs, s->cappubs) = *e;
+    return 0;
+}
+
+/* Another user's registry, as root: the directory the registry would use
+ * for uid (ls_registry_dir: owned by uid, closed to others, no symlink; its
+ * $HOME candidate from uid's passwd entry), read with our effective uid set
+ * to uid so that the reader's own checks (file owned by the reader, 0600,
+ * not a symlink) hold for uid's file and no other. */
+static void read_registry_of(struct snap *s, uid_t uid)
+{
+    char dir[1024];
+    char *home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+    struct passwd *pw = getpwuid(uid);
+    if (pw && pw->pw_dir)
+        setenv("HOME", pw->pw_dir, 1);
+    else
+        unsetenv("HOME");
+    int r = ls_registry_dir(uid, dir, sizeof dir);
+    if (home)
+        setenv("HOME", home, 1);
+    else
+        unsetenv("HOME");
+    free(home);
+    if (r != 0)
+        return;
+    if (seteuid(uid) != 0)
+        return;
+    ls_registry_scan(dir, pub_cb, s);
+    if (seteuid(0) != 0) {
+        fputs("lockscope ls: cannot return to uid 0\n", stderr);
+        exit(1);
+    }
+}
+
+static void add_uid(uid_t **uids, int *n, int *cap, uid_t u)
+{
+    for (int i = 0; i < *n; i++)
+        if ((*uids)[i] == u)
+            return;
+    *PUSH(*uids, *n, *cap) = u;
+}
+
+/* uids named by the registry locations' directory names: PREFIXuid. */
+static void uids_in(const char *dir, const char *prefix, uid_t **uids, int *n, int *cap)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t pl = strlen(prefix);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        if (strncmp(nm, prefix, pl) != 0 || !isdigit((unsigned char)nm[pl]))
+            continue;
+        char *end;
+        unsigned long u = strtoul(nm + pl, &end, 10);
+        if (!*end && u < (unsigned long)(uid_t)-1)
+            add_uid(uids, n, cap, (uid_t)u);
+    }
+    closedir(d);
+}
+
+/* Source 3: every live record of the registries we may read: our own user's
+ * (ls_registry_dir, ls_registry_scan apply the liveness rules), and as root
+ * every user's (the uids the registry locations name, and the owners of the
+ * processes in the snapshot, whose registry may be under their $HOME). */
+static void read_registry(struct snap *s)
+{
+    char dir[1024];
+    uid_t me = geteuid();
+    if (s->nlocks == 0)
+        return;                 /* records only ever explain lines */
+    if (ls_registry_dir(me, dir, sizeof dir) == 0)
+        ls_registry_scan(dir, pub_cb, s);
+    if (me != 0)
+        return;
+    uid_t *uids = NULL;
+    int n = 0, cap = 0;
+    uids_in("/dev/shm", "lockscope-", &uids, &n, &cap);
+    uids_in("/tmp", "lockscope-", &uids, &n, &cap);
+    uids_in("/run/user", "", &uids, &n, &cap);
+    for (int i = 0; i < s->nprocs; i++) {
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%d", (int)s->procs[i].pid);
+        if (stat(path, &st) == 0)
+            add_uid(&uids, &n, &cap, st.st_uid);
+    }
+    for (int i = 0; i < n; i++)
+        if (uids[i] != 0)
+            read_registry_of(s, uids[i]);
+    free(uids);
+}
+
+static int dev_is(const struct lk *l, dev_t dev, ino_t ino)
+{
+    return l->maj == major(dev) && l->min == minor(dev) && l->ino == (unsigned long long)ino;
+}
+
+static int pub_on(const struct lk *l, const struct ls_pub *e)
+{
+    return dev_is(l, (dev_t)e->dev, (ino_t)e->ino);
+}
+
+static int64_t lk_end(const struct lk *l)
+{
+    return l->end < 0 ? INT64_MAX : l->end;
+}
+
+/* The record's pid is still the process that published it. */
+static int pub_live(const struct ls_pub *e)
+{
+    return e->pid > 0 && ls_reg_starttime(e->pid) == e->starttime;
+}
+
+static const char *mode_name(int m)
+{
+    return m == 1 ? "audit" : m == 2 ? "fix" : m == 3 ? "strict" : "";
+}
+
+/* Held record e is consistent with held line l (what /proc shows): same
+ * file, the family the shim uses for it (a converted POSIX lock and the
+ * program's own OFD lock are OFD locks to the kernel), the line inside the
+ * record's hull (equal to it when exact), compatible type. */
+static int pub_matches(const struct lk *l, const struct ls_pub *e)
+{
+    if (e->kind != LS_PUB_HELD || l->blocked || !pub_on(l, e))
+        return 0;
+    if (e->family == LS_FAM_FLOCK ? l->family != FAM_FLOCK || (l->kpid > 0 && l->kpid != e->pid)
+                                  : l->family != FAM_OFD)
+        return 0;
+    int64_t le = lk_end(l);
+    if (e->exact ? (l->start != e->start || le != e->end) : (l->start < e->start || le > e->end))
+        return 0;
+    if (l->write ? !e->type : (e->exact && e->type))
+        return 0;
+    return 1;
+}
+
+static void set_reg_modes(struct snap *s)
+{
+    for (int k = 0; k < s->npubs; k++) {
+        const struct ls_pub *e = &s->pubs[k];
+        if (e->kind != LS_PUB_HELD || !mode_name(e->mode)[0])
+            continue;
+        for (int i = 0; i < s->nprocs; i++)
+            if (s->procs[i].pid == e->pid && !s->procs[i].reg_mode[0] && pub_live(e))
+                snprintf(s->procs[i].reg_mode, sizeof s->procs[i].reg_mode, "%s", mode_name(e->mode));
+    }
+}
+
+/* A process the registry names that the scan of /proc did not see at all
+ * (hidden, or not among the pids scanned): not inspectable. */
+static int reg_proc(struct snap *s, pid_t pid)
+{
+    int before = s->nprocs, p = add_proc(s, pid);
+    if (s->nprocs > before)
+        s->procs[p].inspectable = 0;
+    return p;
+}
+
+/* A process whose fdinfo was read: its locks are known from there. */
+static int proc_read(const struct snap *s, pid_t pid)
+{
+    for (int i = 0; i < s->nprocs; i++)
+        if (s->procs[i].pid == pid)
+            return s->procs[i].inspectable;
+    return 0;
+}
+
+/* Held lines no fd was found for (a process whose fdinfo we may not read):
+ * the live record that names exactly them (a hull of several ranges names
+ * none: nothing is guessed) gives the holder.  Not for a record of a
+ * process whose fdinfo we read, nor for a line with an identical twin that
+ * an fd carries (the page race's echo, dropped later). */
+static void registry_holders(struct snap *s)
+{
+    if (!s->npubs)
+        return;
+    s->pub_used = calloc((size_t)s->npubs, 1);
+    if (!s->pub_used)
+        oom();
+    for (int i = 0; i < s->nlocks; i++) {
+        struct lk *l = &s->locks[i];
+        if (l->blocked || l->nrefs)
+            continue;
+        int echo = 0;
+        unsigned b = lock_hash(l) & (unsigned)(s->hsize - 1);
+        for (int j = s->hhead[b]; j >= 0 && !echo; j = s->hnext[j])
+            echo = j != i && same_lock(&s->locks[j], l) && s->locks[j].nrefs > 0;
+        if (echo)
+            continue;
+        for (int k = 0; k < s->npubs; k++) {
+            const struct ls_pub *e = &s->pubs[k];
+            if (s->pub_used[k] || !e->exact || !pub_matches(l, e) || proc_read(s, e->pid) ||
+                !pub_live(e))
+                continue;
+            s->pub_used[k] = 1;
+            int p = reg_proc(s, e->pid);
+            struct ref *r = PUSH(s->refs, s->nrefs, s->caprefs);
+            memset(r, 0, sizeof *r);
+            r->lock = i;
+            r->proc = p;
+            r->kfd = -1;
+            r->from_reg = 1;
+            r->pfam = e->family;
+            r->v.private_fd = -1;
+            if (e->fd >= 0 && e->family == LS_FAM_POSIX)
+                r->v.private_fd = e->fd;
+            else if (e->fd >= 0)
+                r->v.fds[r->v.nfds++] = e->fd;
+            l->nrefs++;
+            break;
+        }
+    }
+}
+
+/* fd of pid is open on the same file as kfd. */
+static int same_file(pid_t pid, int fd, int kfd)
+{
+    char a[64], b[64];
+    struct stat x, y;
+    snprintf(a, sizeof a, "/proc/%d/fd/%d", (int)pid, fd);
+    snprintf(b, sizeof b, "/proc/%d/fd/%d", (int)pid, kfd);
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* Holders seen in fdinfo: a live record of the same pid, file and range
+ * that names the fd carrying the lock (or one of the program's fds of that
+ * file) says which family the program used, whether kfd is the shim's
+ * private fd, and, when it names a program fd, exactly which. */
+static void registry_refine(struct snap *s)
+{
+    for (int i = 0; i < s->nrefs; i++) {
+        struct ref *r = &s->refs[i];
+        if (r->from_reg)
+            continue;
+        const struct lk *l = &s->locks[r->lock];
+        struct proc *p = &s->procs[r->proc];
+        const struct ls_pub *best = NULL;
+        int other = 0;          /* records naming some other program fd */
+        for (int k = 0; k < s->npubs; k++) {
+            const struct ls_pub *e = &s->pubs[k];
+            if (e->pid != p->pid || !pub_matches(l, e) || e->fd < 0)
+                continue;
+            if (e->fd == r->kfd) {
+                best = e;
+                other = 0;
+                break;
+            }
+            if (!is_private(p, e->fd) && same_file(p->pid, e->fd, r->kfd)) {
+                other++;
+                best = e;
+            }
+        }
+        /* two owners with identical ranges: which record is this fd's? */
+        if (!best || other > 1 || !pub_live(best))
+            continue;
+        r->pfam = best->family;
+        if (best->fd == r->kfd) {
+            if (best->family == LS_FAM_POSIX && r->v.private_fd != r->kfd)
+                fill_view_as(p, r->kfd, &r->v, 1);
+        } else if (best->fd != r->v.private_fd) {
+            r->v.nfds = 1;          /* the program's fd, as the shim knows it */
+            r->v.fds[0] = best->fd;
+        }
+    }
 }
 
 /* ---- waiters and chains ------------------------------------------------ */
@@ -905,11 +1201,6 @@ static void refs_by_lock(struct snap *s)
     free(fill);
 }
 
-static int dev_is(const struct lk *l, dev_t dev, ino_t ino)
-{
-    return l->maj == major(dev) && l->min == minor(dev) && l->ino == (unsigned long long)ino;
-}
-
 /* Give each blocked line the thread that waits for it. */
 static void match_waiters(struct snap *s)
 {
@@ -934,6 +1225,40 @@ static void match_waiters(struct snap *s)
             w->kfd = k->fd;
             w->call = k->call;
             fill_view(&s->procs[k->proc], k->fd, &w->v);
+            break;
+        }
+    }
+    /* Threads the registry says wait (the shim publishes its waiters before
+     * it blocks): one the syscall scan found is not listed again; another
+     * (its task not readable to us) takes the blocked line it asks for. */
+    for (int k = 0; k < s->npubs; k++) {
+        const struct ls_pub *e = &s->pubs[k];
+        if (e->kind != LS_PUB_WAITING)
+            continue;
+        int seen = 0;
+        for (int x = 0; x < s->nwaiters && !seen; x++)
+            seen = s->waiters[x].proc >= 0 && s->procs[s->waiters[x].proc].pid == e->pid &&
+                   s->waiters[x].tid == e->tid;
+        for (int c = 0; c < s->ncands && !seen; c++)
+            seen = s->procs[s->cands[c].proc].pid == e->pid && s->cands[c].tid == e->tid;
+        if (seen)
+            continue;
+        for (int i = 0; i < s->nlocks; i++) {
+            struct lk *l = &s->locks[i];
+            if (!l->blocked || l->claimed || l->family != FAM_OFD || !pub_on(l, e) ||
+                l->start != e->start || lk_end(l) != e->end || l->write != (e->type != 0))
+                continue;
+            l->claimed = 1;
+            l->present = 1;
+            int p = reg_proc(s, e->pid);
+            struct waiter *w = PUSH(s->waiters, s->nwaiters, s->capwaiters);
+            memset(w, 0, sizeof *w);
+            w->lock = i;
+            w->proc = p;
+            w->tid = e->tid;
+            w->kfd = -1;
+            w->call = "fcntl";
+            w->v.private_fd = -1;
             break;
         }
     }
@@ -975,7 +1300,7 @@ static int blocks(const struct snap *s, const struct waiter *w, int hi)
         return 0;
     for (int k = s->lr_off[hi]; k < s->lr_off[hi + 1]; k++) {   /* its own description */
         const struct ref *r = &s->refs[s->lr[k]];
-        if (w->proc >= 0 && r->proc == w->proc && r->kfd == w->kfd)
+        if (w->proc >= 0 && r->proc == w->proc && r->kfd >= 0 && r->kfd == w->kfd)
             return 0;
     }
     return 1;
@@ -1199,7 +1524,9 @@ static void path_text(struct buf *b, const struct opts *o, const struct fdview *
 
 static void shim_text(struct buf *b, const struct proc *p)
 {
-    if (!p->inspectable)
+    if (p->reg_mode[0])
+        bprintf(b, "%s", p->reg_mode);     /* the registry: the real mode */
+    else if (!p->inspectable)
         bprintf(b, "(not inspectable)");
     else if (p->shim == 1)
         bprintf(b, "%s", p->mode[0] ? p->mode : "yes");
@@ -1307,7 +1634,10 @@ static void print_text(const struct snap *s, const struct opts *o, struct buf *o
             else
                 bprintf(&c[2], "?");
             bprintf(&c[3], "%s", l->type);
-            bprintf(&c[4], "%s", fam_text[l->family]);
+            if (ref && ref->pfam == LS_FAM_POSIX && l->family == FAM_OFD)
+                bprintf(&c[4], "POSIX>OFD");    /* converted by the shim */
+            else
+                bprintf(&c[4], "%s", fam_text[l->family]);
             range_text(&c[5], l);
             path_text(&c[6], o, ref ? &ref->v : NULL, l);
             if (p >= 0 && ref)
@@ -1428,12 +1758,15 @@ static void json_shim(struct buf *b, const struct snap *s, int p)
      * process could be read) held by no fd at all (an mmap, a message in
      * flight): then nothing was hidden from us. */
     int insp = pr ? pr->inspectable : !s->uninspectable;
-    if (pr && pr->inspectable && pr->shim >= 0)
+    if (pr && pr->reg_mode[0])
+        bprintf(b, ",\"shim\":true");
+    else if (pr && pr->inspectable && pr->shim >= 0)
         bprintf(b, ",\"shim\":%s", pr->shim ? "true" : "false");
     else
         bprintf(b, ",\"shim\":null");
     bprintf(b, ",\"mode\":");
-    bjson(b, pr && pr->shim == 1 && pr->mode[0] ? pr->mode : NULL);
+    bjson(b, pr && pr->reg_mode[0] ? pr->reg_mode :
+             pr && pr->shim == 1 && pr->mode[0] ? pr->mode : NULL);
     bprintf(b, ",\"inspectable\":%s", insp ? "true" : "false");
 }
 
@@ -1454,6 +1787,9 @@ static void print_json(const struct snap *s, const struct opts *o, struct buf *o
             first = 0;
             json_proc(out, s, p);
             json_common(out, l, o, ref ? &ref->v : NULL);
+            static const char *const pfam[] = { NULL, "posix", "ofd", "flock" };
+            bprintf(out, ",\"program_family\":");
+            bjson(out, ref && ref->pfam >= 1 && ref->pfam <= 3 ? pfam[ref->pfam] : NULL);
             json_shim(out, s, p);
             bprintf(out, "}");
         }
@@ -1518,6 +1854,8 @@ static void free_snap(struct snap *s)
     free(s->hnext);
     free(s->lr_off);
     free(s->lr);
+    free(s->pubs);
+    free(s->pub_used);
     memset(s, 0, sizeof *s);
 }
 
@@ -1534,10 +1872,14 @@ static int snapshot(const struct opts *o, struct buf *out)
     scan_procs(&s);
     recheck_proc_locks(&s);
     scan_late_pids(&s);
+    read_registry(&s);
+    registry_holders(&s);
     refs_by_lock(&s);
     for (int i = 0; i < s.nrefs; i++) {
         struct ref *r = &s.refs[i], *prev = i ? &s.refs[i - 1] : NULL;
-        if (prev && prev->proc == r->proc && prev->kfd == r->kfd) {
+        if (r->from_reg)
+            continue;
+        if (prev && !prev->from_reg && prev->proc == r->proc && prev->kfd == r->kfd) {
             r->v = prev->v;     /* one fd, many locks: its view once */
             if (r->v.path)
                 r->v.path = xstrdup(r->v.path);
@@ -1545,6 +1887,8 @@ static int snapshot(const struct opts *o, struct buf *out)
             fill_view(&s.procs[r->proc], r->kfd, &r->v);
         }
     }
+    registry_refine(&s);
+    set_reg_modes(&s);
     match_waiters(&s);
     drop_echoes(&s);
     int num = 0;
@@ -1575,7 +1919,8 @@ static const char ls_usage[] =
 "\n"
 "Show every file lock on the machine (or on the PATHs): holder pid and\n"
 "command, the holder's own fd and path, type, range, family (POSIX, OFD,\n"
-"FLOCK), whether the holder runs under lockscope and in which mode; then\n"
+"FLOCK; POSIX>OFD: a POSIX lock the shim holds as OFD), whether the holder\n"
+"runs under lockscope and in which mode (from the shim's registry); then\n"
 "every blocked waiter with the holders it waits for, as a wait chain\n"
 "(cycles marked).  --json prints one array of objects (\"kind\": \"lock\" or\n"
 "\"waiter\"); --wait refreshes every SECONDS (default 2) until interrupted.\n"

@@ -9,6 +9,8 @@
  *     unlink PATH
  *     waitfile PATH             sleep until PATH exists
  *     say TEXT                  print TEXT and a newline (the runner waits for it)
+ *     nodump                    prctl(PR_SET_DUMPABLE, 0): /proc/PID/fdinfo, task/TID/syscall
+ *                               and maps become unreadable to our own user
  *     pause                     sleep until killed
  *     thread                    run the remaining steps in a new thread
  *                               (the main thread sleeps until killed)
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static const char *ename(int e)
@@ -99,6 +102,8 @@ static int run(int first)
             i++;
         } else if (!strcmp(s, "say") && i + 1 < argc) {
             printf("%s\n", argv[++i]);
+        } else if (!strcmp(s, "nodump")) {
+            if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) { perror("prctl"); return 1; }
         } else if (!strcmp(s, "thread")) {
             pthread_t t;
             if (pthread_create(&t, NULL, thread_main, (void *)(long)(i + 1)) != 0)

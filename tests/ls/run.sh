@@ -120,8 +120,8 @@ print(os.getpid(), f.fileno(), flush=True); time.sleep(3600)' "$D/c"
     local rc=$?
     "$LS" ls --json "$D/a" "$D/b" "$D/c" "$D/d" >"$T/h.json" 2>>"$T/h.err"
     if [ $rc = 0 ] && [ ! -s "$T/h.err" ] && head -1 "$T/h.txt" | grep -q '^COMMAND  *PID  *FD TYPE  *FAMILY  *RANGE  *PATH  *SHIM$' &&
-       grep -Eq "^locker +$PID_shimw +3 WRITE OFD +0-EOF +$D/a +strict\$" "$T/h.txt"; then
-        ok "holders: text names the shim holder's own fd 3, OFD, mode strict"
+       grep -Eq "^locker +$PID_shimw +3 WRITE POSIX>OFD +0-EOF +$D/a +strict\$" "$T/h.txt"; then
+        ok "holders: text names the shim holder's own fd 3, POSIX>OFD (converted), mode strict"
     else
         bad "holders: text (rc $rc)"; sed 's/^/#   /' "$T/h.txt" "$T/h.err"
     fi
@@ -140,7 +140,7 @@ print(os.getpid(), f.fileno(), flush=True); time.sleep(3600)' "$D/c"
     if jcheck "$T/h.json" \
         "lock(path='$D/b')['pid'] == $PID_twofd and lock(path='$D/b')['fd'] is None and lock(path='$D/b')['fds'] == [3, 4]" \
         "lock(path='$D/b')['mode'] == 'fix' and lock(path='$D/b')['start'] == 10 and lock(path='$D/b')['end'] == 14 and lock(path='$D/b')['type'] == 'read'" &&
-       grep -Eq "^locker +$PID_twofd +3\|4 \(shim [0-9]+\) READ +OFD +10-14 +$D/b +fix\$" "$T/h.txt"; then
+       grep -Eq "^locker +$PID_twofd +3\|4 \(shim [0-9]+\) READ +POSIX>OFD +10-14 +$D/b +fix\$" "$T/h.txt"; then
         ok "holders: two fds of the inode under the shim: both shown, with the private fd"
     else
         bad "holders: ambiguous program fd"; sed 's/^/#   /' "$T/h.txt"
@@ -274,7 +274,7 @@ case_deleted() {
     "$LS" ls --json >"$T/d.json"
     "$LS" ls >"$T/d.txt"
     if jcheck "$T/d.json" "lock(path='$D/gone (deleted)')['deleted'] is True and lock(path='$D/gone (deleted)')['pid'] == $PID_H and lock(path='$D/gone (deleted)')['fd'] == 3" &&
-       grep -Eq "^locker +$PID_H +3 WRITE OFD +0-EOF +$D/gone \(deleted\) +fix\$" "$T/d.txt"; then
+       grep -Eq "^locker +$PID_H +3 WRITE POSIX>OFD +0-EOF +$D/gone \(deleted\) +fix\$" "$T/d.txt"; then
         ok "deleted: an unlinked file is shown with ' (deleted)' and deleted: true"
     else
         bad "deleted"; grep -F "$D" "$T/d.txt" | sed 's/^/#   /'
@@ -364,7 +364,82 @@ case_wait() {
     fi
 }
 
-for c in holders chain waiters cycle deleted exit uninspectable wait; do
+# ---- the shim's registry as a source ---------------------------------------------
+case_registry() {
+    local D="$T/reg"; mkdir -p "$D" "$T/cfgdir"; chmod 755 "$T/cfgdir"
+    printf 'mode = strict\n' >"$T/cfgdir/strict.conf"; chmod 644 "$T/cfgdir/strict.conf"
+    # a mode set by a configuration file only: the environment says nothing
+    start CH env -u LOCKSCOPE_MODE LOCKSCOPE_CONFIG="$T/cfgdir/strict.conf" "$LS" -- "$LOCKER" open "$D/m" posix w 0 0 say ready pause
+    until_true "CH holds" said CH ready || { bad "registry: setup"; stop_all; return; }
+    start CW "$LS" -- "$LOCKER" open "$D/m" posix w 0 0 wait
+    until_true "CW blocked" blocked "$D/m" 1 || { bad "registry: setup waiter"; stop_all; return; }
+    "$LS" ls "$D/m" >"$T/r.txt" 2>&1
+    "$LS" ls --json "$D/m" >"$T/r.json" 2>&1
+    if grep -Eq "^locker +$PID_CH +3 WRITE POSIX>OFD +0-EOF +$D/m +strict\$" "$T/r.txt" &&
+       jcheck "$T/r.json" \
+        "lock(path='$D/m')['pid'] == $PID_CH and lock(path='$D/m')['mode'] == 'strict' and lock(path='$D/m')['shim'] is True" \
+        "lock(path='$D/m')['program_family'] == 'posix' and lock(path='$D/m')['family'] == 'ofd' and lock(path='$D/m')['fds'] == [3]"; then
+        ok "registry: the mode a configuration file set (strict) and the program's family (POSIX, held as OFD)"
+    else
+        bad "registry: mode from a configuration file"; sed 's/^/#   /' "$T/r.txt"
+    fi
+    if jcheck "$T/r.json" \
+        "len(waiters) == 1 and waiter(pid=$PID_CW)['tid'] == $PID_CW and waiter(pid=$PID_CW)['holders'] == [$PID_CH]" &&
+       [ "$(grep -c "^pid $PID_CW " "$T/r.txt")" = 1 ]; then
+        ok "registry: a waiter under the shim (syscall scan and registry wait slot) is shown once"
+    else
+        bad "registry: waiter shown once"; sed 's/^/#   /' "$T/r.txt"
+    fi
+    stop_all
+    # a private fd the high-fd guess cannot tell (RLIMIT_NOFILE 64: the shim
+    # places it low): the registry says it is the shim's
+    start LO bash -c 'ulimit -n 64 && exec "$@"' sh "$LS" -- "$LOCKER" open "$D/l" posix w 0 0 say ready pause
+    until_true "LO holds" said LO ready || { bad "registry: setup (low limit)"; stop_all; return; }
+    "$LS" ls --json "$D/l" >"$T/l.json" 2>&1
+    if jcheck "$T/l.json" \
+        "lock(path='$D/l')['pid'] == $PID_LO and lock(path='$D/l')['fd'] == 3 and lock(path='$D/l')['fds'] == [3]" \
+        "lock(path='$D/l')['private_fd'] is not None and lock(path='$D/l')['private_fd'] != 3 and lock(path='$D/l')['program_family'] == 'posix'"; then
+        ok "registry: a low private fd (RLIMIT_NOFILE 64) is known as the shim's: the program's fd 3 is named"
+    else
+        bad "registry: low private fd"; sed 's/^/#   /' "$T/l.json"
+    fi
+    stop_all
+    if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+        skip=$((skip + 1)); echo "ok - registry: other users # SKIP needs root and setpriv"; return
+    fi
+    # processes of another user that /proc hides from that user (not dumpable):
+    # only the registry names them; root reads that user's registry too
+    local U="setpriv --reuid=65534 --regid=65534 --clear-groups"
+    mkdir -p "$T/bin" "$D/u"; chmod 777 "$D/u"
+    cp "$LS" "$BUILD/liblockscope.so" "$T/bin/"; chmod 755 "$T/bin" "$T/bin/lockscope" "$T/bin/liblockscope.so"
+    start UH $U env -u LOCKSCOPE_MODE LOCKSCOPE_CONFIG="$T/cfgdir/strict.conf" "$T/bin/lockscope" -- "$LOCKER" open "$D/u/n" nodump posix w 0 0 say ready pause
+    until_true "UH holds" said UH ready || { bad "registry: setup (other user)"; stop_all; return; }
+    start UW $U "$T/bin/lockscope" -- "$LOCKER" open "$D/u/n" nodump posix w 0 0 wait
+    until_true "UW blocked" blocked "$D/u/n" 1 || { bad "registry: setup (other user's waiter)"; stop_all; return; }
+    $U "$T/bin/lockscope" ls "$D/u/n" >"$T/u.txt" 2>&1
+    $U "$T/bin/lockscope" ls --json "$D/u/n" >"$T/u.json" 2>&1
+    if grep -Eq "^locker +$PID_UH +\(shim [0-9]+\) WRITE POSIX>OFD +0-EOF +$D/u/n +strict\$" "$T/u.txt" &&
+       grep -q "^pid $PID_UW (locker) fd ? (not inspectable) waits for WRITE OFD 0-EOF $D/u/n held by pid $PID_UH (locker) fd (shim [0-9]*)\$" "$T/u.txt" &&
+       jcheck "$T/u.json" \
+        "lock(path='$D/u/n')['pid'] == $PID_UH and lock(path='$D/u/n')['inspectable'] is False and lock(path='$D/u/n')['mode'] == 'strict'" \
+        "lock(path='$D/u/n')['private_fd'] is not None and lock(path='$D/u/n')['fd'] is None and lock(path='$D/u/n')['program_family'] == 'posix'" \
+        "len(waiters) == 1 and waiter(pid=$PID_UW)['tid'] == $PID_UW and waiter(pid=$PID_UW)['holders'] == [$PID_UH]"; then
+        ok "registry: a holder and a waiter whose /proc files their own user may not read are named from the registry"
+    else
+        bad "registry: not-dumpable holder and waiter"; sed 's/^/#   /' "$T/u.txt"
+    fi
+    "$LS" ls --json "$D/u/n" >"$T/u0.json" 2>&1
+    if jcheck "$T/u0.json" \
+        "lock(path='$D/u/n')['pid'] == $PID_UH and lock(path='$D/u/n')['fd'] == 3 and lock(path='$D/u/n')['mode'] == 'strict'" \
+        "lock(path='$D/u/n')['program_family'] == 'posix' and len(waiters) == 1"; then
+        ok "registry: root reads another user's registry (the mode that user's configuration file set)"
+    else
+        bad "registry: root and another user's registry"; sed 's/^/#   /' "$T/u0.json"
+    fi
+    stop_all
+}
+
+for c in holders chain waiters cycle deleted exit uninspectable registry wait; do
     selected "$c" && "case_$c"
 done
 if [ "$skip" -gt 0 ]; then
