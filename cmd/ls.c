@@ -112,6 +112,17 @@ struct proc {
     char mode[16];              /* "" unknown */
     long long nofile;           /* soft RLIMIT_NOFILE, -1 unlimited, 0 unknown */
     char reg_mode[16];          /* the shim's real mode from the registry, "" unknown */
+    struct pfd *pfds;           /* its fds, read once per snapshot (fds_of), sorted by fd */
+    int npfds, pfds_built;
+};
+
+/* One fd of a process: what it is, read once per snapshot (one readdir,
+ * one stat per fd, an fdinfo read only for fds high enough to be the
+ * shim's), so a process with thousands of fds and locks costs O(fds). */
+struct pfd {
+    int fd, priv;
+    dev_t dev;
+    ino_t ino;
 };
 
 /* A held lock as one process carries it through one fd. */
@@ -800,7 +811,7 @@ static void look_proc(struct proc *p)
 
 /* A private fd of the shim: high (as shim/backend_linux.c places it, or
  * half that when it could not) and close-on-exec. */
-static int is_private(const struct proc *p, int fd)
+static int is_private_raw(const struct proc *p, int fd)
 {
     long long base = p->nofile < 0 ? 1 << 16 :
                      p->nofile > 64 ? p->nofile - p->nofile / 4 : 0;
@@ -810,6 +821,57 @@ static int is_private(const struct proc *p, int fd)
         return 0;
     long fl = fd_flags(p->pid, fd);
     return fl >= 0 && (fl & O_CLOEXEC);
+}
+
+static int pfd_cmp(const void *a, const void *b)
+{
+    const struct pfd *x = a, *y = b;
+    return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* The process's fds (see struct pfd); empty when they cannot be read. */
+static void fds_of(struct proc *p)
+{
+    if (p->pfds_built)
+        return;
+    p->pfds_built = 1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)p->pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    int cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        int fd = atoi(de->d_name);
+        char fpath[96];
+        struct stat st;
+        snprintf(fpath, sizeof fpath, "/proc/%d/fd/%d", (int)p->pid, fd);
+        if (stat(fpath, &st) != 0)
+            continue;
+        if (p->npfds == cap) {
+            cap = cap ? 2 * cap : 64;
+            struct pfd *n = realloc(p->pfds, (size_t)cap * sizeof *n);
+            if (!n)
+                break;
+            p->pfds = n;
+        }
+        p->pfds[p->npfds++] = (struct pfd){ fd, is_private_raw(p, fd), st.st_dev, st.st_ino };
+    }
+    closedir(d);
+    qsort(p->pfds, (size_t)p->npfds, sizeof *p->pfds, pfd_cmp);
+}
+
+static int is_private(struct proc *p, int fd)
+{
+    if (p->shim != 1)
+        return 0;
+    fds_of(p);
+    struct pfd key = { .fd = fd };
+    const struct pfd *f = bsearch(&key, p->pfds, (size_t)p->npfds, sizeof key, pfd_cmp);
+    return f ? f->priv : is_private_raw(p, fd);
 }
 
 /* `force`: the registry says kfd is the shim's private fd. */
@@ -834,31 +896,14 @@ static void fill_view_as(struct proc *p, int kfd, struct fdview *v, int force)
         return;
     }
     v->private_fd = kfd;
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)p->pid);
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!isdigit((unsigned char)de->d_name[0]))
+    fds_of(p);
+    for (int i = 0; i < p->npfds; i++) {      /* sorted by fd: so are v->fds */
+        const struct pfd *f = &p->pfds[i];
+        if (f->fd == kfd || f->dev != kst.st_dev || f->ino != kst.st_ino || f->priv)
             continue;
-        int fd = atoi(de->d_name);
-        char fpath[96];
-        struct stat st;
-        snprintf(fpath, sizeof fpath, "/proc/%d/fd/%d", (int)p->pid, fd);
-        if (fd == kfd || stat(fpath, &st) != 0 || st.st_dev != kst.st_dev ||
-            st.st_ino != kst.st_ino || is_private(p, fd))
-            continue;
-        if (v->nfds < LS_MAX_FDS) {
-            int k = v->nfds++;
-            while (k > 0 && v->fds[k - 1] > fd) {   /* keep them sorted */
-                v->fds[k] = v->fds[k - 1];
-                k--;
-            }
-            v->fds[k] = fd;
-        }
+        if (v->nfds < LS_MAX_FDS)
+            v->fds[v->nfds++] = f->fd;
     }
-    closedir(d);
 }
 
 static void fill_view(struct proc *p, int kfd, struct fdview *v)
@@ -1846,6 +1891,8 @@ static void free_snap(struct snap *s)
     for (int i = 0; i < s->nwaiters; i++)
         free(s->waiters[i].v.path);
     free(s->locks);
+    for (int i = 0; i < s->nprocs; i++)
+        free(s->procs[i].pfds);
     free(s->procs);
     free(s->refs);
     free(s->waiters);
