@@ -54,8 +54,8 @@ exports() {
     # Only the interposed symbols may be exported.
     local allowed="open open64 openat openat64 creat creat64 __open_2 __open64_2 __openat_2
       __openat64_2 fopen fopen64 freopen freopen64 fdopen fclose closedir close close_range
-      closefrom dup dup2 dup3 fcntl fcntl64 flock lockf lockf64 fork vfork _Fork posix_spawn
-      posix_spawnp execve execv execvp execvpe execl execlp execle fexecve daemon"
+      closefrom dup dup2 dup3 fcntl fcntl64 flock lockf lockf64 fork vfork _Fork posix_spawn popen
+      posix_spawnp popen execve execv execvp execvpe execl execlp execle fexecve daemon"
     local n=0 bad=0
     for s in $(nm -D --defined-only "$1/liblockscope.so" | awk '{print $3}'); do
         n=$((n + 1))
