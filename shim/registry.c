@@ -3,6 +3,11 @@
  * Raw syscalls only (no interposed call, no malloc, no stdio): it runs inside
  * the shim, possibly from a signal handler, and links into the command too.
  */
+/* gcc's TSan does not model fences and refuses them (-Wtsan): the
+ * seqlock below uses them on purpose; TSan still sees its atomics. */
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
