@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "holder.h"
+#include "registry.h"
 #include "real.h"
 #include "shim.h"
 
@@ -135,7 +137,8 @@ static void forkack_child(void)
 {
     _Atomic uint32_t *page = g_forkack;
     int slot = tls_fork_slot;
-    tls_fork_slot = 0;
+    if (slot)
+        tls_fork_slot = 0;
     if (!page)
         return;
     g_forkack = NULL;                    /* our own children's: mapped when needed */
@@ -383,17 +386,50 @@ void ls_exec_gate_open(void)
 /* files_shared: the child may share the parent's fd table (clone with
  * CLONE_FILES, or no way to tell): the private fds it sees are the
  * parent's own, so it forgets them without closing them. */
+extern struct ls_call *g_calls;         /* engine.c */
+int ls_reg_used;                        /* registry.c sets it */
+
+/* System calls made in a forked child without calling into libc: its code
+ * pages are not copied by fork, each one the child runs is a page fault
+ * (sigemptyset, pthread_sigmask and syscall were three in every child). */
+static inline long raw_syscall4(long n, long a, long b, long c, long d)
+{
+#if defined(__x86_64__)
+    long r;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile ("syscall" : "=a"(r) : "0"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                      : "rcx", "r11", "memory");
+    return r;                   /* -errno on failure: callers here need no errno */
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b,
+                  x2 __asm__("x2") = c, x3 __asm__("x3") = d;
+    __asm__ volatile ("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+#else
+    return syscall(n, a, b, c, d);
+#endif
+}
+
+
 static void forget_parent(int files_shared)
 {
+    /* Only what differs is written: every page a child writes is a page
+     * fault (copy-on-write) in every child, most of which exit or exec at
+     * once.  The new process's one thread is its leader: tid == pid. */
+#define SET_IF(x, v) do { if ((x) != (v)) (x) = (v); } while (0)
     pid_t parent = g_ls.pid;
-    atomic_store(&g_mu, 0);
-    tls_tid = 0;
-    atomic_store(&tls_ndefer, 0);
-    tls_defer_overflow = 0;
-    tls_gate_spawn = 0;
-    tls_gate_exec = 0;
-    atomic_store(&g_gate, 0);
-    g_ls.pid = (pid_t)syscall(SYS_getpid);
+    if (atomic_load(&g_mu))
+        atomic_store(&g_mu, 0);
+    g_ls.pid = (pid_t)raw_syscall4(SYS_getpid, 0, 0, 0, 0);
+    tls_tid = g_ls.pid;
+    if (atomic_load(&tls_ndefer))
+        atomic_store(&tls_ndefer, 0);
+    SET_IF(tls_defer_overflow, 0);
+    SET_IF(tls_gate_spawn, 0);
+    SET_IF(tls_gate_exec, 0);
+    if (atomic_load(&g_gate))
+        atomic_store(&g_gate, 0);
+#undef SET_IF
     if (ls_pidpage) {                   /* wiped: filled at the next slow path */
         __atomic_store_n(&g_pidspare, ls_pidpage, __ATOMIC_RELEASE);
         __atomic_store_n(&ls_pidpage, NULL, __ATOMIC_RELEASE);
@@ -412,7 +448,10 @@ static void forget_parent(int files_shared)
                 }
     }
     ls_backend_fork_child(r > 0);
-    ls_fork_child_reset();
+    if (g_all_owners || g_all_descs || g_calls)
+        ls_fork_child_reset();          /* each in a code page of its own */
+    else if (ls_reg_used)
+        ls_xwait_fork_child();
 }
 
 /* A child made by clone() without CLONE_VM (no atfork handler ran) has a
@@ -502,12 +541,12 @@ void ls_leave(struct ls_guard *g)
  * releases it, the child re-initialises it and forgets the parent's
  * ownership.  Everything in the child handler is async-signal-safe. ---- */
 
+/* The mask saved by prepare came from the kernel (pthread_sigmask's old
+ * set), so it holds none of libc's internal signals: set as it is. */
 static void restore_mask(void)
 {
-    sigset_t m;
-    sigemptyset(&m);
-    memcpy(&m, &tls_fork_mask, sizeof tls_fork_mask);
-    pthread_sigmask(SIG_SETMASK, &m, NULL);
+    uint64_t m = tls_fork_mask;
+    raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m);
 }
 
 static void atfork_prepare(void)

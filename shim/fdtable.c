@@ -498,16 +498,20 @@ void ls_fork_child_reset(void)
             REAL(close)(o->priv);
             o->priv = -1;
         }
-        ls_range_free_all(&o->inherited, &ls_range_allocator);
-        o->inherited = o->ranges;
-        o->ranges = NULL;
-        owner_recount(o);
+        if (o->inherited || o->ranges) {   /* untouched pages stay shared */
+            ls_range_free_all(&o->inherited, &ls_range_allocator);
+            o->inherited = o->ranges;
+            o->ranges = NULL;
+            owner_recount(o);
+        }
     }
     /* the program's own OFD locks belong to the description, which the
      * child shares: the child itself has taken none of them */
     for (struct ls_desc *d = g_all_descs; d; d = d->next_all) {
-        ls_range_free_all(&d->ofd_ranges, &ls_range_allocator);
-        d->ofd_used = 0;
+        if (d->ofd_ranges)
+            ls_range_free_all(&d->ofd_ranges, &ls_range_allocator);
+        if (d->ofd_used)
+            d->ofd_used = 0;
     }
     ls_engine_fork_child();
     ls_xwait_fork_child();
