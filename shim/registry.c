@@ -343,9 +343,7 @@ static pid_t cached_pid;    /* this process's pid; reset by ls_reg_fork_child */
  * process that never used the registry does not read this file's pages
  * (a page fault in every child).  Lives in core.c, on the page the fork
  * handler writes anyway. */
-#ifdef LS_UNIT_TEST
-int ls_reg_used;
-#endif
+__attribute__((weak)) int ls_reg_used;  /* for programs linking registry.c alone */
 static inline void reg_used(void)
 {
     if (!__atomic_load_n(&ls_reg_used, __ATOMIC_RELAXED))
