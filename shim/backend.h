@@ -26,8 +26,8 @@ int ls_move_high(int fd);
 
 /* The private fd `from` was moved to `to` (interpose.c evict_private). */
 void ls_backend_fd_moved(int from, int to);
-/* In a child (fork, or clone seen late): forget the backend's own fds,
- * closing them unless the child shares the parent's fd table. */
-void ls_backend_fork_child(int close_it);
+/* In a child (fork, or clone seen late): the backend's own fds are the
+ * parent's; own_table 0: the child shares the parent's fd table. */
+void ls_backend_fork_child(int own_table);
 
 #endif

@@ -89,7 +89,8 @@ int ls_move_high(int fd) { return move_high(fd, 0); }
  * /proc/self/fd/N.  It names the fd table of the process that opened it,
  * so it is used only under g_mu (a signal handler's re-open walks the
  * path), only by that process (g_procfd_pid), and never by a vfork child;
- * a forked child forgets it (ls_backend_fork_child).  If the program
+ * a forked child closes its copy when it first needs its own (a child
+ * sharing the table forgets it: ls_backend_fork_child).  If the program
  * closes or takes its number, the fd table's private mark goes
  * (interpose.c heal/evict): it is then forgotten, never used. */
 static int g_procfd = -1;
@@ -99,8 +100,16 @@ static int procfd(void)
 {
     if (ls_tls_vfork_child || !ls_held())
         return -1;
-    if (g_procfd >= 0 && (g_procfd_pid != g_ls.pid || !ls_fd_is_private(g_procfd)))
+    if (g_procfd >= 0 && !ls_fd_is_private(g_procfd))
         g_procfd = -1;          /* not ours any more: forgotten, not closed */
+    if (g_procfd >= 0 && g_procfd_pid != g_ls.pid) {
+        /* a forked child's copy of its parent's: closed only now, so a
+         * child that never locks makes no system call for it (it goes at
+         * exec, close-on-exec, or exit) */
+        ls_fd_mark_private(g_procfd, 0);
+        REAL(close)(g_procfd);
+        g_procfd = -1;
+    }
     if (g_procfd < 0) {
         int d = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (d < 0)
@@ -122,14 +131,12 @@ void ls_backend_fd_moved(int from, int to)
         g_procfd = to;
 }
 
-void ls_backend_fork_child(int close_it)
+void ls_backend_fork_child(int own_table)
 {
-    int d = g_procfd;
-    g_procfd = -1;
-    if (d >= 0 && close_it && ls_fd_is_private(d)) {
-        ls_fd_mark_private(d, 0);
-        REAL(close)(d);
-    }
+    /* own table: the copy is closed at the child's first re-open (pid
+     * differs); a shared one is the parent's: forgotten */
+    if (!own_table && g_procfd >= 0)
+        g_procfd = -1;
 }
 
 int ls_private_reopen(int fd, int acc)
