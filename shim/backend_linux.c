@@ -144,10 +144,17 @@ int ls_private_reopen(int fd, int acc)
     char path[48] = "/proc/self/fd/";
     int flags = O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_LARGEFILE;
     int dir = procfd(), p;
+    p = -1;
     if (dir >= 0) {
-        fmt_int(path, fd);
-        p = REAL(openat)(dir, path, flags | acc);
-    } else {
+        char name[16];
+        fmt_int(name, fd);
+        p = REAL(openat)(dir, name, flags | acc);
+        if (p < 0 && (errno == EBADF || errno == ENOTDIR)) {
+            g_procfd = -1;      /* closed or replaced unseen (raw syscall): not ours */
+            dir = -1;
+        }
+    }
+    if (dir < 0) {
         fmt_int(path + 14, fd);
         p = REAL(open)(path, flags | acc);
     }
