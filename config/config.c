@@ -972,8 +972,10 @@ static void rotate(void *a, size_t k, size_t n, size_t size)
     reverse(a, 0, n, size);
 }
 
-/* Path of the user's config file, malloc'd, or NULL. */
-static char *user_config_path(const struct ls_config_env *env)
+/* Path of the user's config file, in buf if it fits in cap (no malloc at
+ * process start: the first malloc alone costs system calls), else
+ * malloc'd; NULL if none. */
+static char *user_config_path(const struct ls_config_env *env, char *buf, size_t cap)
 {
     const char *xdg = env_get(env, "XDG_CONFIG_HOME");
     const char *home = env_get(env, "HOME");
@@ -991,9 +993,12 @@ static char *user_config_path(const struct ls_config_env *env)
         return NULL;
     }
     n = strlen(base) + strlen(tail) + 1;
-    if (!(p = malloc(n)))
+    if (n <= cap)
+        p = buf;
+    else if (!(p = malloc(n)))
         return NULL;
-    snprintf(p, n, "%s%s", base, tail);
+    memcpy(p, base, strlen(base));
+    memcpy(p + strlen(base), tail, strlen(tail) + 1);
     return p;
 }
 
@@ -1001,7 +1006,7 @@ static int load_config_file(struct ls_config *cfg, const struct ls_config_env *e
                             char *err, size_t errlen)
 {
     const char *named = env->secure ? NULL : env_get(env, "LOCKSCOPE_CONFIG");
-    char *user;
+    char *user, ubuf[512];
     int rc;
 
     if (named && named[0]) {
@@ -1010,10 +1015,11 @@ static int load_config_file(struct ls_config *cfg, const struct ls_config_env *e
         return load_file(cfg, named, 0, "LOCKSCOPE_CONFIG", err, errlen);
     }
     if (!env->secure) {
-        user = user_config_path(env);
+        user = user_config_path(env, ubuf, sizeof ubuf);
         if (user) {
             rc = load_file(cfg, user, 1, NULL, err, errlen);
-            free(user);
+            if (user != ubuf)
+                free(user);
             if (rc <= 0)
                 return rc;
         }

@@ -24,4 +24,10 @@ int ls_private_reopen(int fd, int acc);
 /* Move one of the shim's fds away from the low numbers programs expect. */
 int ls_move_high(int fd);
 
+/* The private fd `from` was moved to `to` (interpose.c evict_private). */
+void ls_backend_fd_moved(int from, int to);
+/* In a child (fork, or clone seen late): the backend's own fds are the
+ * parent's; own_table 0: the child shares the parent's fd table. */
+void ls_backend_fork_child(int own_table);
+
 #endif

@@ -14,6 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend.h"
+#include "holder.h"
+#include "registry.h"
 #include "real.h"
 #include "shim.h"
 
@@ -55,6 +58,36 @@ LS_TLS int ls_tls_vfork_child;
  * zero there on its first slow path.  NULL: the kernel lacks
  * MADV_WIPEONFORK, the slow path asks getpid() instead. */
 _Atomic pid_t *ls_pidpage;
+/* Made at the first slow path, not at start (two system calls fewer for
+ * every process that never locks).  A forked child's hook does not write
+ * the page (a page fault in every child): it sets it aside here, and the
+ * child's first slow path (getpid) stores its pid there. */
+static _Atomic pid_t *g_pidspare;
+static int g_pidpage_failed;            /* no MADV_WIPEONFORK: getpid() */
+
+static void pidpage_make(void)
+{
+    _Atomic pid_t *p = __atomic_exchange_n(&g_pidspare, NULL, __ATOMIC_ACQ_REL);
+    if (!p) {
+        if (g_pidpage_failed)
+            return;
+        void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+        if (page == MAP_FAILED || madvise(page, 4096, MADV_WIPEONFORK) != 0) {
+            if (page != MAP_FAILED)
+                munmap(page, 4096);
+            g_pidpage_failed = 1;
+            return;
+        }
+        p = page;
+    }
+    atomic_store(p, g_ls.pid);
+    _Atomic pid_t *none = NULL;
+    if (!__atomic_compare_exchange_n(&ls_pidpage, &none, p, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        munmap((void *)p, 4096);        /* another thread made one first */
+}
 
 /* Fork acknowledgement.  A forked child holds copies of the parent's
  * private fds from the fork until its atfork handler closes them; if the
@@ -84,7 +117,11 @@ static void forkack_reserve(void)
     if (tls_fork_slot && g_forkack)      /* a fork the wrapper never saw (daemon) */
         atomic_store(&g_forkack[tls_fork_slot - 1], 0);
     tls_fork_slot = 0;
-    if (!g_forkack || atomic_load_explicit(&g_locked_owners, memory_order_relaxed) <= 0)
+    if (atomic_load_explicit(&g_locked_owners, memory_order_relaxed) <= 0)
+        return;
+    if (!g_forkack)                      /* first fork with locks held */
+        g_forkack = forkack_map();
+    if (!g_forkack)
         return;
     for (int i = 0; i < FORK_SLOTS; i++) {
         uint32_t zero = 0;
@@ -100,10 +137,11 @@ static void forkack_child(void)
 {
     _Atomic uint32_t *page = g_forkack;
     int slot = tls_fork_slot;
-    tls_fork_slot = 0;
+    if (slot)
+        tls_fork_slot = 0;
     if (!page)
         return;
-    g_forkack = forkack_map();           /* our own children's page */
+    g_forkack = NULL;                    /* our own children's: mapped when needed */
     if (slot) {
         atomic_store(&page[slot - 1], FORK_ACKED);
         syscall(SYS_futex, &page[slot - 1], FUTEX_WAKE, 1, NULL, NULL, 0);
@@ -177,7 +215,8 @@ static void mu_release(void)
 
 int ls_held(void)
 {
-    return (atomic_load(&g_mu) & ~LOCK_WAITERS) == (uint32_t)ls_gettid();
+    uint32_t m = atomic_load(&g_mu) & ~LOCK_WAITERS;
+    return m != 0 && m == (uint32_t)ls_gettid();   /* free: no gettid */
 }
 
 
@@ -347,24 +386,60 @@ void ls_exec_gate_open(void)
 /* files_shared: the child may share the parent's fd table (clone with
  * CLONE_FILES, or no way to tell): the private fds it sees are the
  * parent's own, so it forgets them without closing them. */
+extern struct ls_call *g_calls;         /* engine.c */
+int ls_reg_used;                        /* registry.c sets it */
+
+/* System calls made in a forked child without calling into libc: its code
+ * pages are not copied by fork, each one the child runs is a page fault
+ * (sigemptyset, pthread_sigmask and syscall were three in every child). */
+static inline long raw_syscall4(long n, long a, long b, long c, long d)
+{
+#if defined(__x86_64__)
+    long r;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile ("syscall" : "=a"(r) : "0"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                      : "rcx", "r11", "memory");
+    return r;                   /* -errno on failure: callers here need no errno */
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b,
+                  x2 __asm__("x2") = c, x3 __asm__("x3") = d;
+    __asm__ volatile ("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+#else
+    return syscall(n, a, b, c, d);
+#endif
+}
+
+
 static void forget_parent(int files_shared)
 {
+    /* Only what differs is written: every page a child writes is a page
+     * fault (copy-on-write) in every child, most of which exit or exec at
+     * once.  The new process's one thread is its leader: tid == pid. */
+#define SET_IF(x, v) do { if ((x) != (v)) (x) = (v); } while (0)
     pid_t parent = g_ls.pid;
-    atomic_store(&g_mu, 0);
-    tls_tid = 0;
-    atomic_store(&tls_ndefer, 0);
-    tls_defer_overflow = 0;
-    tls_gate_spawn = 0;
-    tls_gate_exec = 0;
-    atomic_store(&g_gate, 0);
-    g_ls.pid = (pid_t)syscall(SYS_getpid);
-    if (ls_pidpage)
-        atomic_store(ls_pidpage, g_ls.pid);
+    if (atomic_load(&g_mu))
+        atomic_store(&g_mu, 0);
+    g_ls.pid = (pid_t)raw_syscall4(SYS_getpid, 0, 0, 0, 0);
+    tls_tid = g_ls.pid;
+    if (atomic_load(&tls_ndefer))
+        atomic_store(&tls_ndefer, 0);
+    SET_IF(tls_defer_overflow, 0);
+    SET_IF(tls_gate_spawn, 0);
+    SET_IF(tls_gate_exec, 0);
+    if (atomic_load(&g_gate))
+        atomic_store(&g_gate, 0);
+#undef SET_IF
+    if (ls_pidpage) {                   /* wiped: filled at the next slow path */
+        __atomic_store_n(&g_pidspare, ls_pidpage, __ATOMIC_RELEASE);
+        __atomic_store_n(&ls_pidpage, NULL, __ATOMIC_RELEASE);
+    }
     if (!g_ls.inited || !ls_active())
         return;
+    long r = 1;
     if (files_shared) {
         /* 0: same fd table; > 0: different; < 0: cannot tell */
-        long r = syscall(SYS_kcmp, (long)g_ls.pid, (long)parent, 2L /* KCMP_FILES */, 0L, 0L);
+        r = syscall(SYS_kcmp, (long)g_ls.pid, (long)parent, 2L /* KCMP_FILES */, 0L, 0L);
         if (r <= 0)
             for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
                 if (o->priv >= 0) {
@@ -372,7 +447,11 @@ static void forget_parent(int files_shared)
                     o->priv = -1;
                 }
     }
-    ls_fork_child_reset();
+    ls_backend_fork_child(r > 0);
+    if (g_all_owners || g_all_descs || g_calls)
+        ls_fork_child_reset();          /* each in a code page of its own */
+    else if (ls_reg_used)
+        ls_xwait_fork_child();
 }
 
 /* A child made by clone() without CLONE_VM (no atfork handler ran) has a
@@ -382,11 +461,15 @@ void ls_check_process_slow(void)
 {
     if (ls_tls_vfork_child)
         return;
-    pid_t now = ls_pidpage ? atomic_load(ls_pidpage) : (pid_t)syscall(SYS_getpid);
-    if (ls_pidpage ? now != 0 : now == g_ls.pid)
+    _Atomic pid_t *pg = ls_pidpage;
+    pid_t now = pg ? atomic_load(pg) : (pid_t)syscall(SYS_getpid);
+    if (pg && now != 0)
         return;
     int saved = errno;
-    forget_parent(1);
+    if (pg || now != g_ls.pid)
+        forget_parent(1);
+    if (!ls_pidpage)
+        pidpage_make();
     errno = saved;
 }
 
@@ -458,12 +541,12 @@ void ls_leave(struct ls_guard *g)
  * releases it, the child re-initialises it and forgets the parent's
  * ownership.  Everything in the child handler is async-signal-safe. ---- */
 
+/* The mask saved by prepare came from the kernel (pthread_sigmask's old
+ * set), so it holds none of libc's internal signals: set as it is. */
 static void restore_mask(void)
 {
-    sigset_t m;
-    sigemptyset(&m);
-    memcpy(&m, &tls_fork_mask, sizeof tls_fork_mask);
-    pthread_sigmask(SIG_SETMASK, &m, NULL);
+    uint64_t m = tls_fork_mask;
+    raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m);
 }
 
 static void atfork_prepare(void)
@@ -511,30 +594,10 @@ void ls_fork_prepare(void) { atfork_prepare(); }
 void ls_fork_parent(void) { atfork_parent(); }
 void ls_fork_child(void) { atfork_child(); }
 
-/* ---- probes of what the kernel offers ---- */
-
-#ifndef F_DUPFD_QUERY
-#define F_DUPFD_QUERY 1027
-#endif
-
-static void probe_kernel(void)
-{
-    int saved = errno;
-    int a = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    g_ls.have_proc = a >= 0;
-    if (a < 0)
-        a = REAL(open)("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (a >= 0) {
-        int b = REAL(fcntl)(a, F_DUPFD_CLOEXEC, 0);
-        if (b >= 0) {
-            g_ls.have_dupfd_query = REAL(fcntl)(a, F_DUPFD_QUERY, b) == 1;
-            g_ls.have_kcmp = syscall(SYS_kcmp, (long)g_ls.pid, (long)g_ls.pid, 0L, (long)a, (long)b) == 0;
-            REAL(close)(b);
-        }
-        REAL(close)(a);
-    }
-    errno = saved;
-}
+/* ---- probes of what the kernel offers ----
+ * None at start: F_DUPFD_QUERY and kcmp are tried when first needed
+ * (ls_same_description, fdtable.c), /proc/self/fd when the first private
+ * description is made (backend_linux.c). */
 
 /* ---- constructor ---- */
 
@@ -547,17 +610,6 @@ static void ls_init(void)
 
     ls_real_bind();
     g_ls.pid = getpid();
-    void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK 18
-#endif
-    if (page != MAP_FAILED && madvise(page, 4096, MADV_WIPEONFORK) == 0) {
-        ls_pidpage = page;
-        atomic_store(ls_pidpage, g_ls.pid);
-    } else if (page != MAP_FAILED) {
-        munmap(page, 4096);
-    }
-    g_forkack = forkack_map();
     if (!ls_real_complete()) {
         /* nothing to forward to: stay inert (mode off) rather than crash */
         static const char msg[] = "lockscope: libc functions not found: lockscope is inert\n";
@@ -566,7 +618,6 @@ static void ls_init(void)
     }
     ls_config_defaults(&g_ls.cfg);
     int r = ls_config_load(&g_ls.cfg, &env, err, sizeof err);
-    probe_kernel();
     ls_hazard_init();
     if (r < 0) {
         ls_hazard_config_error(err);
@@ -585,9 +636,8 @@ static void ls_init(void)
     ls_exec_receive(env.secure);
     ls_hazard_start();
     if (g_ls.cfg.debug && ls_active())
-        ls_debug("lockscope: mode %s, backend ofd (private descriptions), config %s, dupfd_query %d, kcmp %d, proc %d",
-                 ls_mode_name(g_ls.mode), g_ls.cfg.source ? g_ls.cfg.source : "(none)",
-                 g_ls.have_dupfd_query, g_ls.have_kcmp, g_ls.have_proc);
+        ls_debug("lockscope: mode %s, backend ofd (private descriptions), config %s",
+                 ls_mode_name(g_ls.mode), g_ls.cfg.source ? g_ls.cfg.source : "(none)");
 }
 
 __attribute__((constructor(101))) static void ls_constructor(void)

@@ -168,7 +168,7 @@ struct ls_call {
 static LS_TLS int tls_cancel_outer, tls_cancel_prev;
 
 LS_TLS struct ls_call *ls_tls_call;
-static struct ls_call *g_calls;
+struct ls_call *g_calls;      /* extern in core.c (fork child check) */
 static struct ls_call *call_spare;      /* settled records, for reuse (under g_mu) */
 static LS_TLS uint64_t tls_call_seq;
 
@@ -358,6 +358,8 @@ void ls_engine_fork_child(void)
     /* The parent's other threads' calls do not run here: drop them (their
      * pins with them).  This thread's own stay: a handler that forked
      * returns into them.  Async-signal-safe: list and allocator only. */
+    if (!g_calls)
+        return;
     pid_t me = (pid_t)syscall(SYS_gettid);
     for (struct ls_call *c = g_calls, *next; c; c = next) {
         next = c->next;

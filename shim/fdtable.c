@@ -209,17 +209,31 @@ int ls_same_description(int a, int b)
 {
     if (a == b)
         return 1;
-    if (g_ls.have_dupfd_query) {
+    /* Not probed at start: each is tried until the kernel says it lacks
+     * it (F_DUPFD_QUERY: EINVAL; kcmp: ENOSYS, or EPERM under a ptrace
+     * policy), then not asked again.  errno is left as it was. */
+    int saved = errno, ret = -1;
+    if (__atomic_load_n(&g_ls.have_dupfd_query, __ATOMIC_RELAXED) >= 0) {
         int r = REAL(fcntl)(a, F_DUPFD_QUERY, b);
-        if (r >= 0)
+        if (r >= 0) {
+            __atomic_store_n(&g_ls.have_dupfd_query, 1, __ATOMIC_RELAXED);
+            errno = saved;
             return r == 1;
+        }
+        if (errno == EINVAL)
+            __atomic_store_n(&g_ls.have_dupfd_query, -1, __ATOMIC_RELAXED);
     }
-    if (g_ls.have_kcmp) {
+    if (__atomic_load_n(&g_ls.have_kcmp, __ATOMIC_RELAXED) >= 0) {
         long r = syscall(SYS_kcmp, (long)g_ls.pid, (long)g_ls.pid, KCMP_FILE, (long)a, (long)b);
-        if (r >= 0)
-            return r == 0;
+        if (r >= 0) {
+            __atomic_store_n(&g_ls.have_kcmp, 1, __ATOMIC_RELAXED);
+            ret = r == 0;
+        } else if (errno == ENOSYS || errno == EPERM || errno == EACCES) {
+            __atomic_store_n(&g_ls.have_kcmp, -1, __ATOMIC_RELAXED);
+        }
     }
-    return -1;
+    errno = saved;
+    return ret;
 }
 
 /* ---- owners ---- */
@@ -484,16 +498,20 @@ void ls_fork_child_reset(void)
             REAL(close)(o->priv);
             o->priv = -1;
         }
-        ls_range_free_all(&o->inherited, &ls_range_allocator);
-        o->inherited = o->ranges;
-        o->ranges = NULL;
-        owner_recount(o);
+        if (o->inherited || o->ranges) {   /* untouched pages stay shared */
+            ls_range_free_all(&o->inherited, &ls_range_allocator);
+            o->inherited = o->ranges;
+            o->ranges = NULL;
+            owner_recount(o);
+        }
     }
     /* the program's own OFD locks belong to the description, which the
      * child shares: the child itself has taken none of them */
     for (struct ls_desc *d = g_all_descs; d; d = d->next_all) {
-        ls_range_free_all(&d->ofd_ranges, &ls_range_allocator);
-        d->ofd_used = 0;
+        if (d->ofd_ranges)
+            ls_range_free_all(&d->ofd_ranges, &ls_range_allocator);
+        if (d->ofd_used)
+            d->ofd_used = 0;
     }
     ls_engine_fork_child();
     ls_xwait_fork_child();

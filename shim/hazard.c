@@ -625,6 +625,11 @@ void ls_hazard_flush_pending(void)
 {
     if (!g_ls.inited || !ls_active())
         return;
+    /* nothing held back, no log file to hand over: no section (a process
+     * that never met the shim pays no system call at exit) */
+    if (__atomic_load_n(&dedup_pid, __ATOMIC_RELAXED) != g_ls.pid &&
+        __atomic_load_n(&log_fd, __ATOMIC_RELAXED) < 0)
+        return;
     struct ls_guard g;
     int held = ls_held();
     int saved = errno;

@@ -561,6 +561,7 @@ static void evict_private(int fd)
         if (nfd >= 0 && nfd != fd) {
             for (struct ls_owner *o = g_all_owners; o; o = o->next_all)
                 if (o->priv == fd) o->priv = nfd;
+            ls_backend_fd_moved(fd, nfd);
             ls_fd_mark_private(nfd, 1);
             ls_fd_mark_private(fd, 0);
             REAL(close)(fd);

@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ LS_REAL_FUNCS(LS_REAL_DEFINE)
 #undef LS_REAL_DEFINE
 
 int ls_real_bound;
-static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
+static int bind_state;            /* 1: a thread is binding */
 
 static void *libc_handle;
 
@@ -72,9 +73,19 @@ static void bind_all(void)
     __atomic_store_n(&ls_real_bound, 1, __ATOMIC_RELEASE);
 }
 
+/* Once, without pthread_once: glibc's wakes waiters with a futex call
+ * even when there are none (one system call at every process start).
+ * The first caller binds; a thread arriving meanwhile yields until it is
+ * done (binding takes microseconds, and only at start). */
 void ls_real_bind(void)
 {
     if (__atomic_load_n(&ls_real_bound, __ATOMIC_ACQUIRE))
         return;
-    pthread_once(&bind_once, bind_all);
+    int zero = 0;
+    if (__atomic_compare_exchange_n(&bind_state, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        bind_all();
+        return;
+    }
+    while (!__atomic_load_n(&ls_real_bound, __ATOMIC_ACQUIRE))
+        sched_yield();
 }

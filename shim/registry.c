@@ -344,11 +344,23 @@ static pid_t self_pid;
 static uint64_t self_start;
 static pid_t cached_pid;    /* this process's pid; reset by ls_reg_fork_child */
 
+/* Set once any state ls_reg_fork_child resets is set: a forked child of a
+ * process that never used the registry does not read this file's pages
+ * (a page fault in every child).  Lives in core.c, on the page the fork
+ * handler writes anyway. */
+__attribute__((weak)) int ls_reg_used;  /* for programs linking registry.c alone */
+static inline void reg_used(void)
+{
+    if (!__atomic_load_n(&ls_reg_used, __ATOMIC_RELAXED))
+        __atomic_store_n(&ls_reg_used, 1, __ATOMIC_RELAXED);
+}
+
 pid_t ls_reg_pid(void)
 {
     pid_t p = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
     if (!p) {
         p = (pid_t)syscall(SYS_getpid);
+        reg_used();
         __atomic_store_n(&cached_pid, p, __ATOMIC_RELAXED);
     }
     return p;
@@ -438,6 +450,7 @@ struct ls_reg_hdr *ls_reg_map(void)
     pid_t tid = (pid_t)syscall(SYS_gettid);
     for (int spins = 0;; spins++) {
         int exp = ST_UNTRIED;
+        reg_used();
         if (__atomic_compare_exchange_n(&map_state, &exp, ST_OPENING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             __atomic_store_n(&map_opener, tid, __ATOMIC_RELAXED);
             struct ls_reg_hdr *h = NULL;
@@ -526,9 +539,13 @@ static pid_t my_region_pid;
 
 void ls_reg_fork_child(void)
 {
-    __atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
-    my_region = NULL;
-    my_region_pid = 0;
+    /* only what differs: a page written is a page fault in every child */
+    if (__atomic_load_n(&cached_pid, __ATOMIC_RELAXED))
+        __atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
+    if (my_region)
+        my_region = NULL;
+    if (my_region_pid)
+        my_region_pid = 0;
     if (__atomic_load_n(&map_state, __ATOMIC_RELAXED) == ST_OPENING) {
         map_opener = 0;
         __atomic_store_n(&map_state, ST_UNTRIED, __ATOMIC_RELAXED);
@@ -599,6 +616,7 @@ static struct ls_reg_region *region_get(int create)
         while (hw < i + 1 && !__atomic_compare_exchange_n(&h->region_hiwater, &hw, i + 1, 0,
                                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             ;
+        reg_used();
         my_region = r;
         my_region_pid = me;
         return r;

@@ -171,6 +171,7 @@ void ls_reg_del(uint64_t key, uint64_t dev, uint64_t ino);
  * Every fork of a process using the registry must call it in the child
  * (the shim's atfork handler does). */
 void ls_reg_fork_child(void);
+extern int ls_reg_used;          /* core.c: any registry state to reset at fork */
 pid_t ls_reg_pid(void);                    /* cached getpid() */
 
 /* Held records of OTHER live processes on (dev, ino): fn per record.  Sets

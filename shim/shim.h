@@ -87,9 +87,9 @@ struct ls_state {
     enum ls_mode mode;          /* effective mode; OFF when inert */
     int inited;
     struct ls_config cfg;
-    int have_dupfd_query;       /* F_DUPFD_QUERY works */
-    int have_kcmp;
-    int have_proc;              /* /proc/self/fd usable */
+    int have_dupfd_query;       /* F_DUPFD_QUERY: 1 works, -1 not, 0 not tried yet */
+    int have_kcmp;              /* the same for kcmp(KCMP_FILE) */
+    int have_proc;              /* /proc/self/fd opened (backend_linux.c) */
     pid_t pid;                  /* cached getpid(), refreshed at fork */
     int open_hook;              /* opens need the slow path (open-lock or scope rules) */
 };

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# cold-start.sh - what the shim costs a process that starts, makes its
+# first locks, forks (issue 14), counted in system calls with strace (the
+# counts are exact: no timing is asserted).
+#
+# usage: tests/stress/cold-start.sh [BUILD_DIR]      (default: build)
+#
+# Checks, under LOCKSCOPE_MODE=fix with an empty configuration and no log:
+#   start     /bin/true: no system call of the shim's start but its
+#             configuration lookups and one getpid (no /proc open, no kernel
+#             probe, no mmap/madvise, no futex, no malloc: no brk/getrandom)
+#   first     8 first locks of new files: no walk of /proc/self/fd/N per
+#             private description (openat of the cached /proc/self/fd
+#             instead), at most one RLIMIT_NOFILE lookup in all
+#   fork      the child of a process without locks or owners makes no
+#             system call before exiting but getpid and the mask restore
+# Needs strace; without it every check says SKIP (counted as passed).
+# Prints "ok - X" / "not ok - X" lines and "N passed, N failed"; exit 1 if
+# any failed.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-$root/build}
+build=$(cd "$build" 2>/dev/null && pwd) || { echo "cold-start: no build directory" >&2; exit 2; }
+lib=$build/liblockscope.so
+out=$build/stress
+mkdir -p "$out"
+pass=0; fail=0
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+bad() { echo "not ok - $*"; fail=$((fail + 1)); }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
+
+if ! command -v strace >/dev/null 2>&1; then
+    for c in start first fork; do ok "$c # SKIP no strace"; done
+    finish
+fi
+if ! cc -O2 -std=gnu11 -Wall -Wextra -o "$out/cold_locker" "$here/cold_locker.c" 2>"$out/cold_locker.build.log"; then
+    bad "build cold_locker (see $out/cold_locker.build.log)"
+    finish
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockscope-cold.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/home" "$tmp/files"
+# the shim's environment only: no LOCKSCOPE_* of the caller, an empty config
+run() {
+    env -i PATH=/usr/bin:/bin HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/home" \
+        LOCKSCOPE_MODE=fix strace -f -qq -o "$1" -E LD_PRELOAD="$lib" "${@:2}"
+}
+
+# start: the system calls after the last one the dynamic loader makes for
+# the libraries (the munmap of ld.so.cache) are the constructor's and exit's
+run "$tmp/true.st" /bin/true
+calls=$(sed -n '/^[0-9]* *munmap(/,$p' "$tmp/true.st" | sed 1d | sed 's/^[0-9]* *//; s/(.*//' | grep -v '^exit_group$\|^+++\|^$' | tr '\n' ' ')
+extra=$(for c in $calls; do case $c in getpid|newfstatat|stat|openat|geteuid) ;; *) printf '%s ' "$c";; esac; done)
+if [ -z "$extra" ] && ! grep -q '"/proc/self/fd"' "$tmp/true.st"; then
+    ok "start: only configuration lookups and getpid ($calls)"
+else
+    bad "start: system calls beyond the configuration lookups: ${extra:-/proc/self/fd opened} (all: $calls)"
+fi
+
+run "$tmp/lock.st" "$out/cold_locker" "$tmp/files" 8 >"$tmp/lock.out" 2>&1
+if ! grep -q '^ok$' "$tmp/lock.out"; then
+    bad "first: cold_locker failed: $(head -c 300 "$tmp/lock.out")"
+    bad "fork: not run"
+    finish
+fi
+walks=$(grep -c 'open[at]*(.*"/proc/self/fd/[0-9]' "$tmp/lock.st")
+limits=$(grep -c 'prlimit64(0, RLIMIT_NOFILE, NULL\|getrlimit(RLIMIT_NOFILE' "$tmp/lock.st")
+if [ "$walks" = 0 ] && [ "$limits" -le 1 ]; then
+    ok "first: 8 first locks, no /proc/self/fd/N walk, $limits RLIMIT_NOFILE lookup(s)"
+else
+    bad "first: 8 first locks made $walks walk(s) of /proc/self/fd/N and $limits RLIMIT_NOFILE lookup(s)"
+fi
+
+# the child: the pid that is not the main one
+main=$(head -1 "$tmp/lock.st" | awk '{print $1}')
+child=$(awk -v m="$main" '$1 != m {print $1; exit}' "$tmp/lock.st")
+if [ -z "$child" ]; then
+    bad "fork: no child in the trace"
+else
+    ccalls=$(awk -v c="$child" '$1 == c' "$tmp/lock.st" | sed 's/^[0-9]* *//; s/(.*//; s/<\.\.\. *//; s/ resumed>.*//' |
+             grep -v '^+++\|^exit_group$\|^---' | tr '\n' ' ')
+    cextra=$(for c in $ccalls; do case $c in getpid|rt_sigprocmask|set_robust_list|exit_group) ;; *) printf '%s ' "$c";; esac; done)
+    if [ -z "$cextra" ]; then
+        ok "fork: the child only restores its mask ($ccalls)"
+    else
+        bad "fork: the child's system calls include $cextra(all: $ccalls)"
+    fi
+fi
+finish
