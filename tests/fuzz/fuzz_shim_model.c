@@ -412,11 +412,12 @@ static struct res exec_close_wait(int *fds, const struct op *o)
 }
 
 static int child_is_clone;
+static int clone_no_touch;   /* FSM_CLONE_NO_TOUCH=1: show the clone window (README Limits) */
 
 static void child_loop(int cmd, int res)
 {
     struct op o;
-    if (child_is_clone) {
+    if (child_is_clone && !clone_no_touch) {
         /* A clone() child is noticed by the shim on its first lock call or
          * tracked close; until then it keeps its copies of the parent's
          * private fds (README Limits, raw syscalls).  An F_GETLK on every
@@ -1293,6 +1294,8 @@ static void setup(const char *self)
     }
     const char *sf = getenv("FSM_SYNC_FORK");
     sync_fork = sf && *sf == '1';
+    const char *ct = getenv("FSM_CLONE_NO_TOUCH");
+    clone_no_touch = ct && *ct == '1';
     const char *ga = getenv("FSM_GETLK_ANY_HOLDER");
     getlk_any_holder = ga && *ga == '1';
     start_probe(self);

@@ -15,6 +15,12 @@
 #   fix and strict again with FSM_SYNC_FORK=1 FSM_GETLK_ANY_HOLDER=1, which
 #            step around two known shim bugs (tests/stress/README) so that
 #            any OTHER disagreement still shows
+#   storms   fix and native with half of the forks turned into storms
+#            (threads fork/exec/posix_spawn/vfork a helper that checks what
+#            it inherited while other threads lock; N/10 inputs)
+# Every run also drives raw and glibc clone() children, and checks after
+# every input that the low fds are exactly those before it and that
+# /proc/locks lists nothing on the test files.
 # Prints "ok - ..." / "not ok - ..." per run and "N passed, N failed".
 # A failing input is saved in BUILD_DIR/stress/model-failures/; replay it
 # with: LD_PRELOAD=BUILD_DIR/liblockscope.so BUILD_DIR/stress/fuzz_shim_model FILE
@@ -42,6 +48,7 @@ fi
 # run LABEL ENV... : N random inputs, then the corpus
 run() {
     local label=$1; shift
+    local n=${RUN_N:-$n}
     local log=$out/model-$label.log hz=$out/model-$label.hazards
     rm -f "$hz"
     local t=$SECONDS rc
@@ -77,6 +84,8 @@ if [ -f "$lib" ]; then
     run audit "$pre" LOCKSCOPE_MODE=audit
     run fix-known-bugs-masked "$pre" LOCKSCOPE_MODE=fix FSM_SYNC_FORK=1 FSM_GETLK_ANY_HOLDER=1
     run strict-known-bugs-masked "$pre" LOCKSCOPE_MODE=strict FSM_SYNC_FORK=1 FSM_GETLK_ANY_HOLDER=1
+    RUN_N=$(( (n + 9) / 10 )) run storms-native FSM_STORM_PCT=50
+    RUN_N=$(( (n + 9) / 10 )) run storms-fix "$pre" LOCKSCOPE_MODE=fix FSM_STORM_PCT=50
 else
     echo "not ok - model: $lib not built"
     fail=$((fail + 1))
