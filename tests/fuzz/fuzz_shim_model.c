@@ -11,8 +11,11 @@
  * 0..31 and on [32, EOF) of both files) and what it sees must be the
  * model's union of held locks.  A mismatch prints the operation trace and
  * fails.  At the end of an input every fd is closed and the child exits:
- * then no lock may be left, and this process must have exactly the fds it
- * had before (no private description left behind).
+ * then no lock may be left (the probe, and /proc/locks: no lock or waiter
+ * on any test file), this process must have exactly the low fds it had
+ * before (the same set, not just as many), and no fd at all (the shim's
+ * high ones included) may refer to a test file (no private description
+ * left behind).
  *
  * The semantics the model applies: the shim's mode (LOCKSCOPE_MODE: fix
  * by default, strict; off and audit must be native), or native when the
@@ -36,7 +39,18 @@
  *     9,10 unlock                             11,15 F_GETLK (type as lock)
  *     12  lockf: (b3 >> 6) = F_ULOCK, F_LOCK (as F_TLOCK when it would
  *         block), F_TLOCK, F_TEST
- *     13  fork the child (an existing child exits first)
+ *     13  fork the child (an existing child exits first); b1 >> 6: 0, 1 fork(),
+ *         2 raw syscall(SYS_clone, SIGCHLD) (no atfork handler runs), 3 glibc
+ *         clone(SIGCHLD) on a stack of its own; the model is the same (rule 6:
+ *         the child owns nothing of the parent's; its requests conflict with
+ *         the parent's locks, its close releases nothing of them).  A clone
+ *         child first makes an F_GETLK on each slot and the parent waits for
+ *         it (the shim notices a clone child on its first lock call: README
+ *         Limits; FSM_CLONE_NO_TOUCH=1 skips that).
+ *         (b0 & 0x60) == 0x60: a storm instead (storm(): threads fork+execve,
+ *         posix_spawn, vfork+execve, fork+lock+execve this binary as a helper
+ *         that checks what it inherited, while other threads lock; the model
+ *         does not change)
  *     14  the child exits
  *   b1: slot = b1 % 6, slot2 = (b1 / 6) % 6, lseek position for SEEK_CUR
  *       = (b1 >> 3) & 15
@@ -49,6 +63,10 @@
  *   fuzz_shim_model FILE...              replay inputs
  *   fuzz_shim_model --random SEED N [MAXOPS]
  *                                        N inputs from a deterministic PRNG
+ *   fuzz_shim_model --ops SEED MINOPS [MAXOPS]
+ *                                        as many as make MINOPS operations
+ * (it prints inputs, operations, clones, storms and ops/s; FSM_STORM_PCT:
+ * the percentage of generated forks made storms, default 3)
  *   fuzz_shim_model --gen DIR SEED N     write N generated inputs as seeds
  * The driver pins itself (and so its child and the probe) to one CPU, so
  * that a forked child often runs only after the parent's next operations
