@@ -430,6 +430,7 @@ static struct res exec_close_wait(int *fds, const struct op *o)
 }
 
 static int child_is_clone;
+static void fd_snapshot(unsigned char map[4096], int *over, int *onfiles);
 static int clone_no_touch;   /* FSM_CLONE_NO_TOUCH=1: show the clone window (README Limits) */
 
 static void child_loop(int cmd, int res)
@@ -455,6 +456,20 @@ static void child_loop(int cmd, int res)
         if (write_full(res, &c, 1) < 0) _exit(1);
     }
     while (read_full(cmd, &o, sizeof o) == 0) {
+        if (o.kind == K_EXIT && o.slot == 1) {
+            /* the end of an input: close every slot, then no fd of this
+             * process (the shim's high ones included) may be on a test file */
+            static unsigned char map[4096];
+            int over, onf;
+            for (int i = 0; i < M_FDS; i++)
+                if (realfd[i] >= 0) close(realfd[i]);
+            fd_snapshot(map, &over, &onf);
+            struct res r;
+            memset(&r, 0, sizeof r);
+            r.ret = onf;
+            write_full(res, &r, sizeof r);
+            _exit(0);
+        }
         if (o.kind == K_EXIT) _exit(0);
         struct res r = exec_op(realfd, &o);
         if (write_full(res, &r, sizeof r) < 0) _exit(1);
@@ -462,19 +477,30 @@ static void child_loop(int cmd, int res)
     _exit(0);
 }
 
-static void end_child(void)
+/* The child exits (check: first it closes every slot and answers how many
+ * of its fds are still on a test file; returned, else -1). */
+static int end_child_check(int check)
 {
-    if (child_pid <= 0) return;
+    int onf = -1;
+    if (child_pid <= 0) return -1;
     struct op o;
     memset(&o, 0, sizeof o);
     o.kind = K_EXIT;
+    o.slot = check;
     write_full(child_cmd, &o, sizeof o);
+    if (check) {
+        struct res r;
+        if (read_full(child_res, &r, sizeof r) == 0) onf = r.ret;
+    }
     int st;
     while (waitpid(child_pid, &st, 0) < 0 && errno == EINTR) {}
     close(child_cmd);
     close(child_res);
     child_pid = -1;
+    return onf;
 }
+
+static void end_child(void) { end_child_check(0); }
 
 static int clone_pipes[4];
 
@@ -1226,8 +1252,13 @@ static int run_input(const uint8_t *data, size_t size)
             if (check_kernel("after the last operation") < 0) break;
     }
     /* tear down: close everything, the child exits; nothing may be left */
-    end_child();
+    int child_alive = child_pid > 0;
+    int child_onf = end_child_check(1);
     m_exit_child(&M);
+    if (!failed && child_alive && child_onf != 0)
+        mismatch(child_onf < 0 ? "the child died before its final check"
+                               : "the child, after closing every slot, still has %d fd(s) on the test files (a private description left open)",
+                 child_onf);
     for (int i = 0; i < M_FDS; i++) {
         if (realfd[i] >= 0) {
             close(realfd[i]);
