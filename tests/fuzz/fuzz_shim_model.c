@@ -776,6 +776,8 @@ static int proc_locks_on_files(char *first, size_t cap)
 #define RANGE_HELPER(t) (200 + 8 * (t))
 
 static const char *self_exe;
+static cpu_set_t all_cpus;        /* the storm's threads run on every CPU the driver had */
+static int all_cpus_known;
 static char storm_expect[1024];   /* inheritable low fds >= 3, comma separated */
 static long storms, storm_ops, storm_spawns;
 
@@ -974,17 +976,21 @@ static int storm(void)
     struct storm_thr lt[STORM_LOCKERS], st[STORM_SPAWNERS];
     pthread_t lth[STORM_LOCKERS], sth[STORM_SPAWNERS];
     int bad = 0;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (all_cpus_known) pthread_attr_setaffinity_np(&attr, sizeof all_cpus, &all_cpus);
     for (int t = 0; t < STORM_LOCKERS; t++) {
         memset(&lt[t], 0, sizeof lt[t]);
         lt[t].t = t; lt[t].fd = lfd[t]; lt[t].stop = &stop;
-        if (lfd[t] < 0 || pthread_create(&lth[t], NULL, storm_locker, &lt[t]) != 0) { lfd[t] = -2; bad = 1; }
+        if (lfd[t] < 0 || pthread_create(&lth[t], &attr, storm_locker, &lt[t]) != 0) { lfd[t] = -2; bad = 1; }
     }
     for (int t = 0; t < STORM_SPAWNERS; t++) {
         memset(&st[t], 0, sizeof st[t]);
         st[t].t = t; st[t].fd = sfd[t]; st[t].rounds = STORM_ROUNDS; st[t].stop = &stop;
         st[t].seed = (unsigned)(storms * 7 + (unsigned)t * 131);
-        if (sfd[t] < 0 || pthread_create(&sth[t], NULL, storm_spawner, &st[t]) != 0) { sfd[t] = -2; bad = 1; }
+        if (sfd[t] < 0 || pthread_create(&sth[t], &attr, storm_spawner, &st[t]) != 0) { sfd[t] = -2; bad = 1; }
     }
+    pthread_attr_destroy(&attr);
     for (int t = 0; t < STORM_SPAWNERS; t++)
         if (sfd[t] != -2) pthread_join(sth[t], NULL);
     stop = 1;
@@ -1331,6 +1337,8 @@ static void setup(const char *self)
     if (!(ac && *ac == '1')) {
         cpu_set_t set;
         if (sched_getaffinity(0, sizeof set, &set) == 0) {
+            all_cpus = set;
+            all_cpus_known = 1;
             int first = -1;
             for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
                 if (CPU_ISSET(c, &set)) first = c;
