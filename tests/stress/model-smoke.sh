@@ -53,11 +53,11 @@ run() {
     rm -f "$hz"
     local t=$SECONDS rc
     env "$@" LOCKSCOPE_LOG="$hz" FUZZ_ARTIFACT_DIR="$out/model-failures" \
-        timeout -k 5 120 "$drv" --random 1 "$n" >"$log" 2>&1
+        timeout -k 5 600 "$drv" --random 1 "$n" >"$log" 2>&1
     rc=$?
     if [ $rc = 0 ] && [ -d "$corpus" ]; then
         env "$@" LOCKSCOPE_LOG="$hz" FUZZ_ARTIFACT_DIR="$out/model-failures" \
-            timeout -k 5 60 "$drv" "$corpus"/* >>"$log" 2>&1
+            timeout -k 5 300 "$drv" "$corpus"/* >>"$log" 2>&1
         rc=$?
     fi
     local summary
