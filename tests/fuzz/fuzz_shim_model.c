@@ -75,6 +75,8 @@
  * runs (its atfork handlers done): that hides the shim's fork window (a
  * lock outliving the parent's last close until the child first runs; see
  * tests/stress/README) so that other disagreements can be looked for.
+ * FSM_GETLK_NO_HOLDER_OK=1 accepts l_pid 2147483647 ("no holder named")
+ * for a conflict (hides tests/stress/README bug 14).
  * FSM_GETLK_ANY_HOLDER=1 accepts an F_GETLK answer whose l_pid names a
  * process holding some conflicting lock, not necessarily the reported one
  * (hides the shim's range/pid mismatch, tests/stress/README).
@@ -153,6 +155,7 @@ static int probe_in = -1, probe_out = -1;
 static pid_t probe_pid = -1;
 static int fuzzer_mode;
 static int sync_fork;
+static int getlk_no_holder_ok;   /* FSM_GETLK_NO_HOLDER_OK=1: accept l_pid 2147483647 for a conflict */
 static int getlk_any_holder;  /* FSM_GETLK_ANY_HOLDER=1: l_pid may name any conflicting holder */        /* FSM_SYNC_FORK=1: wait until the child runs (hides the fork window) */
 
 /* the real fds of this process's slots, and of the child's (kept in the child) */
@@ -1238,6 +1241,8 @@ static int run_input(const uint8_t *data, size_t size)
                     mismatch("F_GETLK answer has l_whence %d", r.fl.l_whence);
                 else if (r.fl.l_pid <= 0)
                     mismatch("F_GETLK reports l_pid %d (rule 5: never -1 or 0)", (int)r.fl.l_pid);
+                else if (hp < 0 && getlk_no_holder_ok && r.fl.l_pid == 2147483647)
+                    ;   /* FSM_GETLK_NO_HOLDER_OK=1: tests/stress/README bug 14 */
                 else if (hp < 0)
                     mismatch("F_GETLK names pid %d, which is neither this process (%d) nor the child (%d)",
                              (int)r.fl.l_pid, (int)getpid(), (int)child_pid);
@@ -1353,6 +1358,8 @@ static void setup(const char *self)
     sync_fork = sf && *sf == '1';
     const char *ct = getenv("FSM_CLONE_NO_TOUCH");
     clone_no_touch = ct && *ct == '1';
+    const char *nh = getenv("FSM_GETLK_NO_HOLDER_OK");
+    getlk_no_holder_ok = nh && *nh == '1';
     const char *ga = getenv("FSM_GETLK_ANY_HOLDER");
     getlk_any_holder = ga && *ga == '1';
     start_probe(self);
