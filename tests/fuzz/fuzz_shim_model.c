@@ -75,6 +75,7 @@
  * runs (its atfork handlers done): that hides the shim's fork window (a
  * lock outliving the parent's last close until the child first runs; see
  * tests/stress/README) so that other disagreements can be looked for.
+ * FSM_NO_CLONE=1 runs every clone op as fork() (hides bug 16).
  * FSM_GETLK_NO_HOLDER_OK=1 accepts l_pid 2147483647 ("no holder named")
  * for a conflict (hides tests/stress/README bug 14).
  * FSM_GETLK_ANY_HOLDER=1 accepts an F_GETLK answer whose l_pid names a
@@ -571,6 +572,17 @@ static int run_in_child(const struct op *o, struct res *r)
 
 /* ---- decoding ---- */
 
+/* FSM_NO_CLONE=1: every clone op runs as fork() (tests/stress/README bug 16). */
+static int no_clones(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("FSM_NO_CLONE");
+        v = e && *e == '1';
+    }
+    return v;
+}
+
 static void decode(const uint8_t *b, struct op *o)
 {
     memset(o, 0, sizeof *o);
@@ -594,7 +606,7 @@ static void decode(const uint8_t *b, struct op *o)
     if (o->kind == K_UNLOCK) { o->type = M_NONE; o->cmd = F_SETLK; }
     if (o->kind == K_GETLK) o->cmd = F_GETLK;
     if (o->kind == K_FORK) {
-        o->clone = (b[1] >> 6) == 2 ? 1 : (b[1] >> 6) == 3 ? 2 : 0;
+        o->clone = no_clones() ? 0 : (b[1] >> 6) == 2 ? 1 : (b[1] >> 6) == 3 ? 2 : 0;
         o->storm = (b[0] & 0x60) == 0x60;
     }
     if (o->kind == K_LOCKF) {
