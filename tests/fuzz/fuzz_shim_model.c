@@ -918,7 +918,7 @@ static int spawn_one(struct storm_thr *a, int how)
     }
     out[n] = 0;
     if (strncmp(out, "ok", 2)) {
-        snprintf(a->err, sizeof a->err, "spawner %d (%s): the helper says: %s", a->t,
+        snprintf(a->err, sizeof a->err, "spawner %d (%s): the helper says: %.400s", a->t,
                  how == 0 ? "fork+execve" : how == 1 ? "posix_spawn" : how == 2 ? "vfork+execve" : "fork+lock+execve",
                  n ? out : "(nothing)");
         bad = 1;
