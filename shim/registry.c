@@ -595,7 +595,7 @@ static struct ls_reg_region *region_get(int create)
             if (dirty)
                 memset(ents_of(r), 0, (size_t)LS_REG_ENTRIES * sizeof(struct ls_reg_ent));
             r->count = 0;
-            r->overflow = 0;
+            __atomic_store_n(&r->overflow, 0, __ATOMIC_RELAXED);   /* read atomically by lookups (TSan) */
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
             __atomic_store_n(&r->seq, s + 1, __ATOMIC_RELEASE);
             if (mine) {

@@ -11,8 +11,11 @@
  * 0..31 and on [32, EOF) of both files) and what it sees must be the
  * model's union of held locks.  A mismatch prints the operation trace and
  * fails.  At the end of an input every fd is closed and the child exits:
- * then no lock may be left, and this process must have exactly the fds it
- * had before (no private description left behind).
+ * then no lock may be left (the probe, and /proc/locks: no lock or waiter
+ * on any test file), this process must have exactly the low fds it had
+ * before (the same set, not just as many), and no fd at all (the shim's
+ * high ones included) may refer to a test file (no private description
+ * left behind).
  *
  * The semantics the model applies: the shim's mode (LOCKSCOPE_MODE: fix
  * by default, strict; off and audit must be native), or native when the
@@ -36,7 +39,18 @@
  *     9,10 unlock                             11,15 F_GETLK (type as lock)
  *     12  lockf: (b3 >> 6) = F_ULOCK, F_LOCK (as F_TLOCK when it would
  *         block), F_TLOCK, F_TEST
- *     13  fork the child (an existing child exits first)
+ *     13  fork the child (an existing child exits first); b1 >> 6: 0, 1 fork(),
+ *         2 raw syscall(SYS_clone, SIGCHLD) (no atfork handler runs), 3 glibc
+ *         clone(SIGCHLD) on a stack of its own; the model is the same (rule 6:
+ *         the child owns nothing of the parent's; its requests conflict with
+ *         the parent's locks, its close releases nothing of them).  A clone
+ *         child first makes an F_GETLK on each slot and the parent waits for
+ *         it (the shim notices a clone child on its first lock call: README
+ *         Limits; FSM_CLONE_NO_TOUCH=1 skips that).
+ *         (b0 & 0x60) == 0x60: a storm instead (storm(): threads fork+execve,
+ *         posix_spawn, vfork+execve, fork+lock+execve this binary as a helper
+ *         that checks what it inherited, while other threads lock; the model
+ *         does not change)
  *     14  the child exits
  *   b1: slot = b1 % 6, slot2 = (b1 / 6) % 6, lseek position for SEEK_CUR
  *       = (b1 >> 3) & 15
@@ -49,6 +63,10 @@
  *   fuzz_shim_model FILE...              replay inputs
  *   fuzz_shim_model --random SEED N [MAXOPS]
  *                                        N inputs from a deterministic PRNG
+ *   fuzz_shim_model --ops SEED MINOPS [MAXOPS]
+ *                                        as many as make MINOPS operations
+ * (it prints inputs, operations, clones, storms and ops/s; FSM_STORM_PCT:
+ * the percentage of generated forks made storms, default 3)
  *   fuzz_shim_model --gen DIR SEED N     write N generated inputs as seeds
  * The driver pins itself (and so its child and the probe) to one CPU, so
  * that a forked child often runs only after the parent's next operations
@@ -57,6 +75,9 @@
  * runs (its atfork handlers done): that hides the shim's fork window (a
  * lock outliving the parent's last close until the child first runs; see
  * tests/stress/README) so that other disagreements can be looked for.
+ * FSM_NO_CLONE=1 runs every clone op as fork() (hides bug 16).
+ * FSM_GETLK_NO_HOLDER_OK=1 accepts l_pid 2147483647 ("no holder named")
+ * for a conflict (hides tests/stress/README bug 14).
  * FSM_GETLK_ANY_HOLDER=1 accepts an F_GETLK answer whose l_pid names a
  * process holding some conflicting lock, not necessarily the reported one
  * (hides the shim's range/pid mismatch, tests/stress/README).
@@ -80,6 +101,7 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +131,8 @@ static const char *kind_name[] = { "open", "dup", "dup2", "close", "lock", "unlo
 struct op {
     int kind, child, slot, slot2, file, acc;
     int interrupt;          /* leave a blocking F_SETLKW by siglongjmp */
+    int clone;              /* fork: 0 fork(), 1 raw SYS_clone, 2 glibc clone() with a stack */
+    int storm;              /* fork: a storm of threads forking/execing/spawning (see storm()) */
     int close_wait;         /* close the fd of a blocking F_SETLKW meanwhile */
     int type;               /* M_RD / M_WR (lock, getlk), M_NONE (unlock) */
     int cmd;                /* F_SETLK / F_SETLKW / F_GETLK; lockf: F_ULOCK... */
@@ -124,7 +148,7 @@ struct res {
 
 /* ---- state of the run ---- */
 
-static char paths[M_FILES][4096];
+static char paths[M_FILES + 1][4096];   /* + the storm's file (not in the model) */
 static char workdir[3072];
 static int sem = M_NATIVE;
 static const char *sem_name = "native";
@@ -132,6 +156,7 @@ static int probe_in = -1, probe_out = -1;
 static pid_t probe_pid = -1;
 static int fuzzer_mode;
 static int sync_fork;
+static int getlk_no_holder_ok;   /* FSM_GETLK_NO_HOLDER_OK=1: accept l_pid 2147483647 for a conflict */
 static int getlk_any_holder;  /* FSM_GETLK_ANY_HOLDER=1: l_pid may name any conflicting holder */        /* FSM_SYNC_FORK=1: wait until the child runs (hides the fork window) */
 
 /* the real fds of this process's slots, and of the child's (kept in the child) */
@@ -408,14 +433,47 @@ static struct res exec_close_wait(int *fds, const struct op *o)
     return r;
 }
 
+static int child_is_clone;
+static void fd_snapshot(unsigned char map[4096], int *over, int *onfiles);
+static int clone_no_touch;   /* FSM_CLONE_NO_TOUCH=1: show the clone window (README Limits) */
+
 static void child_loop(int cmd, int res)
 {
     struct op o;
-    if (sync_fork) {
+    if (child_is_clone && !clone_no_touch) {
+        /* A clone() child is noticed by the shim on its first lock call or
+         * tracked close; until then it keeps its copies of the parent's
+         * private fds (README Limits, raw syscalls).  An F_GETLK on every
+         * slot (changes nothing in any semantics) makes that moment now,
+         * and the parent waits for it, so that the model holds. */
+        for (int i = 0; i < M_FDS; i++)
+            if (realfd[i] >= 0) {
+                struct flock fl;
+                memset(&fl, 0, sizeof fl);
+                fl.l_type = F_RDLCK;
+                fl.l_whence = SEEK_SET;
+                fcntl(realfd[i], F_GETLK, &fl);
+            }
+    }
+    if (sync_fork || child_is_clone) {
         char c = 'r';
         if (write_full(res, &c, 1) < 0) _exit(1);
     }
     while (read_full(cmd, &o, sizeof o) == 0) {
+        if (o.kind == K_EXIT && o.slot == 1) {
+            /* the end of an input: close every slot, then no fd of this
+             * process (the shim's high ones included) may be on a test file */
+            static unsigned char map[4096];
+            int over, onf;
+            for (int i = 0; i < M_FDS; i++)
+                if (realfd[i] >= 0) close(realfd[i]);
+            fd_snapshot(map, &over, &onf);
+            struct res r;
+            memset(&r, 0, sizeof r);
+            r.ret = onf;
+            write_full(res, &r, sizeof r);
+            _exit(0);
+        }
         if (o.kind == K_EXIT) _exit(0);
         struct res r = exec_op(realfd, &o);
         if (write_full(res, &r, sizeof r) < 0) _exit(1);
@@ -423,25 +481,67 @@ static void child_loop(int cmd, int res)
     _exit(0);
 }
 
-static void end_child(void)
+/* The child exits (check: first it closes every slot and answers how many
+ * of its fds are still on a test file; returned, else -1). */
+static int end_child_check(int check)
 {
-    if (child_pid <= 0) return;
+    int onf = -1;
+    if (child_pid <= 0) return -1;
     struct op o;
     memset(&o, 0, sizeof o);
     o.kind = K_EXIT;
+    o.slot = check;
     write_full(child_cmd, &o, sizeof o);
+    if (check) {
+        struct res r;
+        if (read_full(child_res, &r, sizeof r) == 0) onf = r.ret;
+    }
     int st;
     while (waitpid(child_pid, &st, 0) < 0 && errno == EINTR) {}
     close(child_cmd);
     close(child_res);
     child_pid = -1;
+    return onf;
 }
 
-static int start_child(void)
+static void end_child(void) { end_child_check(0); }
+
+static int clone_pipes[4];
+
+static int clone_child_main(void *arg)
+{
+    (void)arg;
+    child_is_clone = 1;
+    close(clone_pipes[1]);
+    close(clone_pipes[2]);
+    close(probe_in);
+    close(probe_out);
+    alarm(0);
+    child_loop(clone_pipes[0], clone_pipes[3]);
+    return 0;
+}
+
+static long clones_raw, clones_glibc;
+
+static int start_child(int how)
 {
     int c[2], r[2];
     if (pipe2(c, O_CLOEXEC) < 0 || pipe2(r, O_CLOEXEC) < 0) die("pipe");
-    pid_t p = fork();
+    clone_pipes[0] = c[0]; clone_pipes[1] = c[1]; clone_pipes[2] = r[0]; clone_pipes[3] = r[1];
+    pid_t p;
+    if (how == 1) {
+        /* raw clone without CLONE_VM: no atfork handler runs (rule 6: the
+         * child owns nothing of the parent's all the same) */
+        clones_raw++;
+        p = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, 0UL);
+        if (p == 0) clone_child_main(NULL);
+    } else if (how == 2) {
+        static char stack[256 * 1024] __attribute__((aligned(64)));
+        clones_glibc++;
+        p = clone(clone_child_main, stack + sizeof stack, SIGCHLD, NULL);
+    } else {
+        p = fork();
+    }
     if (p < 0) die("fork");
     if (p == 0) {
         close(c[1]);
@@ -456,7 +556,7 @@ static int start_child(void)
     child_pid = p;
     child_cmd = c[1];
     child_res = r[0];
-    if (sync_fork) {
+    if (sync_fork || how) {
         char ch;
         if (read_full(child_res, &ch, 1) < 0) return -1;
     }
@@ -471,6 +571,17 @@ static int run_in_child(const struct op *o, struct res *r)
 }
 
 /* ---- decoding ---- */
+
+/* FSM_NO_CLONE=1: every clone op runs as fork() (tests/stress/README bug 16). */
+static int no_clones(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("FSM_NO_CLONE");
+        v = e && *e == '1';
+    }
+    return v;
+}
 
 static void decode(const uint8_t *b, struct op *o)
 {
@@ -494,6 +605,10 @@ static void decode(const uint8_t *b, struct op *o)
     o->cmd = (b[3] & 0x20) ? F_SETLKW : F_SETLK;
     if (o->kind == K_UNLOCK) { o->type = M_NONE; o->cmd = F_SETLK; }
     if (o->kind == K_GETLK) o->cmd = F_GETLK;
+    if (o->kind == K_FORK) {
+        o->clone = no_clones() ? 0 : (b[1] >> 6) == 2 ? 1 : (b[1] >> 6) == 3 ? 2 : 0;
+        o->storm = (b[0] & 0x60) == 0x60;
+    }
     if (o->kind == K_LOCKF) {
         static const int lc4[4] = { F_ULOCK, F_LOCK, F_TLOCK, F_TEST };
         o->cmd = lc4[(b[3] >> 6) & 3];
@@ -528,7 +643,8 @@ static void describe_op(const struct op *o, char *buf, size_t cap)
     case K_DUP: snprintf(buf, cap, "%sdup(slot %d) -> slot %d", who, o->slot2, o->slot); break;
     case K_DUP2: snprintf(buf, cap, "%sdup2(slot %d, slot %d)", who, o->slot2, o->slot); break;
     case K_CLOSE: snprintf(buf, cap, "%sclose(slot %d)", who, o->slot); break;
-    case K_FORK: snprintf(buf, cap, "fork"); break;
+    case K_FORK: snprintf(buf, cap, "%s", o->storm ? "storm (threads fork/exec/spawn while others lock)" :
+                          o->clone == 1 ? "raw clone(SIGCHLD)" : o->clone == 2 ? "glibc clone(SIGCHLD) with a stack" : "fork"); break;
     case K_EXIT: snprintf(buf, cap, "child exits"); break;
     case K_LOCKF: snprintf(buf, cap, "%slockf(slot %d, %s, len %d) at offset %d", who, o->slot,
                            o->cmd == F_ULOCK ? "F_ULOCK" : o->cmd == F_LOCK ? "F_LOCK" : o->cmd == F_TLOCK ? "F_TLOCK" : "F_TEST",
@@ -563,42 +679,6 @@ static void mismatch(const char *fmt, ...)
     failed = 1;
 }
 
-/* fds of this process: *low = below 3/4 of RLIMIT_NOFILE (the program's
- * area; the shim parks its own fds above), *onfiles = any fd on the two
- * lock files (after every program fd of them is closed: a leaked private
- * description).  The shim's log fd (high, another file) counts in neither. */
-static void count_fds(int *low, int *onfiles)
-{
-    struct rlimit rl;
-    int base = 1 << 20;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        base = (int)(rl.rlim_cur - rl.rlim_cur / 4);
-    struct stat fs[M_FILES];
-    for (int f = 0; f < M_FILES; f++)
-        if (stat(paths[f], &fs[f]) < 0) memset(&fs[f], 0, sizeof fs[f]);
-    *low = *onfiles = 0;
-    char buf[4096];
-    int d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (d < 0) return;
-    for (;;) {
-        long k = syscall(SYS_getdents64, d, buf, sizeof buf);
-        if (k <= 0) break;
-        for (long off = 0; off < k;) {
-            struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e = (void *)(buf + off);
-            off += e->reclen;
-            if (e->name[0] < '0' || e->name[0] > '9') continue;
-            int fd = atoi(e->name);
-            if (fd == d) continue;
-            if (fd < base) (*low)++;
-            struct stat st;
-            if (fstat(fd, &st) == 0)
-                for (int f = 0; f < M_FILES; f++)
-                    if (st.st_dev == fs[f].st_dev && st.st_ino == fs[f].st_ino) (*onfiles)++;
-        }
-    }
-    close(d);
-}
-
 static int check_kernel(const char *when)
 {
     for (int f = 0; f < M_FILES; f++) {
@@ -619,6 +699,416 @@ static int check_kernel(const char *when)
     return 0;
 }
 
+/* ---- leaks: fds and locks ---- */
+
+#define FD_MAP 4096
+static int fd_base(void)
+{
+    struct rlimit rl;
+    int base = 1 << 20;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        base = (int)(rl.rlim_cur - rl.rlim_cur / 4);
+    return base;
+}
+
+/* The set of this process's fds below the shim's area (map[fd] = 1, fds
+ * past FD_MAP counted in *over), and how many fds (any number) refer to
+ * one of the test files. */
+static void fd_snapshot(unsigned char map[FD_MAP], int *over, int *onfiles)
+{
+    int base = fd_base();
+    struct stat fs[M_FILES + 1];
+    for (int f = 0; f <= M_FILES; f++)
+        if (stat(paths[f], &fs[f]) < 0) memset(&fs[f], 0, sizeof fs[f]);
+    memset(map, 0, FD_MAP);
+    *over = *onfiles = 0;
+    char buf[4096];
+    int d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0) return;
+    for (;;) {
+        long k = syscall(SYS_getdents64, d, buf, sizeof buf);
+        if (k <= 0) break;
+        for (long off = 0; off < k;) {
+            struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e = (void *)(buf + off);
+            off += e->reclen;
+            if (e->name[0] < '0' || e->name[0] > '9') continue;
+            int fd = atoi(e->name);
+            if (fd == d) continue;
+            if (fd < base) {
+                if (fd < FD_MAP) map[fd] = 1;
+                else (*over)++;
+            }
+            struct stat st;
+            if (fstat(fd, &st) == 0)
+                for (int f = 0; f <= M_FILES; f++)
+                    if (fs[f].st_ino && st.st_dev == fs[f].st_dev && st.st_ino == fs[f].st_ino) (*onfiles)++;
+        }
+    }
+    close(d);
+}
+
+/* Lines of /proc/locks (held locks and waiters) on the test files. */
+static int proc_locks_on_files(char *first, size_t cap)
+{
+    char want[M_FILES + 1][64], line[512];
+    for (int f = 0; f <= M_FILES; f++) {
+        struct stat st;
+        if (stat(paths[f], &st) < 0) { want[f][0] = 0; continue; }
+        snprintf(want[f], sizeof want[f], " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev), (unsigned long)st.st_ino);
+    }
+    int n = 0;
+    FILE *fp = fopen("/proc/locks", "re");
+    if (!fp) return 0;
+    while (fgets(line, sizeof line, fp))
+        for (int f = 0; f <= M_FILES; f++)
+            if (want[f][0] && strstr(line, want[f])) {
+                if (!n && first) snprintf(first, cap, "%s", line);
+                n++;
+            }
+    fclose(fp);
+    return n;
+}
+
+/* ---- the storm: threads fork/exec/spawn while others lock ----
+ *
+ * Run by a fork op with (b0 & 0x60) == 0x60; the model's state does not
+ * change (the children own nothing, rule 6; the lock threads use a third
+ * file).  STORM_LOCKERS threads lock and unlock disjoint ranges of that
+ * file through their own descriptions; STORM_SPAWNERS threads start, each
+ * STORM_ROUNDS times, this binary as a helper (--inherit-report) by
+ * fork+execve, posix_spawn, vfork+execve, or fork + open + lock + execve.
+ * The helper checks what it inherited: exactly the program's inheritable
+ * low fds (no shim fd at a low number, none lost), no LOCKSCOPE__*
+ * variable, no fd of the shim's on a test file (except the private fd of
+ * a lock it holds across exec), and that a lock taken before exec is still
+ * its own (F_GETLK through it reports nothing, rule 7); the spawner checks
+ * from outside (a raw F_GETLK: a classic owner of this process) that the
+ * lock is held while the helper lives and gone once it unlocked. */
+#define STORM_LOCKERS 2
+#define STORM_SPAWNERS 3
+#define STORM_ROUNDS 3
+#define RANGE_LOCKER(t) (100 + 8 * (t))
+#define RANGE_HELPER(t) (200 + 8 * (t))
+
+static const char *self_exe;
+static cpu_set_t all_cpus;        /* the storm's threads run on every CPU the driver had */
+static int all_cpus_known;
+static char storm_expect[1024];   /* inheritable low fds >= 3, comma separated */
+static long storms, storm_ops, storm_spawns;
+
+struct storm_thr {
+    int t, fd, rounds;
+    unsigned seed;
+    volatile int *stop;
+    char err[512];
+    long ops;
+};
+
+static int raw_getlk(int fd, int start, int len, struct flock *fl)
+{
+    memset(fl, 0, sizeof *fl);
+    fl->l_type = F_WRLCK;
+    fl->l_whence = SEEK_SET;
+    fl->l_start = start;
+    fl->l_len = len;
+    return (int)syscall(SYS_fcntl, fd, F_GETLK, fl);
+}
+
+static void *storm_locker(void *arg)
+{
+    struct storm_thr *a = arg;
+    int start = RANGE_LOCKER(a->t);
+    while (!*a->stop || a->ops < 4) {
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = (a->ops & 2) ? F_RDLCK : F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = start;
+        fl.l_len = 4;
+        if (fcntl(a->fd, (a->ops & 1) ? F_SETLKW : F_SETLK, &fl) < 0) {
+            snprintf(a->err, sizeof a->err, "locker %d: lock of its own range failed: %s", a->t, strerror(errno));
+            return NULL;
+        }
+        fl.l_type = F_WRLCK;
+        if (fcntl(a->fd, F_GETLK, &fl) < 0 || fl.l_type != F_UNLCK) {
+            snprintf(a->err, sizeof a->err, "locker %d: F_GETLK sees a conflict on its own range (type %d pid %d)",
+                     a->t, fl.l_type, (int)fl.l_pid);
+            return NULL;
+        }
+        fl.l_type = F_UNLCK;
+        if (fcntl(a->fd, F_SETLK, &fl) < 0) {
+            snprintf(a->err, sizeof a->err, "locker %d: unlock failed: %s", a->t, strerror(errno));
+            return NULL;
+        }
+        a->ops += 3;
+    }
+    return NULL;
+}
+
+static int spawn_one(struct storm_thr *a, int how)
+{
+    int rep[2], gate[2];
+    if (pipe2(rep, O_CLOEXEC) < 0) { snprintf(a->err, sizeof a->err, "pipe: %s", strerror(errno)); return -1; }
+    if (pipe2(gate, O_CLOEXEC) < 0) { close(rep[0]); close(rep[1]); snprintf(a->err, sizeof a->err, "pipe: %s", strerror(errno)); return -1; }
+    int rf = 300 + 2 * a->t, gf = rf + 1;
+    char srf[16], sgf[16], slock[16], sstart[16];
+    snprintf(srf, sizeof srf, "%d", rf);
+    snprintf(sgf, sizeof sgf, "%d", gf);
+    snprintf(sstart, sizeof sstart, "%d", RANGE_HELPER(a->t));
+    snprintf(slock, sizeof slock, "-1");
+    char *argv[] = { (char *)self_exe, (char *)"--inherit-report", srf, sgf, storm_expect, slock, sstart,
+                     paths[0], paths[1], paths[M_FILES], NULL };
+    pid_t pid = -1;
+    if (how == 1) {
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, rep[1], rf);
+        posix_spawn_file_actions_adddup2(&fa, gate[0], gf);
+        int e = posix_spawn(&pid, self_exe, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (e) { pid = -1; errno = e; }
+    } else if (how == 2) {
+        pid = vfork();
+        if (pid == 0) {
+            if (dup2(rep[1], rf) < 0 || dup2(gate[0], gf) < 0) _exit(126);
+            execve(self_exe, argv, environ);
+            _exit(127);
+        }
+    } else {
+        pid = fork();
+        if (pid == 0) {
+            if (how == 3) {
+                /* lock, then exec: the lock must survive (rule 7) */
+                int fd = open(paths[M_FILES], O_RDWR);
+                struct flock fl;
+                memset(&fl, 0, sizeof fl);
+                fl.l_type = F_WRLCK;
+                fl.l_whence = SEEK_SET;
+                fl.l_start = RANGE_HELPER(a->t);
+                fl.l_len = 2;
+                if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0) _exit(125);
+                char *p = slock;
+                int v = fd, n = 0;
+                char tmp[16];
+                do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+                while (n) *p++ = tmp[--n];
+                *p = 0;
+            }
+            if (dup2(rep[1], rf) < 0 || dup2(gate[0], gf) < 0) _exit(126);
+            execve(self_exe, argv, environ);
+            _exit(127);
+        }
+    }
+    close(rep[1]);
+    close(gate[0]);
+    if (pid < 0) {
+        close(rep[0]); close(gate[1]);
+        snprintf(a->err, sizeof a->err, "spawner %d: start (how %d) failed: %s", a->t, how, strerror(errno));
+        return -1;
+    }
+    char out[512];
+    size_t n = 0;
+    int bad = 0;
+    /* the helper's verdict: one line ending in '\n' */
+    while (n < sizeof out - 1) {
+        ssize_t k = read(rep[0], out + n, 1);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        if (out[n++] == '\n') break;
+    }
+    out[n] = 0;
+    if (strncmp(out, "ok", 2)) {
+        snprintf(a->err, sizeof a->err, "spawner %d (%s): the helper says: %.400s", a->t,
+                 how == 0 ? "fork+execve" : how == 1 ? "posix_spawn" : how == 2 ? "vfork+execve" : "fork+lock+execve",
+                 n ? out : "(nothing)");
+        bad = 1;
+    }
+    if (!bad && how == 3) {
+        /* Natively the exec closes the child's close-on-exec copies of the
+         * storm's fds of that file (sfd[]), and any close drops the
+         * process's locks on the file; under the shim the lock belongs to
+         * its description and survives (rules 1 and 7). */
+        struct flock fl;
+        int want = sem == M_NATIVE ? F_UNLCK : F_WRLCK;
+        if (raw_getlk(a->fd, RANGE_HELPER(a->t), 2, &fl) < 0 || fl.l_type != want) {
+            snprintf(a->err, sizeof a->err, "spawner %d: the lock its child took before exec is %s after exec (%s)", a->t,
+                     fl.l_type == F_UNLCK ? "not held" : "held", sem == M_NATIVE ? "natively the exec's close of a close-on-exec fd drops it" : "rule 7");
+            bad = 1;
+        }
+        char c = 'u';
+        if (write_full(gate[1], &c, 1) < 0 || read_full(rep[0], &c, 1) < 0) {
+            if (!bad) snprintf(a->err, sizeof a->err, "spawner %d: the helper died before unlocking", a->t);
+            bad = 1;
+        } else if (!bad && (raw_getlk(a->fd, RANGE_HELPER(a->t), 2, &fl) < 0 || fl.l_type != F_UNLCK)) {
+            snprintf(a->err, sizeof a->err, "spawner %d: the helper's unlock after exec left its lock held", a->t);
+            bad = 1;
+        }
+    }
+    close(gate[1]);
+    close(rep[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (!bad && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        snprintf(a->err, sizeof a->err, "spawner %d: the helper (how %d) ended with status 0x%x", a->t, how, st);
+        bad = 1;
+    }
+    storm_spawns++;
+    return bad ? -1 : 0;
+}
+
+static void *storm_spawner(void *arg)
+{
+    struct storm_thr *a = arg;
+    for (int i = 0; i < a->rounds; i++) {
+        a->seed = a->seed * 1103515245u + 12345u;
+        if (spawn_one(a, (int)((a->seed >> 16) % 4)) < 0) return NULL;
+        a->ops++;
+    }
+    return NULL;
+}
+
+static int storm(void)
+{
+    storms++;
+    unsigned char map[FD_MAP];
+    int over, onf;
+    /* what the program opened and lets be inherited */
+    int lfd[STORM_LOCKERS], sfd[STORM_SPAWNERS];
+    for (int t = 0; t < STORM_LOCKERS; t++) lfd[t] = open(paths[M_FILES], O_RDWR);
+    for (int t = 0; t < STORM_SPAWNERS; t++) sfd[t] = open(paths[M_FILES], O_RDONLY | O_CLOEXEC);
+    fd_snapshot(map, &over, &onf);
+    size_t k = 0;
+    storm_expect[0] = 0;
+    for (int fd = 3; fd < FD_MAP; fd++) {
+        if (!map[fd]) continue;
+        int fl = fcntl(fd, F_GETFD);
+        if (fl < 0 || (fl & FD_CLOEXEC)) continue;
+        k += (size_t)snprintf(storm_expect + k, sizeof storm_expect - k, "%s%d", k ? "," : "", fd);
+        if (k >= sizeof storm_expect - 16) break;
+    }
+    if (!k) snprintf(storm_expect, sizeof storm_expect, "-");
+    volatile int stop = 0;
+    struct storm_thr lt[STORM_LOCKERS], st[STORM_SPAWNERS];
+    pthread_t lth[STORM_LOCKERS], sth[STORM_SPAWNERS];
+    int bad = 0;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (all_cpus_known) pthread_attr_setaffinity_np(&attr, sizeof all_cpus, &all_cpus);
+    for (int t = 0; t < STORM_LOCKERS; t++) {
+        memset(&lt[t], 0, sizeof lt[t]);
+        lt[t].t = t; lt[t].fd = lfd[t]; lt[t].stop = &stop;
+        if (lfd[t] < 0 || pthread_create(&lth[t], &attr, storm_locker, &lt[t]) != 0) { lfd[t] = -2; bad = 1; }
+    }
+    for (int t = 0; t < STORM_SPAWNERS; t++) {
+        memset(&st[t], 0, sizeof st[t]);
+        st[t].t = t; st[t].fd = sfd[t]; st[t].rounds = STORM_ROUNDS; st[t].stop = &stop;
+        st[t].seed = (unsigned)(storms * 7 + (unsigned)t * 131);
+        if (sfd[t] < 0 || pthread_create(&sth[t], &attr, storm_spawner, &st[t]) != 0) { sfd[t] = -2; bad = 1; }
+    }
+    pthread_attr_destroy(&attr);
+    for (int t = 0; t < STORM_SPAWNERS; t++)
+        if (sfd[t] != -2) pthread_join(sth[t], NULL);
+    stop = 1;
+    for (int t = 0; t < STORM_LOCKERS; t++)
+        if (lfd[t] != -2) pthread_join(lth[t], NULL);
+    if (bad) mismatch("storm: could not start its threads");
+    for (int t = 0; t < STORM_LOCKERS && !failed; t++)
+        if (lt[t].err[0]) mismatch("storm: %s", lt[t].err);
+    for (int t = 0; t < STORM_SPAWNERS && !failed; t++)
+        if (st[t].err[0]) mismatch("storm: %s", st[t].err);
+    for (int t = 0; t < STORM_LOCKERS; t++) { storm_ops += lt[t].ops; if (lfd[t] >= 0) close(lfd[t]); }
+    for (int t = 0; t < STORM_SPAWNERS; t++) { storm_ops += st[t].ops; if (sfd[t] >= 0) close(sfd[t]); }
+    tr("     (storm: %ld spawns so far)\n", storm_spawns);
+    if (failed) return -1;
+    /* the storm's file: every fd of it closed, every child gone: no lock */
+    char line[512];
+    struct stat s2;
+    if (stat(paths[M_FILES], &s2) == 0) {
+        char want[64], l2[512];
+        snprintf(want, sizeof want, " %02x:%02x:%lu ", major(s2.st_dev), minor(s2.st_dev), (unsigned long)s2.st_ino);
+        FILE *fp = fopen("/proc/locks", "re");
+        line[0] = 0;
+        while (fp && fgets(l2, sizeof l2, fp))
+            if (strstr(l2, want)) { snprintf(line, sizeof line, "%s", l2); break; }
+        if (fp) fclose(fp);
+        if (line[0]) { mismatch("storm: a lock is left on its file after every fd was closed: %s", line); return -1; }
+    }
+    return 0;
+}
+
+/* The helper the storm execs (this binary, recognised in a constructor):
+ *   --inherit-report RF GF EXPECTED LOCKFD START F0 F1 F2 */
+static int inherit_report(char **argv)
+{
+    int rf = atoi(argv[2]), gf = atoi(argv[3]), lockfd = atoi(argv[5]), start = atoi(argv[6]);
+    char msg[512] = "";
+    unsigned char want[FD_MAP];
+    memset(want, 0, sizeof want);
+    want[rf] = want[gf] = 1;
+    if (lockfd >= 0 && lockfd < FD_MAP) want[lockfd] = 1;
+    for (char *p = argv[4]; *p && *p != '-';) {
+        int fd = (int)strtol(p, &p, 10);
+        if (fd >= 0 && fd < FD_MAP) want[fd] = 1;
+        if (*p == ',') p++;
+        else break;
+    }
+    for (int f = 0; f <= M_FILES; f++) snprintf(paths[f], sizeof paths[f], "%s", argv[7 + f]);
+    unsigned char map[FD_MAP];
+    int over, onf;
+    fd_snapshot(map, &over, &onf);
+    for (int fd = 3; fd < FD_MAP && !msg[0]; fd++)
+        if (map[fd] != want[fd])
+            snprintf(msg, sizeof msg, "low fd %d %s", fd, map[fd] ? "is open but the program did not pass it (a shim fd at a low number?)"
+                                                               : "was passed by the program but is not open");
+    if (!msg[0] && over) snprintf(msg, sizeof msg, "%d low fds past %d", over, FD_MAP);
+    for (char **e = environ; *e && !msg[0]; e++)
+        if (!strncmp(*e, "LOCKSCOPE__", 11)) snprintf(msg, sizeof msg, "the variable %.60s is still set", *e);
+    /* fds on the test files: the program's (want) plus, with a lock held
+     * across exec, at most one private fd of the shim's */
+    int progfds = 0;
+    for (int fd = 3; fd < FD_MAP; fd++) {
+        if (!want[fd] || fd == rf || fd == gf) continue;
+        struct stat st;
+        int isf = 0;
+        if (fstat(fd, &st) == 0)
+            for (int f = 0; f <= M_FILES; f++) {
+                struct stat fs;
+                if (stat(paths[f], &fs) == 0 && fs.st_dev == st.st_dev && fs.st_ino == st.st_ino) isf = 1;
+            }
+        progfds += isf;
+    }
+    if (!msg[0] && onf > progfds + (lockfd >= 0))
+        snprintf(msg, sizeof msg, "%d fds on the test files, the program passed %d%s", onf, progfds,
+                 lockfd >= 0 ? " (+1 private fd allowed for the lock held across exec)" : "");
+    if (!msg[0] && lockfd >= 0) {
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = start;
+        fl.l_len = 2;
+        if (fcntl(lockfd, F_GETLK, &fl) < 0 || fl.l_type != F_UNLCK)
+            snprintf(msg, sizeof msg, "F_GETLK through the fd it locked before exec reports a conflict (type %d pid %d; own pid %d): the lock is not known as its own (rule 7)",
+                     fl.l_type, (int)fl.l_pid, (int)getpid());
+    }
+    char out[600];
+    int n = snprintf(out, sizeof out, "%s\n", msg[0] ? msg : "ok");
+    if (write_full(rf, out, (size_t)n) < 0) return 1;
+    char c;
+    if (lockfd >= 0 && read_full(gf, &c, 1) == 0) {
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_UNLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = start;
+        fl.l_len = 2;
+        fcntl(lockfd, F_SETLK, &fl);
+        write_full(rf, "u", 1);
+    }
+    while (read(gf, &c, 1) > 0) {}
+    return 0;
+}
+
 static pid_t pid_of(int p) { return p ? child_pid : getpid(); }
 
 static int run_input(const uint8_t *data, size_t size)
@@ -628,8 +1118,9 @@ static int run_input(const uint8_t *data, size_t size)
     trace[0] = 0;
     m_init(&M, sem);
     for (int i = 0; i < M_FDS; i++) realfd[i] = -1;
-    int low_before, on_before;
-    count_fds(&low_before, &on_before);
+    static unsigned char fds_before[FD_MAP], fds_after[FD_MAP];
+    int over_before, on_before;
+    fd_snapshot(fds_before, &over_before, &on_before);
     size_t nops = (size_t)(size + OPB - 1) / OPB;
     if (nops > 512) nops = 512;
     for (size_t i = 0; i < nops && !failed; i++) {
@@ -646,9 +1137,14 @@ static int run_input(const uint8_t *data, size_t size)
         if (o.kind == K_FORK) {
             describe_op(&o, desc, sizeof desc);
             tr("%3zu %s\n", i, desc);
+            if (o.storm) {
+                if (storm() < 0) break;
+                if (check_kernel("after the storm") < 0) break;
+                continue;
+            }
             end_child();
             m_exit_child(&M);
-            start_child();
+            start_child(o.clone);
             m_fork(&M);
             continue;
         }
@@ -757,6 +1253,8 @@ static int run_input(const uint8_t *data, size_t size)
                     mismatch("F_GETLK answer has l_whence %d", r.fl.l_whence);
                 else if (r.fl.l_pid <= 0)
                     mismatch("F_GETLK reports l_pid %d (rule 5: never -1 or 0)", (int)r.fl.l_pid);
+                else if (hp < 0 && getlk_no_holder_ok && r.fl.l_pid == 2147483647)
+                    ;   /* FSM_GETLK_NO_HOLDER_OK=1: tests/stress/README bug 14 */
                 else if (hp < 0)
                     mismatch("F_GETLK names pid %d, which is neither this process (%d) nor the child (%d)",
                              (int)r.fl.l_pid, (int)getpid(), (int)child_pid);
@@ -777,8 +1275,13 @@ static int run_input(const uint8_t *data, size_t size)
             if (check_kernel("after the last operation") < 0) break;
     }
     /* tear down: close everything, the child exits; nothing may be left */
-    end_child();
+    int child_alive = child_pid > 0;
+    int child_onf = end_child_check(1);
     m_exit_child(&M);
+    if (!failed && child_alive && child_onf != 0)
+        mismatch(child_onf < 0 ? "the child died before its final check"
+                               : "the child, after closing every slot, still has %d fd(s) on the test files (a private description left open)",
+                 child_onf);
     for (int i = 0; i < M_FDS; i++) {
         if (realfd[i] >= 0) {
             close(realfd[i]);
@@ -791,14 +1294,22 @@ static int run_input(const uint8_t *data, size_t size)
         check_kernel("after every fd was closed and the child exited (a lock was left behind)");
     }
     if (!failed) {
-        int low_after, on_after;
-        count_fds(&low_after, &on_after);
-        if (low_after != low_before)
-            mismatch("this process had %d low fds before the input and %d after closing all of them",
-                     low_before, low_after);
-        else if (on_after != 0)
+        /* the low fds are exactly those before the input; no fd (low or
+         * the shim's high ones) on a test file; no lock or waiter left */
+        int over_after, on_after;
+        fd_snapshot(fds_after, &over_after, &on_after);
+        for (int fd = 0; fd < FD_MAP && !failed; fd++)
+            if (fds_before[fd] != fds_after[fd])
+                mismatch("fd %d was %s before the input and is %s after closing every fd it opened (a leaked descriptor)",
+                         fd, fds_before[fd] ? "open" : "not open", fds_after[fd] ? "open" : "not open");
+        if (!failed && over_after != over_before)
+            mismatch("%d low fds past %d before the input, %d after", over_before, FD_MAP, over_after);
+        else if (!failed && on_after != 0)
             mismatch("after every fd of the lock files was closed, %d fd(s) of this process still refer to them "
                      "(a private description left open)", on_after);
+        char line[512];
+        if (!failed && proc_locks_on_files(line, sizeof line))
+            mismatch("after every fd was closed and the child exited, /proc/locks still lists: %s", line);
     }
     return failed;
 }
@@ -810,7 +1321,8 @@ static void setup(const char *self)
     const char *tmp = getenv("TMPDIR");
     snprintf(workdir, sizeof workdir, "%s/lockscope-fsm.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(workdir)) die("mkdtemp");
-    for (int f = 0; f < M_FILES; f++) {
+    self_exe = self;
+    for (int f = 0; f <= M_FILES; f++) {
         snprintf(paths[f], sizeof paths[f], "%s/f%d", workdir, f);
         int fd = open(paths[f], O_RDWR | O_CREAT | O_TRUNC, 0644);
         if (fd < 0) die("create");
@@ -842,6 +1354,8 @@ static void setup(const char *self)
     if (!(ac && *ac == '1')) {
         cpu_set_t set;
         if (sched_getaffinity(0, sizeof set, &set) == 0) {
+            all_cpus = set;
+            all_cpus_known = 1;
             int first = -1;
             for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
                 if (CPU_ISSET(c, &set)) first = c;
@@ -854,6 +1368,10 @@ static void setup(const char *self)
     }
     const char *sf = getenv("FSM_SYNC_FORK");
     sync_fork = sf && *sf == '1';
+    const char *ct = getenv("FSM_CLONE_NO_TOUCH");
+    clone_no_touch = ct && *ct == '1';
+    const char *nh = getenv("FSM_GETLK_NO_HOLDER_OK");
+    getlk_no_holder_ok = nh && *nh == '1';
     const char *ga = getenv("FSM_GETLK_ANY_HOLDER");
     getlk_any_holder = ga && *ga == '1';
     start_probe(self);
@@ -865,7 +1383,7 @@ static void cleanup(void)
     if (probe_in >= 0) { close(probe_in); probe_in = -1; }
     if (probe_out >= 0) { close(probe_out); probe_out = -1; }
     if (probe_pid > 0) { int st; waitpid(probe_pid, &st, 0); probe_pid = -1; }
-    for (int f = 0; f < M_FILES; f++) unlink(paths[f]);
+    for (int f = 0; f <= M_FILES; f++) unlink(paths[f]);
     rmdir(workdir);
 }
 
@@ -886,6 +1404,21 @@ static uint64_t rnd(uint64_t *s)
     x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
     *s = x;
     return x * 2685821657736338717ULL;
+}
+
+/* Of the generated forks, the percentage that are storms instead
+ * (FSM_STORM_PCT, default 3: a storm execs 9 helpers, ~100 times the cost
+ * of an operation). */
+static unsigned storm_pct(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("FSM_STORM_PCT");
+        v = e && *e ? atoi(e) : 3;
+        if (v < 0) v = 0;
+        if (v > 100) v = 100;
+    }
+    return (unsigned)v;
 }
 
 /* A generated input: mostly lock traffic on few slots, some opens/closes,
@@ -915,6 +1448,11 @@ static size_t gen_input(uint64_t seed, uint8_t *buf, size_t maxops)
         b[2] = (uint8_t)rnd(&s);
         b[3] = (uint8_t)rnd(&s);
         if (kind == 0 && rnd(&s) % 2) b[3] = (uint8_t)((b[3] & ~3) | 2);            /* O_RDWR often */
+        if (kind == 13) {
+            unsigned h = (unsigned)(rnd(&s) % 100);
+            b[1] = (uint8_t)((b[1] & 0x3f) | (h < 50 ? 0 : h < 75 ? 0x80 : 0xc0));   /* fork, raw clone, glibc clone */
+            if (h < storm_pct()) b[0] |= 0x60;                                       /* a storm */
+        }
         if (kind == 6 && (b[2] ^ b[3]) % 4 == 0)
             b[0] |= 0x60;   /* a wait (if it would) left by siglongjmp; the stream is unchanged */
         else if (kind == 6 && (b[2] ^ b[3]) % 4 == 1)
@@ -946,7 +1484,7 @@ static void on_alarm(int sig)
     if (write(2, trace, trace_n)) {}
     if (child_pid > 0) kill(child_pid, SIGKILL);
     if (probe_pid > 0) kill(probe_pid, SIGKILL);
-    for (int f = 0; f < M_FILES; f++) unlink(paths[f]);
+    for (int f = 0; f <= M_FILES; f++) unlink(paths[f]);
     rmdir(workdir);
     _exit(1);
 }
@@ -959,6 +1497,8 @@ __attribute__((constructor)) static void probe_server_early(int argc, char **arg
     (void)envp;
     if (argc >= 4 && argv && !strcmp(argv[1], "--probe-server"))
         _exit(probe_server(argv[2], argv[3]));
+    if (argc >= 10 && argv && !strcmp(argv[1], "--inherit-report"))
+        _exit(inherit_report(argv));
 }
 
 /* ---- libFuzzer entry points ---- */
@@ -1026,7 +1566,7 @@ __attribute__((weak)) int main(int argc, char **argv)
         return 0;
     }
     if (argc < 2) {
-        fprintf(stderr, "usage: fuzz_shim_model FILE... | --random SEED N [MAXOPS] | --gen DIR SEED N\n");
+        fprintf(stderr, "usage: fuzz_shim_model FILE... | --random SEED N [MAXOPS] | --ops SEED MINOPS [MAXOPS] | --gen DIR SEED N\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1035,18 +1575,22 @@ __attribute__((weak)) int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int bad = 0;
     long ops = 0, inputs = 0;
-    if (!strcmp(argv[1], "--random") && argc >= 4) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int by_ops = !strcmp(argv[1], "--ops");
+    if ((by_ops || !strcmp(argv[1], "--random")) && argc >= 4) {
         uint64_t seed = strtoull(argv[2], NULL, 0);
-        int n = atoi(argv[3]);
+        long n = by_ops ? 1L << 40 : atol(argv[3]);
+        long min_ops = by_ops ? atol(argv[3]) : 0;
         size_t maxops = argc > 4 ? (size_t)atoi(argv[4]) : 120;
         if (maxops < 9) maxops = 9;
         if (maxops > 512) maxops = 512;
-        for (int i = 0; i < n && !bad; i++) {
+        for (long i = 0; i < n && !bad && (!by_ops || ops < min_ops); i++) {
             uint8_t buf[512 * OPB];
             size_t len = gen_input(seed + (uint64_t)i, buf, maxops);
-            alarm(20);
+            alarm(120);   /* a hang guard only */
             if (run_input(buf, len)) {
-                fprintf(stderr, "fuzz_shim_model: input --random %llu (seed %llu + %d) failed\n",
+                fprintf(stderr, "fuzz_shim_model: input --random %llu (seed %llu + %ld) failed\n",
                         (unsigned long long)(seed + (uint64_t)i), (unsigned long long)seed, i);
                 save_failure(buf, len);
                 bad = 1;
@@ -1061,7 +1605,7 @@ __attribute__((weak)) int main(int argc, char **argv)
             static uint8_t buf[1 << 16];
             size_t len = fread(buf, 1, sizeof buf, f);
             fclose(f);
-            alarm(20);
+            alarm(120);   /* a hang guard only */
             if (run_input(buf, len)) {
                 fprintf(stderr, "fuzz_shim_model: input %s failed\n", argv[i]);
                 bad = 1;
@@ -1071,8 +1615,13 @@ __attribute__((weak)) int main(int argc, char **argv)
         }
     }
     alarm(0);
-    printf("fuzz_shim_model: %ld inputs, %ld operations, semantics %s: %s (%ld waits left by siglongjmp, %ld closed)\n",
-           inputs, ops, sem_name, bad ? "MISMATCH" : "all as the model predicts", interrupted_waits, closed_waits);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("fuzz_shim_model: %ld inputs, %ld operations, semantics %s: %s (%ld waits left by siglongjmp, %ld closed; "
+           "%ld raw clones, %ld glibc clones; %ld storms: %ld helpers execed/spawned, %ld thread operations; "
+           "%.1f s, %.0f ops/s)\n",
+           inputs, ops, sem_name, bad ? "MISMATCH" : "all as the model predicts", interrupted_waits, closed_waits,
+           clones_raw, clones_glibc, storms, storm_spawns, storm_ops, secs, secs > 0 ? (double)ops / secs : 0.0);
     cleanup();
     return bad;
 }
