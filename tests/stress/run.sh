@@ -52,6 +52,11 @@ if ! cc -O2 -g -std=gnu11 -Wall -Wextra "$here/stress_regspace.c" -o "$bin/stres
     notok "build stress_regspace (see $bin/stress_regspace.build.log)"
     built=0
 fi
+if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_walkjump.c" "$here/../../shim/registry.c" \
+        -o "$bin/stress_walkjump" 2>"$bin/stress_walkjump.build.log"; then
+    notok "build stress_walkjump (see $bin/stress_walkjump.build.log)"
+    built=0
+fi
 if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_registry.c" "$here/../../shim/registry.c" \
         -o "$bin/stress_registry" 2>"$bin/stress_registry.build.log"; then
     notok "build stress_registry (see $bin/stress_registry.build.log)"
@@ -224,6 +229,18 @@ if [ $can_unshare = 1 ] && unshare -m -p -f --mount-proc true 2>/dev/null; then
     done
 else
     skipped "registry file system full" "needs root and unshare -m -p for a private /dev/shm and registry"
+fi
+
+# the registry's walk lock: never left held by a live process (a longjmp out
+# of F_SETLKW, a stopped walker), in a pid namespace of its own
+if [ $can_unshare = 1 ] && unshare -m -p -f --mount-proc true 2>/dev/null; then
+    mkdir -p "$tmp/regwalk"
+    out=$tmp/regwalk.out
+    timeout -k 5 60 unshare -m -p -f --mount-proc sh "$here/registry-walk.sh" "$bin" "$lib" "$tmp/regwalk" \
+        >"$out" 2>"$out.err" </dev/null
+    collect "registry walk lock" $? "$out" 60
+else
+    skipped "registry walk lock" "needs root and unshare -m -p for a registry of its own"
 fi
 
 # ---- 3. hostile input ------------------------------------------------------------
