@@ -31,8 +31,10 @@
  *
  * WAITERS.  A wait slot in the registry says "thread TID of process PID
  * (start time S) waits for (dev, ino, [start,end], type)".  ls_xwait_begin
- * takes the registry's walk lock (a robust process-shared mutex: taken over
- * from a dead owner, a live one is waited for), drops slots of dead threads
+ * blocks every signal, takes the registry's walk lock (a robust
+ * process-shared mutex: taken over from a dead owner, a live one is waited
+ * for at most 1 s, then this wait goes without detection: a stopped walker
+ * must not stop every process of the user), drops slots of dead threads
  * and reused pids, walks the wait-for graph through processes that have
  * slots, and either refuses with EDEADLK (publishing nothing) or publishes
  * its slot, then unlocks.  Because check and publish are one critical
@@ -43,9 +45,9 @@
  * has none).
  *
  * Everything here is async-signal-safe except the walk lock (a pthread
- * mutex; re-entry from a handler of the owning thread is refused, not
- * deadlocked): no malloc, no stdio; raw syscalls, fixed buffers on the
- * stack, atomics.
+ * mutex, held with every signal blocked, so no handler runs inside; a
+ * synchronous fault's re-entry is refused, not deadlocked): no malloc, no
+ * stdio; raw syscalls, fixed buffers on the stack, atomics.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -846,15 +848,27 @@ static int tid_dead(pid_t pid, pid_t tid)
 
 /* 0: locked; -1: this thread already holds it (re-entered from a signal
  * handler) or it cannot be had - go without detection.  The lock is a
- * robust mutex: when its owner dies the next taker gets it (EOWNERDEAD);
- * a live owner, however slow, is waited for. */
+ * robust mutex: when its owner dies the next taker gets it (EOWNERDEAD).  A
+ * live owner is waited for up to REG_LOCK_WAIT_S: one that is stopped
+ * (SIGSTOP, a debugger) or wedged must not stop every other process of the
+ * user; past the bound this wait goes without cross-process detection.
+ * The caller blocks all signals first (ls_xwait_begin): no handler can
+ * longjmp out of the critical section and leave the lock held by a live
+ * thread. */
+#define REG_LOCK_WAIT_S 1
 static int reg_lock(struct ls_reg_hdr *h)
 {
-    int r = pthread_mutex_lock(&h->walk_mu);
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += REG_LOCK_WAIT_S;
+    int r = pthread_mutex_clocklock(&h->walk_mu, CLOCK_MONOTONIC, &dl);
     if (r == EOWNERDEAD) {
         pthread_mutex_consistent(&h->walk_mu);
         return 0;
     }
+    if (r == ETIMEDOUT && ls_registry_debug)
+        ls_registry_debug("lockscope: registry walk lock held by a live process for over 1 s "
+                          "(stopped?): this wait goes without cross-process deadlock detection", "");
     return r == 0 ? 0 : -1;
 }
 
@@ -1021,8 +1035,16 @@ int ls_xwait_begin(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
         goto done;
     pid_t self = my_pid(), tid = my_tid();
     uint64_t st = ls_reg_self_start();
-    if (reg_lock(h) < 0)
+    /* No signal from here to reg_unlock: a handler that longjmps (the
+     * classic alarm() lock timeout) would leave the walk lock held by a
+     * live thread, and every process of the user waiting on it. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (reg_lock(h) < 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         goto done;
+    }
     int nw = reg_sweep(h, self, wp, WALK_PIDS);
     if (nw > 0) {
         struct want w;
@@ -1052,6 +1074,7 @@ int ls_xwait_begin(dev_t dev, ino_t ino, int64_t start, int64_t end, int type,
         }
     }
     reg_unlock(h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 done:
     errno = saved;
     return rc;

@@ -209,6 +209,30 @@ static int hdr_valid(const struct ls_reg_hdr *h, uint64_t size)
 
 static uint64_t total_size(void) { return region_off() + (uint64_t)LS_REG_REGIONS * LS_REG_REGION_SIZE; }
 
+/* Allocate [off, off+len) of the file (tmpfs: a store into a page it cannot
+ * back is a SIGBUS, a read of a hole in a shared mapping too).  0 when
+ * allocated or the file system cannot say (no fallocate: as before), -errno
+ * (ENOSPC, EDQUOT...) when it has no room. */
+static int file_alloc(int fd, uint64_t off, uint64_t len)
+{
+    for (;;) {
+        long r = syscall(SYS_fallocate, fd, 0, (off_t)off, (off_t)len);
+        if (r == 0)
+            return 0;
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e == EOPNOTSUPP || e == ENOSYS)
+            return 0;
+        return -e;
+    }
+}
+
+/* The file the last map_fd mapped (ls_reg_map keeps its path too): what
+ * region_alloc falls back to when the kernel has no MADV_POPULATE_WRITE. */
+static uint64_t mapped_dev, mapped_ino;
+static char map_path[1100];
+
 /* Map an existing file (fd): checked owner, mode, size, header.  *bad: the
  * file itself is unusable (not a passing failure such as ENOMEM). */
 static struct ls_reg_hdr *map_fd(int fd, int writable, int *bad)
@@ -222,9 +246,17 @@ static struct ls_reg_hdr *map_fd(int fd, int writable, int *bad)
         *bad = 1;
         return NULL;
     }
+    /* header and wait slots: every process writes them (made by the
+     * creator; again here for a file an older shim left sparse) */
+    if (writable && file_alloc(fd, 0, region_off()) < 0) {
+        dbg("lockscope: no room for the registry (file system full), location skipped", "");
+        return NULL;
+    }
     void *p = mmap(NULL, total_size(), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
         return NULL;
+    mapped_dev = (uint64_t)st.st_dev;
+    mapped_ino = (uint64_t)st.st_ino;
     struct ls_reg_hdr *h = p;
     if (!hdr_valid(h, total_size())) {
         munmap(p, total_size());
@@ -246,6 +278,14 @@ static int create_file(int dfd, const char *name)
     int rc = -EIO;
     if (ftruncate(fd, (off_t)total_size()) != 0)
         goto out;
+    /* the regions stay sparse: a process allocates its own when it claims
+     * one (region_get); header and wait slots are allocated now */
+    rc = file_alloc(fd, 0, region_off());
+    if (rc < 0) {
+        dbg("lockscope: no room for the registry (file system full), location skipped", "");
+        goto out;
+    }
+    rc = -EIO;
     void *p = mmap(NULL, LS_REG_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
         goto out;
@@ -440,6 +480,8 @@ static int map_state;
 static pid_t map_opener;
 static struct ls_reg_hdr *map_hdr;
 
+static struct ls_reg_hdr *map_slow(void);
+
 struct ls_reg_hdr *ls_reg_map(void)
 {
     int st = __atomic_load_n(&map_state, __ATOMIC_ACQUIRE);
@@ -447,6 +489,18 @@ struct ls_reg_hdr *ls_reg_map(void)
         return map_hdr;
     if (st == ST_NONE)
         return NULL;
+    /* no signal while "opening": a handler that longjmps out would leave
+     * the state there for good (every other thread then goes without) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    struct ls_reg_hdr *h = map_slow();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return h;
+}
+
+static struct ls_reg_hdr *map_slow(void)
+{
     pid_t tid = (pid_t)syscall(SYS_gettid);
     for (int spins = 0;; spins++) {
         int exp = ST_UNTRIED;
@@ -469,6 +523,14 @@ struct ls_reg_hdr *ls_reg_map(void)
                     continue;
                 h = open_file(dfd, 1, 1);
                 sys_close(dfd);
+                if (h) {
+                    char name[64];
+                    file_name(name, sizeof name);
+                    map_path[0] = 0;
+                    if (cat(map_path, sizeof map_path, path) || cat(map_path, sizeof map_path, "/") ||
+                        cat(map_path, sizeof map_path, name))
+                        map_path[0] = 0;
+                }
             }
             if (!h)
                 dbg("lockscope: no usable registry location: cross-process deadlock detection and holder lookup off", "");
@@ -501,6 +563,39 @@ static unsigned hash_di(uint64_t dev, uint64_t ino)
     uint64_t x = ino * 0x9e3779b97f4a7c15ull ^ (dev + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
     x ^= x >> 31;
     return (unsigned)x & (LS_REG_ENTRIES - 1);
+}
+
+/* Allocate the pages of region i before anything touches them (a store
+ * into, or a read of, a page tmpfs cannot back is a SIGBUS).  0 or -1. */
+#define LS_MADV_POPULATE_WRITE 23
+static int region_alloc(struct ls_reg_hdr *h, unsigned i)
+{
+    uint64_t off = h->region_off + (uint64_t)i * LS_REG_REGION_SIZE;
+    uint64_t a = off & ~(uint64_t)4095, e = (off + LS_REG_REGION_SIZE + 4095) & ~(uint64_t)4095;
+    if (e > total_size())
+        e = total_size();
+    for (;;) {
+        long r = syscall(SYS_madvise, (char *)h + a, (size_t)(e - a), LS_MADV_POPULATE_WRITE);
+        if (r == 0)
+            return 0;
+        if (errno != EINTR)
+            break;
+    }
+    if (errno != EINVAL)
+        return -1;      /* EFAULT: would have been a SIGBUS; ENOMEM */
+    /* a kernel before 5.14: fallocate through the file, if it is the one mapped */
+    if (!map_path[0])
+        return -1;
+    int fd = sys_openat(AT_FDCWD, map_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int rc = -1;
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_dev == mapped_dev && (uint64_t)st.st_ino == mapped_ino &&
+        file_alloc(fd, a, e - a) == 0)
+        rc = 0;
+    sys_close(fd);
+    return rc;
 }
 
 /* The region's owner lives (its liveness mutex is held by a thread). */
@@ -536,6 +631,7 @@ static void region_init_alive(struct ls_reg_region *r)
 
 static struct ls_reg_region *my_region;
 static pid_t my_region_pid;
+static pid_t region_nospace;    /* this pid could not allocate a region's pages */
 
 void ls_reg_fork_child(void)
 {
@@ -560,7 +656,7 @@ static struct ls_reg_region *region_get(int create)
         return my_region;
     }
     my_region = NULL;
-    if (!create)
+    if (!create || region_nospace == me)
         return NULL;
     struct ls_reg_hdr *h = ls_reg_map();
     if (!h)
@@ -577,6 +673,14 @@ static struct ls_reg_region *region_get(int create)
     for (int pass = 0; pass < 2 && !mine; pass++) {
         for (unsigned i = 0; i < (pass ? LS_REG_REGIONS : hw0 < LS_REG_REGIONS ? hw0 : LS_REG_REGIONS); i++) {
             struct ls_reg_region *r = region_at(h, i);
+            /* regions below hiwater have their pages (their claimers
+             * allocated them); past it, allocate before looking */
+            if (i >= __atomic_load_n(&h->region_hiwater, __ATOMIC_ACQUIRE) && region_alloc(h, i) != 0) {
+                dbg("lockscope: no room in the registry's file system for this process's region: "
+                    "its held locks are not published (others look them up in /proc)", "");
+                region_nospace = me;
+                return NULL;
+            }
             int32_t cur = __atomic_load_n(&r->pid, __ATOMIC_ACQUIRE);
             if (pass == 0 ? cur != me
                           : cur != 0 && cur != me &&

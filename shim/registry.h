@@ -26,7 +26,13 @@
  *   struct ls_reg_hdr   at 0, LS_REG_HDR_SIZE bytes: magic "LSR2", version,
  *                       geometry, the walk lock (a process-shared ROBUST
  *                       pthread mutex: taken over only from a dead owner;
- *                       a live owner, however slow, is waited for)
+ *                       a live owner is waited for at most 1 s, and it is
+ *                       held with all signals blocked: see holder.c)
+ *
+ * The file is sparse; a page tmpfs cannot back faults with SIGBUS, so header
+ * and wait slots are allocated (fallocate) when the file is created or
+ * mapped, and a region's pages before a process looks at or claims it past
+ * region_hiwater (regions below it have their pages).
  *   wait slots          LS_REG_WAITS x struct ls_reg_wait, at wait_off:
  *                       "thread TID of process PID (start time START) waits
  *                       for dev:ino[start,end] type"; written under the walk

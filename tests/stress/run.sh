@@ -47,6 +47,16 @@ for p in $progs; do
     fi
 done
 # the registry's reader (shim/registry.c) links into stress_registry
+if ! cc -O2 -g -std=gnu11 -Wall -Wextra "$here/stress_regspace.c" -o "$bin/stress_regspace" \
+        2>"$bin/stress_regspace.build.log"; then
+    notok "build stress_regspace (see $bin/stress_regspace.build.log)"
+    built=0
+fi
+if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_walkjump.c" "$here/../../shim/registry.c" \
+        -o "$bin/stress_walkjump" 2>"$bin/stress_walkjump.build.log"; then
+    notok "build stress_walkjump (see $bin/stress_walkjump.build.log)"
+    built=0
+fi
 if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_registry.c" "$here/../../shim/registry.c" \
         -o "$bin/stress_registry" 2>"$bin/stress_registry.build.log"; then
     notok "build stress_registry (see $bin/stress_registry.build.log)"
@@ -206,6 +216,31 @@ if [ $can_unshare = 1 ]; then
     done
 else
     skipped "fault waiter registry damaged" "needs root and unshare -m for a private /dev/shm and /tmp"
+fi
+
+# the registry's file system nearly full (/dev/shm: Docker's default is 64 MiB, shared)
+if [ $can_unshare = 1 ] && unshare -m -p -f --mount-proc true 2>/dev/null; then
+    for c in full region; do
+        out=$tmp/regspace-$c.out
+        mkdir -p "$tmp/regspace-$c"
+        timeout -k 5 45 unshare -m -p -f --mount-proc sh "$here/registry-space.sh" "$c" "$bin" "$lib" "$tmp/regspace-$c" \
+            >"$out" 2>"$out.err" </dev/null
+        collect "registry file system full ($c)" $? "$out" 45
+    done
+else
+    skipped "registry file system full" "needs root and unshare -m -p for a private /dev/shm and registry"
+fi
+
+# the registry's walk lock: never left held by a live process (a longjmp out
+# of F_SETLKW, a stopped walker), in a pid namespace of its own
+if [ $can_unshare = 1 ] && unshare -m -p -f --mount-proc true 2>/dev/null; then
+    mkdir -p "$tmp/regwalk"
+    out=$tmp/regwalk.out
+    timeout -k 5 60 unshare -m -p -f --mount-proc sh "$here/registry-walk.sh" "$bin" "$lib" "$tmp/regwalk" \
+        >"$out" 2>"$out.err" </dev/null
+    collect "registry walk lock" $? "$out" 60
+else
+    skipped "registry walk lock" "needs root and unshare -m -p for a registry of its own"
 fi
 
 # ---- 3. hostile input ------------------------------------------------------------
