@@ -50,7 +50,8 @@
  * wild or read-only pointer.  The common case costs no syscall: a struct
  * on the calling thread's own stack, between our frame and the top of the
  * stack's mapping, is certainly mapped and writable.  Anything else goes
- * through process_vm_readv/writev, which answer EFAULT. */
+ * through process_vm_readv/writev, which answer EFAULT.  A struct in the
+ * program's static data (in_static_data) is read directly as well. */
 
 static LS_TLS uintptr_t tls_stack_lo, tls_stack_hi;
 
