@@ -22,10 +22,13 @@
  * In audit the native call is made and the model mirrors native
  * semantics, only to report what went wrong.
  */
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -47,7 +50,8 @@
  * wild or read-only pointer.  The common case costs no syscall: a struct
  * on the calling thread's own stack, between our frame and the top of the
  * stack's mapping, is certainly mapped and writable.  Anything else goes
- * through process_vm_readv/writev, which answer EFAULT. */
+ * through process_vm_readv/writev, which answer EFAULT.  A struct in the
+ * program's static data (in_static_data) is read directly as well. */
 
 static LS_TLS uintptr_t tls_stack_lo, tls_stack_hi;
 
@@ -67,17 +71,67 @@ static int on_own_stack(const void *p, size_t n)
     return a + n <= tls_stack_hi;
 }
 
-/* Copy between the caller's memory (`user`, read when !out, written when
- * out) and ours; -EFAULT where the kernel would say so. */
-static int copy_user(void *ours, void *user, size_t n, int out)
+/* The program's own writable data (.data and .bss of the executable, past
+ * its RELRO part): mapped for the life of the process.  Found from the
+ * auxiliary vector (no /proc, no loader lock), once; read-only use: a
+ * struct there is read directly.  Written (F_GETLK) still through
+ * process_vm_writev, so a page the program made read-only itself keeps
+ * its EFAULT. */
+#define STATIC_RANGES 4
+static struct { uintptr_t lo, hi; } static_rw[STATIC_RANGES];
+static int static_n;
+static int static_ready;        /* 0 not yet, 1 done; atomic */
+
+__attribute__((cold, noinline))
+static void static_data_init(void)
 {
-    if ((uintptr_t)user < 4096)
-        return -EFAULT;
-    if (on_own_stack(user, n)) {
-        if (out) memcpy(user, ours, n);
-        else memcpy(ours, user, n);
-        return 0;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+    size_t phn = getauxval(AT_PHNUM);
+    uintptr_t bias = 0, relro_end = 0;
+    int have_bias = 0, n = 0;
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0)
+        pg = 4096;
+    for (size_t i = 0; ph && i < phn; i++) {
+        if (ph[i].p_type == PT_PHDR) {
+            bias = (uintptr_t)ph - ph[i].p_vaddr;
+            have_bias = 1;
+        }
     }
+    for (size_t i = 0; have_bias && i < phn; i++)
+        if (ph[i].p_type == PT_GNU_RELRO)
+            relro_end = (bias + ph[i].p_vaddr + ph[i].p_memsz + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    for (size_t i = 0; have_bias && i < phn && n < STATIC_RANGES; i++) {
+        if (ph[i].p_type != PT_LOAD || (ph[i].p_flags & (PF_R | PF_W)) != (PF_R | PF_W))
+            continue;
+        uintptr_t lo = bias + ph[i].p_vaddr, hi = lo + ph[i].p_memsz;
+        if (relro_end > lo && relro_end <= hi)
+            lo = relro_end;
+        if (lo < hi) {
+            __atomic_store_n(&static_rw[n].lo, lo, __ATOMIC_RELAXED);
+            __atomic_store_n(&static_rw[n].hi, hi, __ATOMIC_RELAXED);
+            n++;
+        }
+    }
+    __atomic_store_n(&static_n, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&static_ready, 1, __ATOMIC_RELEASE);
+}
+
+static inline int in_static_data(const void *p, size_t n)
+{
+    if (LS_UNLIKELY(!__atomic_load_n(&static_ready, __ATOMIC_ACQUIRE)))
+        static_data_init();
+    uintptr_t a = (uintptr_t)p;
+    for (int i = 0; i < static_n; i++)
+        if (a >= static_rw[i].lo && a < static_rw[i].hi && static_rw[i].hi - a >= n)
+            return 1;
+    return 0;
+}
+
+/* The slow side of copy_user: through the kernel, which answers EFAULT. */
+__attribute__((cold, noinline))
+static int copy_user_slow(void *ours, void *user, size_t n, int out)
+{
     struct iovec l = { ours, n }, r = { user, n };
     ssize_t k = out ? process_vm_writev(g_ls.pid, &l, 1, &r, 1, 0)
                     : process_vm_readv(g_ls.pid, &l, 1, &r, 1, 0);
@@ -92,8 +146,26 @@ static int copy_user(void *ours, void *user, size_t n, int out)
     return -EFAULT;
 }
 
-static int copy_in(void *dst, const void *src, size_t n) { return copy_user(dst, (void *)src, n, 0); }
-static int copy_out(void *dst, const void *src, size_t n) { return copy_user((void *)src, dst, n, 1); }
+/* Copy between the caller's memory (`user`, read when !out, written when
+ * out) and ours; -EFAULT where the kernel would say so.  Inlined, so the
+ * copy of the common case is a few moves of a constant size. */
+static inline __attribute__((always_inline))
+int copy_user(void *ours, void *user, size_t n, int out)
+{
+    if ((uintptr_t)user < 4096)
+        return -EFAULT;
+    if (LS_LIKELY(on_own_stack(user, n) || (!out && in_static_data(user, n)))) {
+        if (out) memcpy(user, ours, n);
+        else memcpy(ours, user, n);
+        return 0;
+    }
+    return copy_user_slow(ours, user, n, out);
+}
+
+static inline __attribute__((always_inline))
+int copy_in(void *dst, const void *src, size_t n) { return copy_user(dst, (void *)src, n, 0); }
+static inline __attribute__((always_inline))
+int copy_out(void *dst, const void *src, size_t n) { return copy_user((void *)src, dst, n, 1); }
 
 static const char *type_name(int t)
 {
@@ -220,9 +292,14 @@ static struct ls_call *call_begin(struct ls_owner *o, struct ls_desc *d, int fd,
 
 static void call_phase(struct ls_call *c, int phase) { __atomic_store_n(&c->phase, phase, __ATOMIC_RELEASE); }
 
+/* This thread's call whose request is leaving the section (leave_live). */
+static LS_TLS struct ls_call *tls_leaving;
+
 /* Under g_mu: unlink and free; the unpin may finish the owner. */
 static void call_end(struct ls_call *c, int mine)
 {
+    if (tls_leaving == c)
+        tls_leaving = NULL;     /* a mark a handler's longjmp left behind */
     if (c->prev) c->prev->next = c->next;
     else g_calls = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -287,6 +364,19 @@ static int call_lost(const struct ls_call *c, uint64_t cookie)
     return 1;
 }
 
+/* Leaving the section with this thread's call c in flight.  ls_leave may
+ * enter again itself (the hazard log frees its written records under g_mu)
+ * from a frame close below the call's: that entry must not take the live
+ * call for left (call_left).  A handler that leaves from inside is seen
+ * from above the frame, or by a later entry once the mark is gone. */
+
+static void leave_live(struct ls_guard *g, struct ls_call *c)
+{
+    tls_leaving = c;
+    ls_leave(g);
+    tls_leaving = NULL;
+}
+
 /* The cookie lives in the frame of ls_fcntl_lock, the lock path's
  * outermost engine function, which zeroes it before it enters: a new call
  * through the same program frame wipes a left call's cookie.  A handler
@@ -300,7 +390,7 @@ static int call_left(struct ls_call *c, uintptr_t sp)
 {
     if (*c->frame != c->cookie)
         return 1;
-    if (sp + SIGFRAME_MIN <= (uintptr_t)c->frame)
+    if (sp + SIGFRAME_MIN <= (uintptr_t)c->frame || (c == tls_leaving && sp < (uintptr_t)c->frame))
         return 0;
     /* not far enough below the call's frame for a handler on top of it:
      * left, unless a handler runs on an alternate stack (then the
@@ -770,7 +860,7 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             if (!c)
                 return -ENOLCK;
             uint64_t cookie = c->cookie;
-            ls_leave(g);
+            leave_live(g, c);
             pid_t pids[8];
             int n = 0;
             /* The holder may let go between the kernel's answer and the
@@ -978,8 +1068,23 @@ static int call_fd_gone(const struct ls_call *c)
  * under g_mu that reconciles with what changed meanwhile: a grant on an fd
  * that another thread closed (or re-pointed) during the call is undone and
  * the call fails with EBADF, as fs/locks.c's fcntl_setlk does natively. */
+/* A hazard of a lock request, said from the request's own fields.  Cold:
+ * the hot path builds no struct ls_hazard. */
+struct lock_req { const char *call; void *site; int fd; short ftype; };
+
+__attribute__((cold, noinline))
+static void lock_hazard(const struct lock_req *rq, const struct ls_inode *in, int64_t s, int64_t e,
+                        const char *name, const char *action, const char *detail)
+{
+    struct ls_hazard h = { .name = name, .action = action, .detail = detail, .call = rq->call,
+                           .fd = rq->fd, .dev = in->dev, .ino = in->ino, .has_devino = 1,
+                           .type = type_name(rq->ftype), .has_range = 1, .start = s, .end = e,
+                           .site = rq->site };
+    ls_hazard(&h);
+}
+
 static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o, int fd, int cmd,
-                      short ftype, int64_t s, int64_t e, int lt, struct ls_hazard *h,
+                      short ftype, int64_t s, int64_t e, int lt, const struct lock_req *rq,
                       volatile uint64_t *frame)
 {
     struct ls_inode *in = o->inode;
@@ -1002,7 +1107,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         ls_owner_apply(o, s, e, LS_UN);
     uint64_t cookie = c->cookie;
     int priv = o->priv;
-    ls_leave(g);
+    leave_live(g, c);
     int r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
     int kerr = r < 0 ? errno : 0;
     __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
@@ -1023,10 +1128,8 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
          * threads that tried at the same time must not both go to sleep. */
         if (waits_for_self(me, in, o, s, e, lt, 0)) {
             call_end(c, 1);
-            h->name = "self-deadlock";
-            h->action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
-            h->detail = "the request waits for a lock this thread holds through another descriptor";
-            ls_hazard(h);
+            lock_hazard(rq, in, s, e, "self-deadlock", g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented",
+                        "the request waits for a lock this thread holds through another descriptor");
             ls_leave(g);
             return -EDEADLK;
         }
@@ -1034,7 +1137,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         call_phase(c, CALL_DECIDE);     /* nothing can be granted while we publish */
         dev_t dev = in->dev;
         ino_t ino = in->ino;
-        ls_leave(g);
+        leave_live(g, c);
         int slot = -1, granted = 0;
         r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
         __atomic_store_n(&c->slot, slot, __ATOMIC_RELEASE);
@@ -1055,11 +1158,9 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
             ls_reenter(g);
             if (!call_lost(c, cookie))
                 call_end(c, 1);
-            h->name = "self-deadlock";
             /* native F_SETLKW detects this cycle too: the outcome is unchanged */
-            h->action = g_ls.mode == LS_MODE_STRICT ? "refused" : "observed";
-            h->detail = "waiting would close a cycle between processes";
-            ls_hazard(h);
+            lock_hazard(rq, in, s, e, "self-deadlock", g_ls.mode == LS_MODE_STRICT ? "refused" : "observed",
+                        "waiting would close a cycle between processes");
             ls_leave(g);
             return -EDEADLK;
         }
@@ -1087,10 +1188,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
             goto lost;
         c->waiting = 0;
         if (r < 0 && kerr == EINTR) {
-            h->name = "lock-eintr";
-            h->action = "observed";
-            h->detail = "blocking lock interrupted by a signal: not held";
-            ls_hazard(h);
+            lock_hazard(rq, in, s, e, "lock-eintr", "observed", "blocking lock interrupted by a signal: not held");
         }
     }
     /* commit */
@@ -1330,11 +1428,12 @@ checked:
     }
 
     int lt = fl.l_type == F_RDLCK ? LS_RD : fl.l_type == F_WRLCK ? LS_WR : LS_UN;
-    struct ls_hazard h = { .call = call, .fd = fd, .dev = in->dev, .ino = in->ino, .has_devino = 1,
-                           .type = type_name(fl.l_type), .has_range = 1, .start = s, .end = e,
-                           .site = site, .action = "observed" };
+    struct lock_req rq = { .call = call, .site = site, .fd = fd, .ftype = fl.l_type };
     pid_t me = ls_gettid();
-    if (lt == LS_WR) {
+    /* The checks below look at the other owners of the inode: with this
+     * description the inode's only one and no SQLite owner, there are none. */
+    int alone = in->descs == d && !d->next_in_inode && !in->shared;
+    if (lt == LS_WR && !alone) {
         /* natively both threads would "hold" the exclusive lock */
         for (struct ls_desc *od = in->descs; od; od = od->next_in_inode) {
             struct ls_owner *ow = od->owner;
@@ -1345,55 +1444,43 @@ checked:
                 if (fr->end >= s && fr->type == LS_WR)
                     break;
             if (fr && fr->start <= e) {
-                h.name = "thread-double-exclusive";
-                h.action = "prevented";
-                h.detail = "natively both threads would hold this exclusive lock";
-                ls_hazard(&h);
-                h.detail = NULL;
+                lock_hazard(&rq, in, s, e, "thread-double-exclusive", "prevented",
+                            "natively both threads would hold this exclusive lock");
                 break;
             }
         }
     }
-    struct ls_owner *foreign = foreign_overlap(in, o, s, e, lt);
+    struct ls_owner *foreign = alone ? NULL : foreign_overlap(in, o, s, e, lt);
     if (foreign) {
         int strict = g_ls.mode == LS_MODE_STRICT;
-        h.name = "foreign-convert";
-        h.action = strict ? "refused" : "prevented";
-        h.detail = lt == LS_UN ? "natively this unlock would release a lock held through another descriptor"
-                               : "natively this request would convert a lock held through another descriptor";
-        ls_hazard(&h);
-        h.detail = NULL;
+        lock_hazard(&rq, in, s, e, "foreign-convert", strict ? "refused" : "prevented",
+                    lt == LS_UN ? "natively this unlock would release a lock held through another descriptor"
+                                : "natively this request would convert a lock held through another descriptor");
         if (strict) { ls_leave(&g); return -ENOLCK; }
     }
     if (o->inherited && ls_range_overlap(o->inherited, s, e) &&
         (lt == LS_UN || ls_range_conflict(o->inherited, s, e, lt))) {
-        h.name = "child-unlock-inherited"; h.action = "observed";
-        h.detail = lt == LS_UN ? "a forked child unlocks a lock its parent holds: the parent keeps it"
-                               : "a forked child converts a lock its parent holds: it conflicts instead";
-        ls_hazard(&h);
-        h.detail = NULL;
+        lock_hazard(&rq, in, s, e, "child-unlock-inherited", "observed",
+                    lt == LS_UN ? "a forked child unlocks a lock its parent holds: the parent keeps it"
+                                : "a forked child converts a lock its parent holds: it conflicts instead");
     }
     if (in->flags & LS_INODE_SQLITE) {
         /* SQLite's normal re-lock and unlock: not reported (audit_after_setlk) */
     } else if (lt == LS_UN && !ls_range_overlap(o->ranges, s, e)) {
-        h.name = "unlock-not-held"; h.action = "observed";
-        ls_hazard(&h);
+        lock_hazard(&rq, in, s, e, "unlock-not-held", "observed", NULL);
     } else if (lt != LS_UN && ls_range_covers(o->ranges, s, e, lt)) {
-        h.name = "lock-already-held"; h.action = "observed";
-        ls_hazard(&h);
+        lock_hazard(&rq, in, s, e, "lock-already-held", "observed", NULL);
     }
 
     if (cmd == F_SETLKW && lt != LS_UN) {
         if (waits_for_self(me, in, o, s, e, lt, 0)) {
-            h.name = "self-deadlock";
-            h.action = g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented";
-            h.detail = "the request waits for a lock this thread holds through another descriptor";
-            ls_hazard(&h);
+            lock_hazard(&rq, in, s, e, "self-deadlock", g_ls.mode == LS_MODE_STRICT ? "refused" : "prevented",
+                        "the request waits for a lock this thread holds through another descriptor");
             ls_leave(&g);
             return -EDEADLK;
         }
     }
-    return setlk_call(&g, d, o, fd, cmd, fl.l_type, s, e, lt, &h, frame);
+    return setlk_call(&g, d, o, fd, cmd, fl.l_type, s, e, lt, &rq, frame);
 }
 
 /* The OFD locks held through a description, as the kernel lists them in

@@ -222,6 +222,41 @@ int ls_flock_fcntl_shared(int fd)
     return nfs;
 }
 
+/* Files known not to be on NFS, so a flock pays its fstatfs once per file,
+ * not per call: a small direct-mapped cache of (dev, ino) hashes, read and
+ * written without g_mu (one atomic word each; a collision of two 64-bit
+ * hashes, or an evicted entry, costs only one more fstatfs). */
+#define LOCAL_FS_SLOTS 64
+static _Atomic uint64_t local_fs[LOCAL_FS_SLOTS];
+
+static uint64_t local_fs_key(dev_t dev, ino_t ino)
+{
+    uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ ((uint64_t)dev + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 31;
+    return x ? x : 1;
+}
+
+static int known_local(uint64_t key)
+{
+    return atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) == key;
+}
+
+/* fstatfs: NFS (said every time: nothing cached) or not (remembered). */
+__attribute__((noinline))
+static int on_nfs(int fd, uint64_t key)
+{
+    struct statfs sf;
+    int saved = errno;
+    int r = fstatfs(fd, &sf);
+    errno = saved;
+    if (r != 0)
+        return 0;
+    if (sf.f_type == NFS_MAGIC)
+        return 1;
+    atomic_store_explicit(&local_fs[key % LOCAL_FS_SLOTS], key, memory_order_relaxed);
+    return 0;
+}
+
 int ls_flock(int fd, int op, void *site)
 {
     int base = op & ~LOCK_NB;
@@ -304,9 +339,9 @@ int ls_flock(int fd, int op, void *site)
             return -EDEADLK;
         }
     }
+    uint64_t fskey = local_fs_key(in->dev, in->ino);
     ls_leave(&g);
-    struct statfs sf;
-    if (base != LOCK_UN && fstatfs(fd, &sf) == 0 && sf.f_type == NFS_MAGIC) {
+    if (base != LOCK_UN && !known_local(fskey) && on_nfs(fd, fskey)) {
         h.name = "flock-on-nfs";
         h.action = "observed";
         h.detail = "flock on NFS becomes a POSIX lock on the server";

@@ -23,6 +23,34 @@ static void same_process(void)
         ls_reg_fork_child();
 }
 
+/* The hull of a list for its record: start and type set by the caller
+ * from the first range.  Bounded: a list longer than HULL_WALK ranges takes
+ * its end from the search tree (the rightmost node, O(log n)) and says
+ * "write" without looking (readers confirm a hull in the fdinfo anyway;
+ * its type only spares them that for two read hulls), so a lock pair costs
+ * the same whatever the owner holds. */
+#define HULL_WALK 16
+static void hull_of(const struct ls_range *head, struct ls_pub *p)
+{
+    int n = 0;
+    const struct ls_range *r = head;
+    for (; r && n < HULL_WALK; r = r->next, n++) {
+        p->end = r->end;
+        if (r->type == LS_WR)
+            p->type = 1;
+    }
+    p->exact = n == 1;
+    if (r) {
+        const struct ls_range *t = r;
+        while (t->up)
+            t = t->up;
+        while (t->kid[1])
+            t = t->kid[1];
+        p->end = t->end;
+        p->type = 1;
+    }
+}
+
 /* One record per owner: the hull of its ranges, exact when it is one range. */
 void ls_publish_owner(struct ls_owner *o)
 {
@@ -37,13 +65,7 @@ void ls_publish_owner(struct ls_owner *o)
     struct ls_pub p = { .kind = LS_PUB_HELD, .family = LS_FAM_POSIX, .dev = (uint64_t)o->inode->dev,
                         .ino = (uint64_t)o->inode->ino, .start = o->ranges->start, .fd = o->priv,
                         .tid = ls_gettid(), .mode = (int)g_ls.mode };
-    int n = 0;
-    for (const struct ls_range *r = o->ranges; r; r = r->next, n++) {
-        p.end = r->end;
-        if (r->type == LS_WR)
-            p.type = 1;
-    }
-    p.exact = n == 1;
+    hull_of(o->ranges, &p);
     ls_reg_put(key, &p);
 }
 
@@ -80,13 +102,7 @@ void ls_publish_ofd(const struct ls_desc *d, int fd)
     struct ls_pub p = { .kind = LS_PUB_HELD, .family = LS_FAM_OFD, .dev = (uint64_t)d->inode->dev,
                         .ino = (uint64_t)d->inode->ino, .start = d->ofd_ranges->start, .fd = fd,
                         .tid = ls_gettid(), .mode = (int)g_ls.mode };
-    int n = 0;
-    for (const struct ls_range *r = d->ofd_ranges; r; r = r->next, n++) {
-        p.end = r->end;
-        if (r->type == LS_WR)
-            p.type = 1;
-    }
-    p.exact = n == 1;
+    hull_of(d->ofd_ranges, &p);
     ls_reg_put(key, &p);
 }
 
