@@ -318,11 +318,15 @@ static void gate_wake(void)
 
 /* Shares of this thread that a longjmp out of a wrapper left behind (a
  * handler that ran inside popen, which unblocks signals after the clone):
- * a share whose wrapper frame is at or below `here`, a frame of this
- * thread's current call into the shim, is gone (a share still being taken
- * by an interrupted wrapper is above every frame of the handler).  Not on
- * an alternate signal stack (frames of the two stacks do not compare), not
- * in a vfork child (the share is its parent's). */
+ * a share whose wrapper frame is at or below `here` (a frame of this
+ * thread's current call into the shim) plus GATE_SLACK is gone.  A share
+ * still being taken by an interrupted wrapper lies above the handler's
+ * frames by more than a signal frame (over 1 KB on x86-64, 4 KB on
+ * AArch64); the slack covers wrappers called from the same depth whose
+ * frame pointers differ by their locals.  Not on an alternate signal
+ * stack (frames of the two stacks do not compare), not in a vfork child
+ * (the share is its parent's). */
+#define GATE_SLACK 256
 void ls_gate_reap(uintptr_t here)
 {
     if (LS_LIKELY(!tls_gate_spawn) || tls_gate_exec || ls_tls_vfork_child)
@@ -333,7 +337,7 @@ void ls_gate_reap(uintptr_t here)
         while (tls_gate_spawn > 0) {
             int i = tls_gate_spawn - 1;
             uintptr_t f = i < GATE_FRAMES ? tls_gate_frame[i] : 0;
-            if (!f || f > here)
+            if (!f || f > here + GATE_SLACK)
                 break;              /* the innermost may be live: so are the rest */
             ls_spawn_leave();
         }

@@ -915,14 +915,16 @@ enum { EXEC_VE, EXEC_VPE, EXEC_F };
 void ls_hazard_flush_pending(void);
 int ls_hazard_log_exec(int on);
 
-static int exec_common(int kind, const char *path, int fd, char *const argv[], char *const envp[])
+/* frame: the exported wrapper's, for ls_gate_reap */
+static int exec_common_at(uintptr_t frame, int kind, const char *path, int fd, char *const argv[],
+                          char *const envp[])
 {
     char **nenv = (char **)envp;
     void *cookie = NULL;
     int gated = 0;
     if (ls_active()) {
         ls_check_process();
-        ls_gate_reap((uintptr_t)__builtin_frame_address(0));
+        ls_gate_reap(frame);
         ls_hazard_flush_pending();      /* pending repeats die with the image */
         /* no child may be made while private fds (or the log descriptor)
          * are inheritable */
@@ -946,6 +948,8 @@ static int exec_common(int kind, const char *path, int fd, char *const argv[], c
     errno = e;
     return r;
 }
+
+#define exec_common(...) exec_common_at((uintptr_t)__builtin_frame_address(0), __VA_ARGS__)
 
 LS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 { return exec_common(EXEC_VE, path, -1, argv, envp); }

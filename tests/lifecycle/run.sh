@@ -102,7 +102,7 @@ for c in $checks; do
         fi ;;
     spawnjmp)
         # a hang (the review's finding) is caught by the timeout
-        for how in spawn popen; do
+        for how in spawn popen popen-thread; do
             : >"$tmp/jmp.$how"
             TMO=60 run fix "spawnjmp $how" "$bin" spawnjmp $how "$tmp/jmp.$how"
         done ;;
