@@ -4,7 +4,7 @@
 #
 # usage: tests/lifecycle/run.sh [BUILD_DIR] [CHECK...]     (default: build, all)
 #   checks: forkmask vfork clone execleak manylocks forged setuid fuzz
-#           spawnjmp spawnmask handlerfork forkcancel forkstop logfd
+#           spawnjmp spawnmask handlerfork forkcancel forkstop logfd offexec
 # Prints "ok - X" / "not ok - X" lines, ends with "N passed, N failed";
 # exit status 1 if any failed.  A SKIP counts as passed.
 set -u
@@ -13,7 +13,7 @@ root=$(cd "$here/../.." && pwd)
 build=${1:-$root/build}
 build=$(cd "$build" 2>/dev/null && pwd) || { echo "run.sh: no build directory '$build'" >&2; exit 2; }
 shift || true
-checks=${*:-"forkmask vfork clone execleak manylocks forged setuid fuzz spawnjmp spawnmask handlerfork forkcancel forkstop logfd"}
+checks=${*:-"forkmask vfork clone execleak manylocks forged setuid fuzz spawnjmp spawnmask handlerfork forkcancel forkstop logfd offexec"}
 lib=${LIFECYCLE_LIB:-$build/liblockscope.so}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockscope-lifecycle.XXXXXX")
 chmod 755 "$tmp"
@@ -122,6 +122,9 @@ for c in $checks; do
             rm -f "$tmp/log.$m"
             run $m logfd env LOCKSCOPE_LOG="$tmp/log.$m" "$bin" logfd "$tmp/log.$m"
         done ;;
+    offexec)
+        : >"$tmp/off"
+        run fix offexec "$bin" offexec "$tmp/off" ;;
     *) echo "run.sh: unknown check $c" >&2; exit 2 ;;
     esac
 done
