@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "real.h"
 #include "shim.h"
 
@@ -113,11 +114,14 @@ static void forkack_child(void)
 
 /* Is the child stopped (a tracer holds it: a debugger that keeps both
  * sides of the fork, rr, strace -f)?  It will not acknowledge until it
- * runs.  Raw system calls: none of them is a cancellation point. */
+ * runs.  Raw system calls: none of them is a cancellation point; nothing
+ * here is unsafe in a signal handler (fork is async-signal-safe). */
 static int child_stopped(pid_t child)
 {
-    char path[40], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)child);
+    char path[40] = "/proc/", buf[256];
+    size_t l = strlen(path);
+    l += ls_fmt_i64(path + l, child);
+    memcpy(path + l, "/stat", 6);
     int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -163,10 +167,8 @@ void ls_fork_wait_child(pid_t child)
         if (syscall(SYS_waitid, P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT, NULL) < 0 ||
             si.si_pid == child)
             break;
-        if (round % 16 == 0 && (mono_ns() - start > FORK_WAIT_MAX || child_stopped(child))) {
-            ls_debug("fork: child %d has not closed its copies of the private fds; not waiting for it", (int)child);
+        if (round % 16 == 0 && (mono_ns() - start > FORK_WAIT_MAX || child_stopped(child)))
             break;
-        }
     }
     atomic_store(w, 0);
     errno = saved;
