@@ -16,6 +16,7 @@
 
 #include "backend.h"
 #include "holder.h"
+#include "log.h"
 #include "registry.h"
 #include "real.h"
 #include "shim.h"
@@ -149,7 +150,41 @@ static void forkack_child(void)
     munmap((void *)page, FORK_SLOTS * sizeof(uint32_t));
 }
 
-/* The fork wrappers, in the parent, after fork returned `child`. */
+/* Is the child stopped (a tracer holds it: a debugger that keeps both
+ * sides of the fork, rr, strace -f)?  It will not acknowledge until it
+ * runs.  Raw system calls: none of them is a cancellation point; nothing
+ * here is unsafe in a signal handler (fork is async-signal-safe). */
+static int child_stopped(pid_t child)
+{
+    char path[40] = "/proc/", buf[256];
+    size_t l = strlen(path);
+    l += ls_fmt_i64(path + l, child);
+    memcpy(path + l, "/stat", 6);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+    syscall(SYS_close, fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *c = strrchr(buf, ')');  /* "pid (comm) S ..." */
+    return c && c[1] == ' ' && (c[2] == 't' || c[2] == 'T');
+}
+
+/* The fork wrappers, in the parent, after fork returned `child`.  fork is
+ * not a cancellation point: the waits are raw system calls.  The wait ends
+ * with the acknowledgement, the child's death, a child held stopped, or
+ * after FORK_WAIT_MAX ns in all (a child that never runs must not keep
+ * fork from returning). */
+#define FORK_WAIT_MAX (2LL * 1000 * 1000 * 1000)
+static long long mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 void ls_fork_wait_child(pid_t child)
 {
     int slot = tls_fork_slot;
@@ -158,7 +193,8 @@ void ls_fork_wait_child(pid_t child)
         return;
     _Atomic uint32_t *w = &g_forkack[slot - 1];
     int saved = errno;
-    while (child > 0 && atomic_load(w) != FORK_ACKED) {
+    long long start = child > 0 ? mono_ns() : 0;
+    for (int round = 1; child > 0 && atomic_load(w) != FORK_ACKED; round++) {
         struct timespec ts = { 0, 2 * 1000 * 1000 };
         syscall(SYS_futex, w, FUTEX_WAIT, FORK_RESERVED, &ts, NULL, 0);
         if (atomic_load(w) == FORK_ACKED)
@@ -166,7 +202,10 @@ void ls_fork_wait_child(pid_t child)
         /* a child killed before its handler ran has closed everything */
         siginfo_t si;
         si.si_pid = 0;
-        if (waitid(P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == child)
+        if (syscall(SYS_waitid, P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT, NULL) < 0 ||
+            si.si_pid == child)
+            break;
+        if (round % 16 == 0 && (mono_ns() - start > FORK_WAIT_MAX || child_stopped(child)))
             break;
     }
     atomic_store(w, 0);
@@ -183,6 +222,10 @@ void ls_fork_wait_child(pid_t child)
 static _Atomic uint32_t g_gate;
 static LS_TLS int tls_gate_spawn;   /* this thread's shares (nested handlers) */
 static LS_TLS int tls_gate_exec;    /* this thread holds the gate for an exec */
+/* Per share of this thread, innermost last: the frame of the wrapper that
+ * took it (0: cannot be left by a longjmp, e.g. fork's, signals blocked). */
+#define GATE_FRAMES 8
+static LS_TLS uintptr_t tls_gate_frame[GATE_FRAMES];
 
 static void mu_acquire(void)
 {
@@ -314,13 +357,45 @@ static void gate_wake(void)
     syscall(SYS_futex, &g_gate, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
 }
 
-void ls_spawn_enter(void)
+/* Shares of this thread that a longjmp out of a wrapper left behind (a
+ * handler that ran inside popen, which unblocks signals after the clone):
+ * a share whose wrapper frame is at or below `here` (a frame of this
+ * thread's current call into the shim) plus GATE_SLACK is gone.  A share
+ * still being taken by an interrupted wrapper lies above the handler's
+ * frames by more than a signal frame (over 1 KB on x86-64, 4 KB on
+ * AArch64); the slack covers wrappers called from the same depth whose
+ * frame pointers differ by their locals.  Not on an alternate signal
+ * stack (frames of the two stacks do not compare), not in a vfork child
+ * (the share is its parent's). */
+#define GATE_SLACK 256
+void ls_gate_reap(uintptr_t here)
+{
+    if (LS_LIKELY(!tls_gate_spawn) || tls_gate_exec || ls_tls_vfork_child)
+        return;
+    int saved = errno;
+    stack_t ss;
+    if (syscall(SYS_sigaltstack, NULL, &ss) == 0 && !(ss.ss_flags & SS_ONSTACK)) {
+        while (tls_gate_spawn > 0) {
+            int i = tls_gate_spawn - 1;
+            uintptr_t f = i < GATE_FRAMES ? tls_gate_frame[i] : 0;
+            if (!f || f > here + GATE_SLACK)
+                break;              /* the innermost may be live: so are the rest */
+            ls_spawn_leave();
+        }
+    }
+    errno = saved;
+}
+
+void ls_spawn_enter_at(uintptr_t frame)
 {
     int saved = errno;
-    /* no waiting when this thread's own exec holds the gate, or when it
-     * holds g_mu (a handler that interrupted the shim forks): the exec
-     * waits for g_mu.  A fork child closes the private fds at once. */
-    int nowait = tls_gate_exec || ls_held();
+    if (frame)
+        ls_gate_reap(frame);
+    /* no waiting when this thread's own exec holds the gate, when it holds
+     * g_mu (a handler that interrupted the shim forks), or when it holds a
+     * share already (a handler that interrupted a spawn forks): the exec
+     * waits for those.  A fork child closes the private fds at once. */
+    int nowait = tls_gate_exec || tls_gate_spawn > 0 || ls_held();
     for (;;) {
         uint32_t v = atomic_load(&g_gate);
         if ((v & GATE_EXEC) && !nowait) {
@@ -330,9 +405,13 @@ void ls_spawn_enter(void)
         if (atomic_compare_exchange_weak(&g_gate, &v, v + 1))
             break;
     }
+    if (tls_gate_spawn < GATE_FRAMES)
+        tls_gate_frame[tls_gate_spawn] = frame;
     tls_gate_spawn++;
     errno = saved;
 }
+
+void ls_spawn_enter(void) { ls_spawn_enter_at(0); }
 
 void ls_spawn_leave(void)
 {
@@ -345,6 +424,7 @@ void ls_spawn_leave(void)
 
 /* 1: the gate is this thread's until ls_exec_gate_open.  0: this thread
  * is itself making a child (a handler execs): no gate, no hand-over. */
+#define GATE_WAIT_MAX (1000LL * 1000 * 1000)
 int ls_exec_gate_close(void)
 {
     /* a handler inside the shim or inside a child's creation execs: the
@@ -362,11 +442,25 @@ int ls_exec_gate_close(void)
             break;
     }
     tls_gate_exec = 1;
+    /* a share a longjmp left on a thread that never came back into the
+     * shim would keep this wait going for good: after GATE_WAIT_MAX the
+     * exec goes on without the hand-over (the private fds stay
+     * close-on-exec) rather than hang */
+    long long end = mono_ns() + GATE_WAIT_MAX;
     for (;;) {
         uint32_t v = atomic_load(&g_gate);
         if (v == GATE_EXEC)
             break;
-        gate_wait(v);
+        long long left = end - mono_ns();
+        if (left <= 0) {
+            ls_debug("exec: %d child creations still counted after 1 s (left by a longjmp?): no hand-over",
+                     (int)(v & ~GATE_EXEC));
+            ls_exec_gate_open();
+            errno = saved;
+            return 0;
+        }
+        struct timespec ts = { left / 1000000000LL, left % 1000000000LL };
+        syscall(SYS_futex, &g_gate, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
     }
     errno = saved;
     return 1;
@@ -495,6 +589,8 @@ static inline void cancel_back(struct ls_guard *g)
 int ls_enter(struct ls_guard *g)
 {
     ls_check_process();
+    if (LS_UNLIKELY(tls_gate_spawn))
+        ls_gate_reap((uintptr_t)__builtin_frame_address(0));
     if (ls_held())
         return -1;              /* a signal handler inside our own section */
     cancel_off(g);

@@ -566,6 +566,38 @@ static void receive_body(const char *body, size_t size)
     }
 }
 
+/* An image that does not take the hand-over (mode off, secure execution):
+ * the table's memfd and the private fds it lists that pass every check of
+ * receive_body become close-on-exec, so that this image's children do not
+ * keep the locks alive (rule 6); the locks last until this image exits.
+ * Nothing that fails a check is touched. */
+static void cloexec_unadopted(const char *val)
+{
+    char *body = NULL;
+    size_t size = 0, alloc = 0;
+    int mfd = open_table(val, &body, &size, &alloc);
+    if (mfd < 0)
+        return;
+    list_fds();
+    struct cur c = { body, body + size, 0 };
+    while (!c.bad && eat(&c, '|')) {
+        int64_t priv, acc, flags, dev, ino;
+        struct stat pst;
+        if (eat(&c, 'O') && field(&c, &priv, ':') && field(&c, &acc, ':') && field(&c, &flags, ':') &&
+            field(&c, &dev, ':') && field(&c, &ino, ':') &&
+            priv >= 0 && priv < LS_FD_LIMIT && survives((int)priv) && fstat((int)priv, &pst) == 0 &&
+            (uint64_t)pst.st_dev == (uint64_t)dev && (uint64_t)pst.st_ino == (uint64_t)ino &&
+            S_ISREG(pst.st_mode) && carries_ofd_locks((int)priv) && alone((int)priv, pst.st_dev, pst.st_ino))
+            REAL(fcntl)((int)priv, F_SETFD, FD_CLOEXEC);
+        while (c.p < c.end && *c.p != '|')
+            c.p++;
+    }
+    REAL(fcntl)(mfd, F_SETFD, FD_CLOEXEC);
+    ls_free(body, alloc);
+    ls_free(g_fds, g_fdsize);
+    g_fds = NULL; g_nfds = g_fdsize = 0;
+}
+
 void ls_exec_receive(int secure)
 {
     const char *val = NULL;
@@ -576,6 +608,7 @@ void ls_exec_receive(int secure)
     /* inert, or run with privileges by someone who chose the environment:
      * nothing it names is touched, and main does not see it either */
     if (!ls_active() || secure) {
+        cloexec_unadopted(val);
         unsetenv(VARNAME);
         return;
     }

@@ -654,14 +654,29 @@ void ls_hazard_flush_pending(void)
             }
         }
     }
-    /* At exec (and exit): the next image inherits the log descriptor at
-     * its high number and, under the shim, keeps writing to it even if it
-     * cannot open the file itself (inherited_log).  If the exec fails, the
-     * next record makes it close-on-exec again. */
-    if (log_fd >= 0 && log_is_file && REAL(fcntl)(log_fd, F_SETFD, 0) == 0)
-        log_inheritable = 1;
     if (!held) ls_leave(&g);
     errno = saved;
+}
+
+/* At exec: the next image inherits the log descriptor at its high number
+ * and, under the shim, keeps writing to it even if it cannot open the file
+ * itself (inherited_log).  on 1: inheritable, only inside the exec's gated
+ * window (no child is made meanwhile); 0: the exec failed, close-on-exec
+ * again; -1: only whether there is a log file to pass down. */
+int ls_hazard_log_exec(int on)
+{
+    int fd = log_fd;
+    if (fd < 0 || !log_is_file)
+        return 0;
+    if (on < 0)
+        return 1;
+    int saved = errno;
+    if (on && REAL(fcntl)(fd, F_SETFD, 0) == 0)
+        log_inheritable = 1;
+    else if (!on && log_inheritable && REAL(fcntl)(fd, F_SETFD, FD_CLOEXEC) == 0)
+        log_inheritable = 0;
+    errno = saved;
+    return 1;
 }
 
 /* At exit, write what flood control still holds back. */

@@ -834,15 +834,51 @@ LS_EXPORT int daemon(int nochdir, int noclose) { return REAL(daemon)(nochdir, no
  * out of another thread's exec hand-over (when those fds are briefly
  * inheritable).  system() is not gated: it holds its caller until the
  * command ends, and an exec elsewhere must not wait that long. */
+/* glibc unblocks signals inside posix_spawn after the clone: a handler
+ * that longjmps out there would leave the gate share counted.  So signals
+ * stay blocked across the call (glibc blocks them for the clone anyway)
+ * and the child gets the caller's mask through POSIX_SPAWN_SETSIGMASK, as
+ * it would have inherited it (the attributes are a copy: the caller's are
+ * not changed). */
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                        const posix_spawnattr_t *, char *const [], char *const []);
+static int spawn_masked(spawn_fn fn, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    posix_spawnattr_t a;
+    short fl = 0;
+    sigset_t all, old;
+    int saved = errno;
+    if (attr) {
+        a = *attr;
+        posix_spawnattr_getflags(&a, &fl);
+    } else {
+        posix_spawnattr_init(&a);
+    }
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (!(fl & POSIX_SPAWN_SETSIGMASK)) {
+        posix_spawnattr_setsigmask(&a, &old);
+        posix_spawnattr_setflags(&a, (short)(fl | POSIX_SPAWN_SETSIGMASK));
+    }
+    errno = saved;
+    ls_spawn_enter();
+    int r = fn(pid, path, fa, &a, argv, envp);
+    ls_spawn_leave();
+    saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!attr)
+        posix_spawnattr_destroy(&a);
+    errno = saved;
+    return r;
+}
+
 LS_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     if (!ls_active())
         return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
-    ls_spawn_enter();
-    int r = REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
-    ls_spawn_leave();
-    return r;
+    return spawn_masked(REAL(posix_spawn), pid, path, fa, attr, argv, envp);
 }
 
 LS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
@@ -850,18 +886,19 @@ LS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
 {
     if (!ls_active())
         return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
-    ls_spawn_enter();
-    int r = REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
-    ls_spawn_leave();
-    return r;
+    return spawn_masked(REAL(posix_spawnp), pid, file, fa, attr, argv, envp);
 }
 
+/* popen's child inherits the caller's mask (no attributes to pass it
+ * through): signals stay open, and a share a longjmp leaves here is
+ * released by this thread's next call into the shim (ls_gate_reap), or
+ * outwaited by an exec (ls_exec_gate_close). */
 LS_EXPORT FILE *popen(const char *cmd, const char *mode)
 {
     if (!REAL(popen)) { errno = ENOSYS; return NULL; }
     if (!ls_active())
         return real_popen(cmd, mode);
-    ls_spawn_enter();
+    ls_spawn_enter_at((uintptr_t)__builtin_frame_address(0));
     FILE *f = real_popen(cmd, mode);
     ls_spawn_leave();
     if (f) {
@@ -877,18 +914,26 @@ LS_EXPORT FILE *popen(const char *cmd, const char *mode)
 enum { EXEC_VE, EXEC_VPE, EXEC_F };
 
 void ls_hazard_flush_pending(void);
+int ls_hazard_log_exec(int on);
 
-static int exec_common(int kind, const char *path, int fd, char *const argv[], char *const envp[])
+/* frame: the exported wrapper's, for ls_gate_reap */
+static int exec_common_at(uintptr_t frame, int kind, const char *path, int fd, char *const argv[],
+                          char *const envp[])
 {
     char **nenv = (char **)envp;
     void *cookie = NULL;
     int gated = 0;
     if (ls_active()) {
         ls_check_process();
+        ls_gate_reap(frame);
         ls_hazard_flush_pending();      /* pending repeats die with the image */
-        /* no child may be made while private fds are inheritable */
-        if (g_all_owners && (gated = ls_exec_gate_close()))
-            ls_exec_prepare(envp, &nenv, &cookie);
+        /* no child may be made while private fds (or the log descriptor)
+         * are inheritable */
+        if ((g_all_owners || ls_hazard_log_exec(-1)) && (gated = ls_exec_gate_close())) {
+            ls_hazard_log_exec(1);
+            if (g_all_owners)
+                ls_exec_prepare(envp, &nenv, &cookie);
+        }
     }
     int r;
     if (kind == EXEC_VE) r = REAL(execve)(path, argv, nenv);
@@ -897,11 +942,15 @@ static int exec_common(int kind, const char *path, int fd, char *const argv[], c
     int e = errno;
     if (cookie)
         ls_exec_failed(cookie);
-    if (gated)
+    if (gated) {
+        ls_hazard_log_exec(0);          /* the exec failed: close-on-exec again */
         ls_exec_gate_open();
+    }
     errno = e;
     return r;
 }
+
+#define exec_common(...) exec_common_at((uintptr_t)__builtin_frame_address(0), __VA_ARGS__)
 
 LS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 { return exec_common(EXEC_VE, path, -1, argv, envp); }

@@ -114,6 +114,8 @@ static inline void ls_check_process(void)
 
 /* The spawn gate (core.c): children are made outside exec's hand-over. */
 void ls_spawn_enter(void);
+void ls_spawn_enter_at(uintptr_t frame);   /* frame: the wrapper's, for ls_gate_reap */
+void ls_gate_reap(uintptr_t here);
 void ls_spawn_leave(void);
 int ls_exec_gate_close(void);
 void ls_exec_gate_open(void);

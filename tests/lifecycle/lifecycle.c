@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -18,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -365,6 +368,295 @@ static int forged(void)
     return bad;
 }
 
+/* ---- the spawn gate and the fork acknowledgement (review of issue 13) ---- */
+
+/* A handler that siglongjmps out of posix_spawn / popen (glibc unblocks
+ * signals after the clone) must not leave a child creation counted: an
+ * exec of another thread must run, and one of this thread must hand its
+ * locks over.  spawnjmp MODE FILE: MODE "spawn" longjmps out of
+ * posix_spawn then execs from a second thread (natively: runs); MODE
+ * "popen" longjmps out of popen then execs "jmpcheck FILE" from this thread,
+ * which asks the oracle whether the lock lived through the exec; MODE
+ * "popen-thread" longjmps out of popen then execs from a second thread
+ * (which may find a share left: it must run all the same, with or without
+ * the hand-over). */
+static sigjmp_buf jb;
+static volatile sig_atomic_t jumps;
+static void on_alarm(int s) { (void)s; jumps++; siglongjmp(jb, 1); }
+static char *jmp_argv[4];
+static void *jmp_exec_thread(void *a)
+{
+    (void)a;
+    execve(self, jmp_argv, environ);
+    die("execve");
+    return NULL;
+}
+static int spawnjmp(const char *mode, const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0 || setlk(fd, F_SETLK, F_WRLCK, 0, 10) < 0) die("lock");
+    struct sigaction sa = { .sa_handler = on_alarm };
+    sigaction(SIGALRM, &sa, NULL);
+    int popen_mode = !strncmp(mode, "popen", 5);
+    char *av[] = { (char *)"/bin/true", NULL };
+    for (int i = 0; i < 300; i++) {
+        if (sigsetjmp(jb, 1) == 0) {
+            struct itimerval it = { { 0, 0 }, { 0, 50 + (i * 37) % 400 } };
+            setitimer(ITIMER_REAL, &it, NULL);
+            if (popen_mode) {
+                FILE *f = popen("true", "r");
+                if (f) pclose(f);
+            } else {
+                pid_t p;
+                posix_spawn(&p, "/bin/true", NULL, NULL, av, environ);
+            }
+            pause();
+        }
+        while (waitpid(-1, NULL, WNOHANG) > 0) ;
+    }
+    struct itimerval z = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &z, NULL);
+    signal(SIGALRM, SIG_DFL);
+    jmp_argv[0] = (char *)self;
+    jmp_argv[1] = (char *)"jmpcheck";
+    jmp_argv[2] = (char *)path;
+    jmp_argv[3] = NULL;
+    fflush(stdout);
+    if (!strcmp(mode, "popen-thread"))
+        setenv("LC_ANY_LOCK", "1", 1);
+    else if (popen_mode) {
+        execve(self, jmp_argv, environ);
+        die("execve");
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, jmp_exec_thread, NULL);
+    pthread_join(t, NULL);
+    return 1;
+}
+static int jmpcheck(const char *path)
+{
+    char c = probe(path, 0, 10);
+    if (getenv("LC_ANY_LOCK")) {
+        printf("ok - longjmps out of popen: an exec of another thread ran (lock %c)\n", c);
+        return 0;
+    }
+    printf("%s - longjmps out of child creations: the exec ran and handed the lock over (lock %c)\n",
+           c == 'W' ? "ok" : "not ok", c);
+    return c != 'W';
+}
+
+/* The child of posix_spawn starts with its caller's signal mask. */
+static int spawnmask(void)
+{
+    sigset_t m, old;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &m, &old);
+    char *argv[] = { (char *)self, (char *)"maskprint", NULL };
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) die("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    pid_t pid;
+    if (posix_spawn(&pid, self, &fa, NULL, argv, environ) != 0) die("posix_spawn");
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    char buf[8] = "";
+    if (read(p[0], buf, 2) != 2) buf[0] = 0;
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    sigset_t now;
+    pthread_sigmask(SIG_SETMASK, &old, &now);
+    int ok = !strncmp(buf, "BU", 2) && sigismember(&now, SIGUSR2) && !sigismember(&now, SIGALRM);
+    printf("%s - posix_spawn: the child starts with the caller's signal mask (child saw %.2s)\n",
+           ok ? "ok" : "not ok", buf);
+    return !ok;
+}
+static int maskprint(void)
+{
+    sigset_t m;
+    pthread_sigmask(SIG_SETMASK, NULL, &m);
+    printf("%c%c", sigismember(&m, SIGUSR2) ? 'B' : 'U', sigismember(&m, SIGALRM) ? 'B' : 'U');
+    return 0;
+}
+
+/* A handler that forks while its thread is inside popen, while another
+ * thread (holding a lock) execs: no deadlock (natively: runs to the end). */
+static volatile int hf_stop;
+static void hf_usr1(int s) { (void)s; pid_t p = fork(); if (p == 0) _exit(0); }
+static void *hf_popener(void *a)
+{
+    (void)a;
+    while (!hf_stop) { FILE *f = popen("true", "r"); if (f) pclose(f); }
+    return NULL;
+}
+static void *hf_execer(void *a)
+{
+    int fd = open((char *)a, O_RDWR | O_CREAT, 0644);
+    if (fd < 0 || setlk(fd, F_SETLK, F_WRLCK, 0, 10) < 0) die("lock");
+    char *av[] = { (char *)"/nonexistent/x", NULL };
+    while (!hf_stop) execve(av[0], av, environ);
+    return NULL;
+}
+static int handlerfork(const char *path, int n)
+{
+    struct sigaction sa = { .sa_handler = hf_usr1, .sa_flags = SA_RESTART };
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGCHLD, SIG_IGN);
+    pthread_t a, b;
+    pthread_create(&a, NULL, hf_popener, NULL);
+    pthread_create(&b, NULL, hf_execer, (void *)path);
+    for (int i = 0; i < n; i++) { pthread_kill(a, SIGUSR1); usleep(200); }
+    hf_stop = 1;
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    printf("ok - a handler forks inside popen while another thread execs: no deadlock (%d signals)\n", n);
+    return 0;
+}
+
+/* fork() is not a cancellation point, even when the parent waits for its
+ * child to close its copies of many private fds. */
+static volatile pid_t fc_got = -2;
+static void *fc_worker(void *a)
+{
+    (void)a;
+    pthread_cancel(pthread_self());
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+    fc_got = p;
+    return NULL;
+}
+static int forkcancel(const char *dir, int n)
+{
+    struct rlimit rl = { (rlim_t)n * 4 + 1000, (rlim_t)n * 4 + 1000 };
+    setrlimit(RLIMIT_NOFILE, &rl);
+    for (int i = 0; i < n; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/f%d", dir, i);
+        int fd = open(p, O_RDWR | O_CREAT, 0644);
+        if (fd < 0 || setlk(fd, F_SETLK, F_WRLCK, 0, 1) < 0) die("lock");
+    }
+    pthread_t t;
+    void *ret;
+    pthread_create(&t, NULL, fc_worker, NULL);
+    pthread_join(t, &ret);
+    while (waitpid(-1, NULL, 0) > 0) ;
+    printf("%s - a pending cancellation does not act inside fork (%d locks; fork returned %d)\n",
+           fc_got > 0 ? "ok" : "not ok", n, (int)fc_got);
+    return fc_got <= 0;
+}
+
+/* A parent holding a lock whose child a tracer keeps stopped (a debugger
+ * with detach-on-fork off) gets fork's return.  forkstop FILE: this
+ * process traces a child that locks and forks, and never lets the
+ * grandchild run. */
+static int forkstop(const char *path)
+{
+    pid_t t = fork();
+    if (t < 0) die("fork");
+    if (t == 0) {
+        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0) _exit(3);
+        raise(SIGSTOP);
+        int fd = open(path, O_RDWR | O_CREAT, 0644);
+        if (fd < 0 || setlk(fd, F_SETLK, F_WRLCK, 0, 10) < 0) _exit(4);
+        pid_t p = fork();
+        if (p == 0) _exit(0);
+        _exit(p > 0 ? 0 : 5);
+    }
+    int st;
+    if (waitpid(t, &st, 0) != t || !WIFSTOPPED(st)) die("tracee");
+    if (ptrace(PTRACE_SETOPTIONS, t, NULL, (void *)(long)PTRACE_O_TRACEFORK) < 0) {
+        kill(t, SIGKILL);
+        printf("ok - fork under a tracer # SKIP ptrace: %s\n", strerror(errno));
+        return 0;
+    }
+    ptrace(PTRACE_CONT, t, NULL, NULL);
+    alarm(60);                      /* proves the negative only */
+    pid_t held = 0;
+    int rc = -1;
+    for (;;) {
+        pid_t w = waitpid(-1, &st, __WALL);
+        if (w < 0) break;
+        if (w == t) {
+            if (WIFEXITED(st)) { rc = WEXITSTATUS(st); break; }
+            if (WIFSIGNALED(st)) break;
+            int sig = WSTOPSIG(st);
+            if (sig == SIGTRAP || sig == SIGSTOP) sig = 0;
+            ptrace(PTRACE_CONT, t, NULL, (void *)(long)sig);
+        } else if (held == 0) {
+            held = w;               /* the grandchild: stays stopped */
+        }
+    }
+    alarm(0);
+    if (held > 0) { kill(held, SIGKILL); ptrace(PTRACE_DETACH, held, NULL, NULL); waitpid(held, NULL, __WALL); }
+    printf("%s - fork returns while a tracer holds the child stopped (exit %d)\n", rc == 0 ? "ok" : "not ok", rc);
+    return rc != 0;
+}
+
+/* After a failed exec the log descriptor is close-on-exec again: a child
+ * made next does not inherit it.  logfd LOG. */
+static int logfd(const char *log)
+{
+    char *av[] = { (char *)"no-such-program-lifecycle", NULL };
+    execvp(av[0], av);              /* fails: ENOENT */
+    char *argv[] = { (char *)self, (char *)"fdcheck", (char *)log, NULL };
+    char *envp[] = { NULL };
+    pid_t p;
+    if (posix_spawn(&p, self, NULL, NULL, argv, envp) != 0) die("posix_spawn");
+    int st;
+    waitpid(p, &st, 0);
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    printf("%s - after a failed exec a child does not inherit the log descriptor\n", ok ? "ok" : "not ok");
+    return !ok;
+}
+static int fdcheck(const char *log)
+{
+    struct stat want, st;
+    if (stat(log, &want) != 0) return 0;
+    for (int fd = 0; fd < 65536; fd++)
+        if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
+            fprintf(stderr, "fdcheck: fd %d is the log\n", fd);
+            return 1;
+        }
+    return 0;
+}
+
+/* An image started in mode off does not take the hand-over: the handed
+ * private fds become close-on-exec there, so its children do not keep the
+ * lock (rule 6).  offexec FILE (fix) execs "offspawn FILE" in mode off,
+ * which spawns a child without the shim that looks for fds of FILE. */
+static int offexec(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) die("open");
+    if (fd != 3) { dup2(fd, 3); close(fd); fd = 3; }
+    if (setlk(fd, F_SETLK, F_WRLCK, 0, 10) < 0) die("lock");
+    setenv("LOCKSCOPE_MODE", "off", 1);
+    char *argv[] = { (char *)self, (char *)"offspawn", (char *)path, NULL };
+    fflush(stdout);
+    execve(self, argv, environ);
+    die("execve");
+    return 1;
+}
+static int offspawn(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) die("stat");
+    char dev[32], ino[32];
+    snprintf(dev, sizeof dev, "LC_DEV=%llu", (unsigned long long)st.st_dev);
+    snprintf(ino, sizeof ino, "LC_INO=%llu", (unsigned long long)st.st_ino);
+    char *envp[] = { dev, ino, (char *)"LC_DEBUG=1", NULL };
+    char *argv[] = { (char *)self, (char *)"leakcheck", NULL };
+    pid_t p;
+    if (posix_spawn(&p, self, NULL, NULL, argv, envp) != 0) die("posix_spawn");
+    int ws;
+    waitpid(p, &ws, 0);
+    int ok = WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+    printf("%s - an image in mode off: its child does not inherit the handed-over private fd\n", ok ? "ok" : "not ok");
+    return !ok;
+}
+
 int main(int argc, char **argv)
 {
     self = argv[0];
@@ -380,5 +672,16 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "manylocks") && argc == 6)
         return manylocks(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (!strcmp(cmd, "forged")) return forged();
+    if (!strcmp(cmd, "spawnjmp") && argc == 4) return spawnjmp(argv[2], argv[3]);
+    if (!strcmp(cmd, "jmpcheck") && argc == 3) return jmpcheck(argv[2]);
+    if (!strcmp(cmd, "spawnmask")) return spawnmask();
+    if (!strcmp(cmd, "maskprint")) return maskprint();
+    if (!strcmp(cmd, "handlerfork") && argc == 4) return handlerfork(argv[2], atoi(argv[3]));
+    if (!strcmp(cmd, "forkcancel") && argc == 4) return forkcancel(argv[2], atoi(argv[3]));
+    if (!strcmp(cmd, "forkstop") && argc == 3) return forkstop(argv[2]);
+    if (!strcmp(cmd, "logfd") && argc == 3) return logfd(argv[2]);
+    if (!strcmp(cmd, "fdcheck") && argc == 3) return fdcheck(argv[2]);
+    if (!strcmp(cmd, "offexec") && argc == 3) return offexec(argv[2]);
+    if (!strcmp(cmd, "offspawn") && argc == 3) return offspawn(argv[2]);
     return 2;
 }

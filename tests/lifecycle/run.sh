@@ -4,6 +4,7 @@
 #
 # usage: tests/lifecycle/run.sh [BUILD_DIR] [CHECK...]     (default: build, all)
 #   checks: forkmask vfork clone execleak manylocks forged setuid fuzz
+#           spawnjmp spawnmask handlerfork forkcancel forkstop logfd offexec
 # Prints "ok - X" / "not ok - X" lines, ends with "N passed, N failed";
 # exit status 1 if any failed.  A SKIP counts as passed.
 set -u
@@ -12,7 +13,7 @@ root=$(cd "$here/../.." && pwd)
 build=${1:-$root/build}
 build=$(cd "$build" 2>/dev/null && pwd) || { echo "run.sh: no build directory '$build'" >&2; exit 2; }
 shift || true
-checks=${*:-"forkmask vfork clone execleak manylocks forged setuid fuzz"}
+checks=${*:-"forkmask vfork clone execleak manylocks forged setuid fuzz spawnjmp spawnmask handlerfork forkcancel forkstop logfd offexec"}
 lib=${LIFECYCLE_LIB:-$build/liblockscope.so}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockscope-lifecycle.XXXXXX")
 chmod 755 "$tmp"
@@ -24,7 +25,7 @@ pass=0; fail=0
 run() {
     local mode=$1 label=$2; shift 2
     local out=$tmp/out.$$ rc
-    timeout -k 5 120 env LD_PRELOAD="$lib" LOCKSCOPE_MODE="$mode" "$@" >"$out" 2>"$out.err"
+    timeout -k 5 "${TMO:-120}" env LD_PRELOAD="$lib" LOCKSCOPE_MODE="$mode" "$@" >"$out" 2>"$out.err"
     rc=$?
     sed "s/^\(\(not \)\{0,1\}ok - \)/\1[$mode] $label: /" "$out" >"$out.l"
     grep '^\(not \)\{0,1\}ok - ' "$out.l" >"$out.c"
@@ -99,6 +100,31 @@ for c in $checks; do
         else
             notok "fuzz: build fuzz_handover"; head -5 "$tmp/fh.log" | sed 's/^/#   /'
         fi ;;
+    spawnjmp)
+        # a hang (the review's finding) is caught by the timeout
+        for how in spawn popen popen-thread; do
+            : >"$tmp/jmp.$how"
+            TMO=60 run fix "spawnjmp $how" "$bin" spawnjmp $how "$tmp/jmp.$how"
+        done ;;
+    spawnmask)
+        for m in off fix; do run $m spawnmask "$bin" spawnmask; done ;;
+    handlerfork)
+        : >"$tmp/hf"
+        TMO=60 run fix handlerfork "$bin" handlerfork "$tmp/hf" 20000 ;;
+    forkcancel)
+        mkdir -p "$tmp/fc"
+        run fix forkcancel "$bin" forkcancel "$tmp/fc" 4000 ;;
+    forkstop)
+        : >"$tmp/fs"
+        run fix forkstop "$bin" forkstop "$tmp/fs" ;;
+    logfd)
+        for m in audit fix; do
+            rm -f "$tmp/log.$m"
+            run $m logfd env LOCKSCOPE_LOG="$tmp/log.$m" "$bin" logfd "$tmp/log.$m"
+        done ;;
+    offexec)
+        : >"$tmp/off"
+        run fix offexec "$bin" offexec "$tmp/off" ;;
     *) echo "run.sh: unknown check $c" >&2; exit 2 ;;
     esac
 done
