@@ -62,6 +62,11 @@ if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_registr
     notok "build stress_registry (see $bin/stress_registry.build.log)"
     built=0
 fi
+if ! cc -O2 -g -std=gnu11 -Wall -Wextra "$here/repro/repro_exec_chain_lost.c" -o "$bin/repro_exec_chain_lost" \
+        2>"$bin/repro_exec_chain_lost.build.log"; then
+    notok "build repro_exec_chain_lost (see $bin/repro_exec_chain_lost.build.log)"
+    built=0
+fi
 [ $built = 1 ] || { echo "$pass passed, $fail failed"; exit 1; }
 
 # ---- running a program ----------------------------------------------------
@@ -117,6 +122,8 @@ echo "# [$((SECONDS - t_start)) s] stress: threads, processes, exec chain, SCM_R
 mkdir -p "$tmp/counter-fix" "$tmp/counter-strict"
 shimrun fix    "stress fix: counters"    50 "$bin/stress_counter" "$tmp/counter-fix" 10
 shimrun strict "stress strict: counters" 50 "$bin/stress_counter" "$tmp/counter-strict" 5
+mkdir -p "$tmp/execlost"
+shimrun fix    "exec chain fix"          30 "$bin/repro_exec_chain_lost" "$tmp/execlost" 5
 
 echo "# [$((SECONDS - t_start)) s] stress: signals (SIGALRM every 1 ms, handler closes and locks)"
 mkdir -p "$tmp/sig-fix" "$tmp/sig-strict"
