@@ -319,18 +319,22 @@ static int eat(struct cur *c, char ch)
     return 0;
 }
 
-/* A decimal number of at most 18 digits (no overflow); bad on none. */
+/* A decimal number; bad on none or on overflow.  The whole range is
+ * taken: a lock to the end of the file ends at INT64_MAX (19 digits), and
+ * dev and ino are unsigned 64-bit (their bits come back as an int64_t). */
 static int64_t num(struct cur *c)
 {
     int neg = eat(c, '-');
-    int64_t v = 0;
+    uint64_t v = 0;
     int digits = 0;
     while (peek(c) >= '0' && peek(c) <= '9') {
-        if (++digits > 18) { c->bad = 1; return 0; }
-        v = v * 10 + (*c->p++ - '0');
+        unsigned d = (unsigned)(*c->p++ - '0');
+        if (v > (UINT64_MAX - d) / 10) { c->bad = 1; return 0; }
+        v = v * 10 + d;
+        digits++;
     }
-    if (!digits) c->bad = 1;
-    return neg ? -v : v;
+    if (!digits || (neg && v > (uint64_t)INT64_MAX)) { c->bad = 1; return 0; }
+    return neg ? -(int64_t)v : (int64_t)v;
 }
 
 static int field(struct cur *c, int64_t *v, char sep)

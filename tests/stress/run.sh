@@ -62,6 +62,12 @@ if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_registr
     notok "build stress_registry (see $bin/stress_registry.build.log)"
     built=0
 fi
+for p in repro_exec_chain_lost repro_child_inherited_getlk_pid repro_child_inherited_strict_eagain; do
+    if ! cc -O2 -g -std=gnu11 -Wall -Wextra "$here/repro/$p.c" -o "$bin/$p" 2>"$bin/$p.build.log"; then
+        notok "build $p (see $bin/$p.build.log)"
+        built=0
+    fi
+done
 [ $built = 1 ] || { echo "$pass passed, $fail failed"; exit 1; }
 
 # ---- running a program ----------------------------------------------------
@@ -117,6 +123,23 @@ echo "# [$((SECONDS - t_start)) s] stress: threads, processes, exec chain, SCM_R
 mkdir -p "$tmp/counter-fix" "$tmp/counter-strict"
 shimrun fix    "stress fix: counters"    50 "$bin/stress_counter" "$tmp/counter-fix" 10
 shimrun strict "stress strict: counters" 50 "$bin/stress_counter" "$tmp/counter-strict" 5
+mkdir -p "$tmp/execlost"
+shimrun fix    "exec chain fix"          30 "$bin/repro_exec_chain_lost" "$tmp/execlost" 5
+# reprorun MODE LABEL PROG ARGS...: a reproducer of tests/stress/repro/ that
+# exits 0 when its bug is absent
+reprorun() {
+    local mode=$1 label=$2; shift 2
+    local slug=${label//[^A-Za-z0-9]/_}
+    timeout -k 5 30 env LD_PRELOAD="$lib" LOCKSCOPE_MODE="$mode" LOCKSCOPE_LOG="$tmp/$slug.hazards" \
+        LOCKSCOPE_FORMAT=json "$@" >"$tmp/$slug.out" 2>&1 </dev/null
+    local rc=$?
+    if [ $rc = 0 ]; then ok "$label"; else notok "$label (exit $rc)"; sed 's/^/#   /' "$tmp/$slug.out" | head -3; fi
+    echo "$mode $tmp/$slug.hazards" >>"$tmp/hazard-logs"
+}
+reprorun fix    "forked child: F_GETLK names the child for its own lock (bug 14)" \
+    "$bin/repro_child_inherited_getlk_pid" "$tmp/bug14"
+reprorun strict "forked child: strict ENOLCK (not EAGAIN) converting its own lock (bug 14b)" \
+    "$bin/repro_child_inherited_strict_eagain" "$tmp/bug14b"
 
 echo "# [$((SECONDS - t_start)) s] stress: signals (SIGALRM every 1 ms, handler closes and locks)"
 mkdir -p "$tmp/sig-fix" "$tmp/sig-strict"
