@@ -741,7 +741,7 @@ static void wr_end(struct ls_reg_region *r)
     __atomic_add_fetch(&r->seq, 1, __ATOMIC_RELEASE);
 }
 
-int ls_reg_put(uint64_t key, const struct ls_pub *rec)
+static int reg_put(uint64_t key, const struct ls_pub *rec)
 {
     int saved = errno;
     struct ls_reg_region *r = region_get(1);
@@ -790,7 +790,7 @@ int ls_reg_put(uint64_t key, const struct ls_pub *rec)
     return 0;
 }
 
-void ls_reg_del(uint64_t key, uint64_t dev, uint64_t ino)
+static void reg_del(uint64_t key, uint64_t dev, uint64_t ino)
 {
     struct ls_reg_region *r = region_get(0);
     if (!r || !key)
@@ -1014,4 +1014,58 @@ int ls_registry_scan(const char *dir, int (*fn)(void *ctx, const struct ls_pub *
     }
     munmap(h, total_size());
     return total;
+}
+
+/* The writer side is one thread at a time: this process's threads publish
+ * under the shim's g_mu, but the claim of the region and the seqlock must
+ * not depend on every caller doing so.  A tiny lock whose word is the
+ * holder's tid; a signal handler that interrupted its own thread inside
+ * (it cannot wait for itself) skips the publish and marks the region
+ * overflowed, so readers fall back to /proc for this process. */
+static int32_t wr_owner;
+static __thread int32_t wr_tid;
+
+static int wr_lock(void)
+{
+    if (!wr_tid)
+        wr_tid = (int32_t)syscall(SYS_gettid);
+    for (unsigned spins = 0;; spins++) {
+        int32_t z = 0;
+        if (__atomic_compare_exchange_n(&wr_owner, &z, wr_tid, 1, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return 1;
+        if (z == wr_tid)
+            return 0;
+        if (spins > 64)
+            sched_yield();
+    }
+}
+
+static void wr_unlock(void)
+{
+    __atomic_store_n(&wr_owner, 0, __ATOMIC_RELEASE);
+}
+
+int ls_reg_put(uint64_t key, const struct ls_pub *rec)
+{
+    if (!wr_lock()) {
+        struct ls_reg_region *r = my_region;
+        if (r)
+            __atomic_store_n(&r->overflow, 1, __ATOMIC_RELEASE);
+        return -1;
+    }
+    int rc = reg_put(key, rec);
+    wr_unlock();
+    return rc;
+}
+
+void ls_reg_del(uint64_t key, uint64_t dev, uint64_t ino)
+{
+    if (!wr_lock()) {
+        struct ls_reg_region *r = my_region;
+        if (r)
+            __atomic_store_n(&r->overflow, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    reg_del(key, dev, ino);
+    wr_unlock();
 }

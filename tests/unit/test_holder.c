@@ -859,6 +859,12 @@ static void *begin_thread(void *a)
  * once.  A live owner is waited for at most 1 s (never two walkers). */
 static void test_registry_lock_not_wedged(void **state)
 {
+#if defined(__SANITIZE_THREAD__)
+    /* TSan keeps mutex state per process: a process-shared mutex locked and
+     * released by a child looks, to the parent's TSan, like an unlock of an
+     * unlocked mutex. */
+    skip();
+#endif
     int f0 = count_fds();
     int slot;
     (void)reg_view();
@@ -932,6 +938,9 @@ static void kid_churn(int rd, int wr, void *a)
 
 static void test_killed_in_critical_section(void **state)
 {
+#if defined(__SANITIZE_THREAD__)
+    skip();     /* a process-shared mutex across processes: see test_registry_lock_not_wedged */
+#endif
     int f0 = count_fds();
     struct file A, B, C;
     mkfile(&A, "kcs_a");
