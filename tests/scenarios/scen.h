@@ -485,4 +485,33 @@ static inline char **scenb_env_noshim(void)
 }
 /* ====================== end of scenb_ helpers ========================= */
 
+/* ------------------------------------------------------------------------
+ * /proc/locks as an oracle the shim does not write.
+ * ---------------------------------------------------------------------- */
+#include <sys/sysmacros.h>
+
+/* How many /proc/locks lines name the file st describes: blocked requests
+ * (the "->" lines) when `waiting`, else granted locks.  -1 if /proc/locks
+ * cannot be read. */
+static inline int scen_proc_locks(const struct stat *st, int waiting)
+{
+    char want[64], line[512];
+    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(st->st_dev), minor(st->st_dev),
+             (unsigned long)st->st_ino);
+    FILE *f = fopen("/proc/locks", "r");
+    if (!f) return -1;
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, want) && (strstr(line, "->") != NULL) == (waiting != 0))
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* Requests blocked on the file (threads or processes waiting in F_SETLKW). */
+static inline int scen_waiters_on(const struct stat *st) { return scen_proc_locks(st, 1); }
+
+/* Locks granted on the file, by anyone. */
+static inline int scen_holders_on(const struct stat *st) { return scen_proc_locks(st, 0); }
+
 #endif
