@@ -404,6 +404,35 @@ case_registry() {
         bad "registry: low private fd"; sed 's/^/#   /' "$T/l.json"
     fi
     stop_all
+    # the other miss: the program's own fd is high and close-on-exec, as the
+    # high-fd guess says the shim's are (RLIMIT_NOFILE 4096: private fds at
+    # 3072 and up, the guess takes any such fd from 1536): the registry names
+    # the private fd, so the program's fd 2000 is the program's
+    start HI bash -c 'ulimit -n 4096 && exec "$@"' sh "$LS" -- "$LOCKER" open "$D/h" dupto 2000 posix w 0 0 say ready pause
+    until_true "HI holds" said HI ready || { bad "registry: setup (high program fd)"; stop_all; return; }
+    "$LS" ls --json "$D/h" >"$T/h.json" 2>&1
+    if jcheck "$T/h.json" \
+        "lock(path='$D/h')['pid'] == $PID_HI and lock(path='$D/h')['fd'] == 2000 and lock(path='$D/h')['fds'] == [2000]" \
+        "lock(path='$D/h')['private_fd'] is not None and lock(path='$D/h')['private_fd'] >= 3072"; then
+        ok "registry: a high close-on-exec program fd (2000) is the program's, the shim's is the one the registry names"
+    else
+        bad "registry: high program fd"; sed 's/^/#   /' "$T/h.json"
+    fi
+    stop_all
+    # a thread waits, through a second descriptor, on the file its process
+    # holds (rule 2): the waiting owner holds nothing, so no record names its
+    # private fd; the registry's wait slot says not to trust the records there
+    start TW "$LS" -- "$LOCKER" open "$D/t" posix w 0 1 thread open "$D/t" posix w 0 1 wait pause
+    until_true "TW blocked" blocked "$D/t" 1 || { bad "registry: setup (thread waits on its own file)"; stop_all; return; }
+    "$LS" ls --json "$D/t" >"$T/t.json" 2>&1
+    if jcheck "$T/t.json" \
+        "lock(path='$D/t')['pid'] == $PID_TW and lock(path='$D/t')['fds'] == [3, 4] and lock(path='$D/t')['private_fd'] is not None" \
+        "waiter(pid=$PID_TW)['fds'] == [3, 4] and waiter(pid=$PID_TW)['private_fd'] not in (None, lock(path='$D/t')['private_fd'])"; then
+        ok "registry: a thread waiting on its own process's file: both private fds known, the program's fds 3 and 4 shown"
+    else
+        bad "registry: thread waits on its own file"; sed 's/^/#   /' "$T/t.json"
+    fi
+    stop_all
     if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
         skip=$((skip + 1)); echo "ok - registry: other users # SKIP needs root and setpriv"; return
     fi
