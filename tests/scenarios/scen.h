@@ -514,4 +514,46 @@ static inline int scen_waiters_on(const struct stat *st) { return scen_proc_lock
 /* Locks granted on the file, by anyone. */
 static inline int scen_holders_on(const struct stat *st) { return scen_proc_locks(st, 0); }
 
+/* ------------------------------------------------------------------------
+ * A seccomp filter: the system calls in nrs[0..n) get `action` (e.g.
+ * SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO | EFAULT), every other call
+ * (and every call of another architecture) is allowed.  0, or -1 when it
+ * cannot be installed (or this architecture is not known here).  Sets
+ * no_new_privs.  At most 16 calls.
+ * ---------------------------------------------------------------------- */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+static inline int scen_seccomp(const int *nrs, int n, unsigned action)
+{
+#if defined(__x86_64__)
+    const unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+    const unsigned arch = AUDIT_ARCH_AARCH64;
+#else
+    const unsigned arch = 0;
+#endif
+    if (!arch || n < 1 || n > 16)
+        return -1;
+    struct sock_filter f[4 + 16 + 2];
+    int k = 0;
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < n; i++)         /* a match jumps over the rest and the ALLOW */
+        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[i],
+                                              (unsigned char)(n - i), 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, action);
+    struct sock_fprog prog = { .len = (unsigned short)k, .filter = f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -1;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? -1 : 0;
+}
+
 #endif
