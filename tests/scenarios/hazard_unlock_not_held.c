@@ -43,13 +43,7 @@ int main(int argc, char **argv)
     SCEN_MAIN_PROLOGUE(argc, argv);
     scen_watchdog(20);
     path = scen_path("hz-unheld");
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) scen_die("open");
-    char buf[100];
-    memset(buf, 'x', sizeof buf);
-    if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) scen_die("write");
-    if (!realpath(path, real) || fstat(fd, &st) < 0) scen_die("stat");
-    printf("# pid=%d\n", (int)getpid());
+    int fd = scen_expect_file(path, real, &st);
     struct flock fl;
     memset(&fl, 0, sizeof fl);
 

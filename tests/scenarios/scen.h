@@ -563,6 +563,21 @@ static inline int scen_seccomp(const int *nrs, int n, unsigned action)
 #define SCEN_CALL_LOCKF "lockf"
 #endif
 
+/* The file such a scenario locks: path created with 100 bytes, opened
+ * O_RDWR (the fd is returned), its real path into real[4096] and its stat
+ * into *st; prints "# pid=N" (the records' pid). */
+static inline int scen_expect_file(const char *path, char *real, struct stat *st)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) scen_die("open");
+    char buf[100];
+    memset(buf, 'x', sizeof buf);
+    if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) scen_die("write");
+    if (!realpath(path, real) || fstat(fd, st) < 0) scen_die("stat");
+    printf("# pid=%d\n", (int)getpid());
+    return fd;
+}
+
 static inline void scen_expect(const char *real, const struct stat *st, const char *hazard, int fd,
                                const char *type, long long start, long long len, const char *call,
                                int line)
