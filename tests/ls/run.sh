@@ -92,6 +92,13 @@ for e in sys.argv[2:]:
 EOF
 }
 
+# json_case JSONFILE "OK NAME" "FAIL NAME" PYTHON-EXPR...: ok when jcheck
+# holds, else not ok with the JSON shown
+json_case() {
+    local f=$1 good=$2 bad=$3; shift 3
+    if jcheck "$f" "$@"; then ok "$good"; else not_ok "$bad"; sed 's/^/#   /' "$f"; fi
+}
+
 want() { [ $# -eq 0 ] || { local c; for c in "${CASES[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }; }
 CASES=("$@")
 selected() { [ ${#CASES[@]} -eq 0 ] || want "$1"; }
@@ -394,13 +401,10 @@ case_registry() {
     start LO bash -c 'ulimit -n 64 && exec "$@"' sh "$LS" -- "$LOCKER" open "$D/l" posix w 0 0 say ready pause
     until_true "LO holds" said LO ready || { not_ok "registry: setup (low limit)"; stop_all; return; }
     "$LS" ls --json "$D/l" >"$T/l.json" 2>&1
-    if jcheck "$T/l.json" \
+    json_case "$T/l.json" "registry: a low private fd (RLIMIT_NOFILE 64) is known as the shim's: the program's fd 3 is named" \
+        "registry: low private fd" \
         "lock(path='$D/l')['pid'] == $PID_LO and lock(path='$D/l')['fd'] == 3 and lock(path='$D/l')['fds'] == [3]" \
-        "lock(path='$D/l')['private_fd'] is not None and lock(path='$D/l')['private_fd'] != 3 and lock(path='$D/l')['program_family'] == 'posix'"; then
-        ok "registry: a low private fd (RLIMIT_NOFILE 64) is known as the shim's: the program's fd 3 is named"
-    else
-        not_ok "registry: low private fd"; sed 's/^/#   /' "$T/l.json"
-    fi
+        "lock(path='$D/l')['private_fd'] is not None and lock(path='$D/l')['private_fd'] != 3 and lock(path='$D/l')['program_family'] == 'posix'"
     stop_all
     # the other miss: the program's own fd is high and close-on-exec, as the
     # high-fd guess says the shim's are (RLIMIT_NOFILE 4096: private fds at
@@ -409,13 +413,10 @@ case_registry() {
     start HI bash -c 'ulimit -n 4096 && exec "$@"' sh "$LS" -- "$LOCKER" open "$D/h" dupto 2000 posix w 0 0 say ready pause
     until_true "HI holds" said HI ready || { not_ok "registry: setup (high program fd)"; stop_all; return; }
     "$LS" ls --json "$D/h" >"$T/h.json" 2>&1
-    if jcheck "$T/h.json" \
+    json_case "$T/h.json" "registry: a high close-on-exec program fd (2000) is the program's, the shim's is the one the registry names" \
+        "registry: high program fd" \
         "lock(path='$D/h')['pid'] == $PID_HI and lock(path='$D/h')['fd'] == 2000 and lock(path='$D/h')['fds'] == [2000]" \
-        "lock(path='$D/h')['private_fd'] is not None and lock(path='$D/h')['private_fd'] >= 3072"; then
-        ok "registry: a high close-on-exec program fd (2000) is the program's, the shim's is the one the registry names"
-    else
-        not_ok "registry: high program fd"; sed 's/^/#   /' "$T/h.json"
-    fi
+        "lock(path='$D/h')['private_fd'] is not None and lock(path='$D/h')['private_fd'] >= 3072"
     stop_all
     # a thread waits, through a second descriptor, on the file its process
     # holds (rule 2): the waiting owner holds nothing, so no record names its
@@ -423,13 +424,10 @@ case_registry() {
     start TW "$LS" -- "$LOCKER" open "$D/t" posix w 0 1 thread open "$D/t" posix w 0 1 wait pause
     until_true "TW blocked" blocked "$D/t" 1 || { not_ok "registry: setup (thread waits on its own file)"; stop_all; return; }
     "$LS" ls --json "$D/t" >"$T/t.json" 2>&1
-    if jcheck "$T/t.json" \
+    json_case "$T/t.json" "registry: a thread waiting on its own process's file: both private fds known, the program's fds 3 and 4 shown" \
+        "registry: thread waits on its own file" \
         "lock(path='$D/t')['pid'] == $PID_TW and lock(path='$D/t')['fds'] == [3, 4] and lock(path='$D/t')['private_fd'] is not None" \
-        "waiter(pid=$PID_TW)['fds'] == [3, 4] and waiter(pid=$PID_TW)['private_fd'] not in (None, lock(path='$D/t')['private_fd'])"; then
-        ok "registry: a thread waiting on its own process's file: both private fds known, the program's fds 3 and 4 shown"
-    else
-        not_ok "registry: thread waits on its own file"; sed 's/^/#   /' "$T/t.json"
-    fi
+        "waiter(pid=$PID_TW)['fds'] == [3, 4] and waiter(pid=$PID_TW)['private_fd'] not in (None, lock(path='$D/t')['private_fd'])"
     stop_all
     if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
         skipped "registry: other users" "needs root and setpriv"; return
@@ -456,13 +454,10 @@ case_registry() {
         not_ok "registry: not-dumpable holder and waiter"; sed 's/^/#   /' "$T/u.txt"
     fi
     "$LS" ls --json "$D/u/n" >"$T/u0.json" 2>&1
-    if jcheck "$T/u0.json" \
+    json_case "$T/u0.json" "registry: root reads another user's registry (the mode that user's configuration file set)" \
+        "registry: root and another user's registry" \
         "lock(path='$D/u/n')['pid'] == $PID_UH and lock(path='$D/u/n')['fd'] == 3 and lock(path='$D/u/n')['mode'] == 'strict'" \
-        "lock(path='$D/u/n')['program_family'] == 'posix' and len(waiters) == 1"; then
-        ok "registry: root reads another user's registry (the mode that user's configuration file set)"
-    else
-        not_ok "registry: root and another user's registry"; sed 's/^/#   /' "$T/u0.json"
-    fi
+        "lock(path='$D/u/n')['program_family'] == 'posix' and len(waiters) == 1"
     stop_all
 }
 
