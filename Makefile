@@ -75,7 +75,7 @@ $(BUILD)/cmdobj/shim/registry.o: shim/registry.c shim/registry.h
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 .SECONDEXPANSION:
-$(BUILD)/unit/%: tests/unit/%.c $$(UNIT_DEPS_$$*) $(wildcard shim/*.h config/*.h cmd/*.h)
+$(BUILD)/unit/%: tests/unit/%.c $$(UNIT_DEPS_$$*) $(wildcard shim/*.h config/*.h cmd/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DLS_UNIT_TEST -Ishim -Iconfig -Icmd -o $@ $< $(UNIT_DEPS_$*) -lcmocka -lpthread
 

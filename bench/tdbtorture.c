@@ -22,10 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <tdb.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "torture.h"
 
 static TDB_DATA rnd_data(char *buf, size_t max)
 {
@@ -121,6 +121,14 @@ static int child(const char *path, long loops, int hash, unsigned seed)
     return 0;
 }
 
+struct job { const char *path; long loops; int hash; unsigned seed; };
+
+static int worker(long p, void *ctx)
+{
+    const struct job *j = ctx;
+    return child(j->path, j->loops, j->hash, j->seed * 7919u + (unsigned)p);
+}
+
 int main(int argc, char **argv)
 {
     long procs = 6, loops = 1500;
@@ -145,21 +153,11 @@ int main(int argc, char **argv)
         return 3;
     }
     tdb_close(tdb);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (long p = 0; p < procs; p++) {
-        pid_t pid = fork();
-        if (pid < 0) { perror("fork"); return 3; }
-        if (pid == 0)
-            _exit(child(path, loops, hash, seed * 7919u + (unsigned)p));
-    }
-    int ok = 1, st;
-    for (long p = 0; p < procs; p++)
-        if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "tdbtorture: a process failed (status %d)\n", st);
-            ok = 0;
-        }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    struct job job = { path, loops, hash, seed };
+    double ns;
+    int ok = torture_drive("tdbtorture", procs, worker, &job, &ns);
+    if (ok < 0)
+        return 3;
     long records = 0;
     tdb = tdb_open(path, hash, TDB_DEFAULT, O_RDWR, 0);
     if (!tdb || tdb_check(tdb, NULL, NULL) != 0) {
@@ -171,8 +169,8 @@ int main(int argc, char **argv)
     if (tdb)
         tdb_close(tdb);
     unlink(path);
-    printf("op=tdbtorture procs=%ld loops=%ld ns=%.0f records=%ld ok=%d\n", procs, loops,
-           (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec), records, ok);
+    printf("op=tdbtorture procs=%ld loops=%ld ns=%.0f records=%ld ok=%d\n", procs, loops, ns,
+           records, ok);
     return ok ? 0 : 1;
 usage:
     fprintf(stderr, "usage: tdbtorture [-n P] [-l L] [-H HASH] [-s SEED] FILE\n");

@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "torture.h"
 
 #define REC 16
 
@@ -112,6 +112,14 @@ static int child(const char *path, long loops, long recs, unsigned seed, long *w
     return 0;
 }
 
+struct job { const char *path; long loops, recs; unsigned seed; long *writes; };
+
+static int worker(long p, void *ctx)
+{
+    const struct job *j = ctx;
+    return child(j->path, j->loops, j->recs, j->seed * 7919u + (unsigned)p, &j->writes[p]);
+}
+
 int main(int argc, char **argv)
 {
     long procs = 6, loops = 1500, recs = 64;
@@ -138,22 +146,11 @@ int main(int argc, char **argv)
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (writes == MAP_FAILED)
         return 3;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (long p = 0; p < procs; p++) {
-        pid_t pid = fork();
-        if (pid < 0) { perror("fork"); return 3; }
-        if (pid == 0)
-            _exit(child(path, loops, recs, seed * 7919u + (unsigned)p, &writes[p]));
-    }
-    int ok = 1, st;
-    pid_t w;
-    while ((w = wait(&st)) > 0 || errno == EINTR)
-        if (w > 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
-            fprintf(stderr, "torture: a process failed (status %d)\n", st);
-            ok = 0;
-        }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    struct job job = { path, loops, recs, seed, writes };
+    double ns;
+    int ok = torture_drive("torture", procs, worker, &job, &ns);
+    if (ok < 0)
+        return 3;
     uint64_t sum = 0, total = 0;
     for (long r = 0; r < recs; r++) {
         uint64_t v[2];
@@ -168,8 +165,7 @@ int main(int argc, char **argv)
                 (unsigned long long)sum, (unsigned long long)total);
         ok = 0;
     }
-    printf("op=torture procs=%ld loops=%ld ns=%.0f writes=%llu ok=%d\n", procs, loops,
-           (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec),
+    printf("op=torture procs=%ld loops=%ld ns=%.0f writes=%llu ok=%d\n", procs, loops, ns,
            (unsigned long long)total, ok);
     return ok ? 0 : 1;
 usage:

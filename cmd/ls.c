@@ -112,8 +112,18 @@ struct proc {
     char mode[16];              /* "" unknown */
     long long nofile;           /* soft RLIMIT_NOFILE, -1 unlimited, 0 unknown */
     char reg_mode[16];          /* the shim's real mode from the registry, "" unknown */
+    struct regfd *regfds;       /* what the registry says of its fds (reg_privates) */
+    int nregfds, capregfds;
     struct pfd *pfds;           /* its fds, read once per snapshot (fds_of), sorted by fd */
     int npfds, pfds_built;
+};
+
+/* A live registry record of the process on file (dev, ino): a converted
+ * lock held through private fd `fd`, or (fd -1) a thread waiting. */
+struct regfd {
+    dev_t dev;
+    ino_t ino;
+    int fd;
 };
 
 /* One fd of a process: what it is, read once per snapshot (one readdir,
@@ -809,9 +819,10 @@ static void look_proc(struct proc *p)
     }
 }
 
-/* A private fd of the shim: high (as shim/backend_linux.c places it, or
- * half that when it could not) and close-on-exec. */
-static int is_private_raw(const struct proc *p, int fd)
+/* The guess, for a process the registry says nothing of: a private fd of
+ * the shim is high (as shim/fdtable.c places it, or half that when it
+ * could not) and close-on-exec. */
+static int guess_private(const struct proc *p, int fd)
 {
     long long base = p->nofile < 0 ? 1 << 16 :
                      p->nofile > 64 ? p->nofile - p->nofile / 4 : 0;
@@ -821,6 +832,31 @@ static int is_private_raw(const struct proc *p, int fd)
         return 0;
     long fl = fd_flags(p->pid, fd);
     return fl >= 0 && (fl & O_CLOEXEC);
+}
+
+/* Is fd, open on (dev, ino), the shim's private fd?  The registry's answer
+ * where it has one: yes for an fd its live records of converted locks
+ * name; no for another fd of a file it has such records of (they name
+ * every owner that holds a lock there) unless a thread of the process waits
+ * on that file (a waiting owner may hold nothing yet: not named).  Else
+ * the guess. */
+static int private_fd_of(const struct proc *p, int fd, dev_t dev, ino_t ino)
+{
+    if (p->shim != 1)
+        return 0;
+    int held = 0, waits = 0;
+    for (int i = 0; i < p->nregfds; i++) {
+        const struct regfd *r = &p->regfds[i];
+        if (r->dev != dev || r->ino != ino)
+            continue;
+        if (r->fd == fd)
+            return 1;
+        if (r->fd < 0)
+            waits = 1;
+        else
+            held = 1;
+    }
+    return held && !waits ? 0 : guess_private(p, fd);
 }
 
 static int pfd_cmp(const void *a, const void *b)
@@ -858,7 +894,8 @@ static void fds_of(struct proc *p)
                 break;
             p->pfds = n;
         }
-        p->pfds[p->npfds++] = (struct pfd){ fd, is_private_raw(p, fd), st.st_dev, st.st_ino };
+        p->pfds[p->npfds++] = (struct pfd){ fd, private_fd_of(p, fd, st.st_dev, st.st_ino),
+                                            st.st_dev, st.st_ino };
     }
     closedir(d);
     qsort(p->pfds, (size_t)p->npfds, sizeof *p->pfds, pfd_cmp);
@@ -871,11 +908,10 @@ static int is_private(struct proc *p, int fd)
     fds_of(p);
     struct pfd key = { .fd = fd };
     const struct pfd *f = bsearch(&key, p->pfds, (size_t)p->npfds, sizeof key, pfd_cmp);
-    return f ? f->priv : is_private_raw(p, fd);
+    return f ? f->priv : guess_private(p, fd);    /* opened since: no stat */
 }
 
-/* `force`: the registry says kfd is the shim's private fd. */
-static void fill_view_as(struct proc *p, int kfd, struct fdview *v, int force)
+static void fill_view(struct proc *p, int kfd, struct fdview *v)
 {
     char path[64], buf[4096];
     v->private_fd = -1;
@@ -891,7 +927,7 @@ static void fill_view_as(struct proc *p, int kfd, struct fdview *v, int force)
     v->deleted = n > 10 && strcmp(buf + n - 10, " (deleted)") == 0;
     look_proc(p);
     struct stat kst;
-    if (!(force || is_private(p, kfd)) || stat(path, &kst) != 0) {
+    if (!is_private(p, kfd) || stat(path, &kst) != 0) {
         v->fds[v->nfds++] = kfd;
         return;
     }
@@ -904,11 +940,6 @@ static void fill_view_as(struct proc *p, int kfd, struct fdview *v, int force)
         if (v->nfds < LS_MAX_FDS)
             v->fds[v->nfds++] = f->fd;
     }
-}
-
-static void fill_view(struct proc *p, int kfd, struct fdview *v)
-{
-    fill_view_as(p, kfd, v, 0);
 }
 
 /* ---- source 3: the shim's registry (shim/registry.h) ---------------------- */
@@ -1068,6 +1099,28 @@ static void set_reg_modes(struct snap *s)
     }
 }
 
+/* What the registry says of each process's fds, for private_fd_of: the
+ * private fd of every live record of a converted (POSIX) lock, and the
+ * files its threads wait on.  Before any view is filled. */
+static void reg_privates(struct snap *s)
+{
+    for (int k = 0; k < s->npubs; k++) {
+        const struct ls_pub *e = &s->pubs[k];
+        int held = e->kind == LS_PUB_HELD && e->family == LS_FAM_POSIX && e->fd >= 0;
+        if (!held && e->kind != LS_PUB_WAITING)
+            continue;
+        for (int i = 0; i < s->nprocs; i++) {
+            struct proc *p = &s->procs[i];
+            if (p->pid != e->pid)
+                continue;
+            if (pub_live(e))
+                *PUSH(p->regfds, p->nregfds, p->capregfds) =
+                    (struct regfd){ (dev_t)e->dev, (ino_t)e->ino, held ? e->fd : -1 };
+            break;
+        }
+    }
+}
+
 /* A process the registry names that the scan of /proc did not see at all
  * (hidden, or not among the pids scanned): not inspectable. */
 static int reg_proc(struct snap *s, pid_t pid)
@@ -1176,10 +1229,8 @@ static void registry_refine(struct snap *s)
         if (!best || other > 1 || !pub_live(best))
             continue;
         r->pfam = best->family;
-        if (best->fd == r->kfd) {
-            if (best->family == LS_FAM_POSIX && r->v.private_fd != r->kfd)
-                fill_view_as(p, r->kfd, &r->v, 1);
-        } else if (best->fd != r->v.private_fd) {
+        /* a record naming kfd itself: its view knows already (reg_privates) */
+        if (best->fd != r->kfd && best->fd != r->v.private_fd) {
             r->v.nfds = 1;          /* the program's fd, as the shim knows it */
             r->v.fds[0] = best->fd;
         }
@@ -1891,8 +1942,10 @@ static void free_snap(struct snap *s)
     for (int i = 0; i < s->nwaiters; i++)
         free(s->waiters[i].v.path);
     free(s->locks);
-    for (int i = 0; i < s->nprocs; i++)
+    for (int i = 0; i < s->nprocs; i++) {
         free(s->procs[i].pfds);
+        free(s->procs[i].regfds);
+    }
     free(s->procs);
     free(s->refs);
     free(s->waiters);
@@ -1920,6 +1973,7 @@ static int snapshot(const struct opts *o, struct buf *out)
     recheck_proc_locks(&s);
     scan_late_pids(&s);
     read_registry(&s);
+    reg_privates(&s);
     registry_holders(&s);
     refs_by_lock(&s);
     for (int i = 0; i < s.nrefs; i++) {

@@ -41,17 +41,15 @@ scen=$build/scenarios
 command -v python3 >/dev/null 2>&1 || { echo "check-records: python3 is needed" >&2; exit 2; }
 [ -f "$lib" ] && [ -x "$cmd" ] || { echo "check-records: build the library and command first (make)" >&2; exit 2; }
 
-passed=0 failed=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockscope-hz.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 logs=()          # every JSON log produced, for the report checks
 
-ok()    { echo "ok - $1"; passed=$((passed + 1)); }
-notok() { echo "not ok - $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/#   /'; }
+. "$here/../lib.sh"   # ok, not_ok, skipped, finish
 # check NAME CMD...: ok when CMD succeeds; its output is the diagnosis
 check() {
     local name=$1 out; shift
-    if out=$("$@" 2>&1); then ok "$name"; else notok "$name" "$out"; fi
+    if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
 }
 
 # run_shim DIR MODE BIN [VAR=VALUE...|NOLOG]: run BIN under the shim in a
@@ -358,7 +356,7 @@ if command -v strace >/dev/null 2>&1; then
     if [ "$size" -gt 0 ] && grep -Eq "^[0-9]+ +write\([0-9]+, \"\"\.\.\., $size\) += $size\$" "$w/trace"; then
         ok "LOCKSCOPE_ABORT=1: the record is one write(2) of $size bytes"
     else
-        notok "LOCKSCOPE_ABORT=1: the record is one write(2)" "$(echo "log size $size"; grep write "$w/trace" | tail -5)"
+        not_ok "LOCKSCOPE_ABORT=1: the record is one write(2)" "$(echo "log size $size"; grep write "$w/trace" | tail -5)"
     fi
 else
     ok "LOCKSCOPE_ABORT=1: the record is one write(2) # skip strace not installed"
@@ -496,5 +494,4 @@ check "report --json and report: counts match ${#logs[@]} logs together" report_
 cat "${logs[@]}" > "$tmp/all.jsonl"
 check "report: the logs concatenated into one file" report_check "$tmp/all.jsonl"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

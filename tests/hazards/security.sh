@@ -32,22 +32,7 @@ set -u
 BUILD=${1:-build}
 CC=${CC:-cc}
 here=$(cd "$(dirname "$0")" && pwd -P)
-pass=0
-fail=0
-ok()      { echo "ok - $1"; pass=$((pass + 1)); }
-skipped() { echo "ok - $1 # SKIP $2"; pass=$((pass + 1)); }
-not_ok() {
-    echo "not ok - $1"
-    shift
-    local line
-    for line in "$@"; do printf '#   %s\n' "$line"; done
-    fail=$((fail + 1))
-}
-finish() {
-    echo "$pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
+. "$here/../lib.sh"   # ok, not_ok, skipped, finish
 
 lib=$(cd "$BUILD" 2>/dev/null && pwd -P)/liblockscope.so
 if [ ! -f "$lib" ]; then

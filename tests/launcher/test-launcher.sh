@@ -18,21 +18,7 @@ BUILD=${1:-build}
 CC=${CC:-cc}
 PREFIX=${PREFIX:-/usr/local}
 
-pass=0
-fail=0
-ok()     { echo "ok - $1"; pass=$((pass + 1)); }
-not_ok() {
-    echo "not ok - $1"
-    shift
-    local line
-    for line in "$@"; do printf '#   %s\n' "$line"; done
-    fail=$((fail + 1))
-}
-finish() {
-    echo "$pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"   # ok, not_ok, skipped, finish
 
 if [ ! -x "$BUILD/lockscope" ]; then
     not_ok "launcher exists" "$BUILD/lockscope is missing or not executable"

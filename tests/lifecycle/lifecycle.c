@@ -37,6 +37,25 @@ static int setlk(int fd, int cmd, short type, off_t s, off_t l)
     return fcntl(fd, cmd, &fl);
 }
 
+/* posix_spawn this program with argv and envp, read up to n bytes of what
+ * it prints into buf, reap it: the bytes read (-1 on a read error). */
+static ssize_t spawn_read(char *const argv[], char *const envp[], char *buf, size_t n)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) die("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    pid_t pid;
+    if (posix_spawn(&pid, self, &fa, NULL, argv, envp) != 0) die("posix_spawn");
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    ssize_t r = read(p[0], buf, n);
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    return r;
+}
+
 /* the kernel's view, from a process without the shim */
 static char probe(const char *path, off_t s, off_t l)
 {
@@ -45,19 +64,8 @@ static char probe(const char *path, off_t s, off_t l)
     snprintf(b, sizeof b, "%lld", (long long)l);
     char *argv[] = { (char *)self, (char *)"probe", (char *)path, a, b, NULL };
     char *envp[] = { NULL };
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) die("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    pid_t pid;
-    if (posix_spawn(&pid, self, &fa, NULL, argv, envp) != 0) die("spawn probe");
-    posix_spawn_file_actions_destroy(&fa);
-    close(p[1]);
     char c = '?';
-    if (read(p[0], &c, 1) != 1) c = '?';
-    close(p[0]);
-    waitpid(pid, NULL, 0);
+    if (spawn_read(argv, envp, &c, 1) != 1) c = '?';
     return c;
 }
 
@@ -453,19 +461,8 @@ static int spawnmask(void)
     sigaddset(&m, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &m, &old);
     char *argv[] = { (char *)self, (char *)"maskprint", NULL };
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) die("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    pid_t pid;
-    if (posix_spawn(&pid, self, &fa, NULL, argv, environ) != 0) die("posix_spawn");
-    posix_spawn_file_actions_destroy(&fa);
-    close(p[1]);
     char buf[8] = "";
-    if (read(p[0], buf, 2) != 2) buf[0] = 0;
-    close(p[0]);
-    waitpid(pid, NULL, 0);
+    if (spawn_read(argv, environ, buf, 2) != 2) buf[0] = 0;
     sigset_t now;
     pthread_sigmask(SIG_SETMASK, &old, &now);
     int ok = !strncmp(buf, "BU", 2) && sigismember(&now, SIGUSR2) && !sigismember(&now, SIGALRM);

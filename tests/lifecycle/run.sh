@@ -20,7 +20,7 @@ chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 bin=$tmp/lifecycle
 cc -O2 -g -std=gnu11 -Wall -Wextra -pthread "$here/lifecycle.c" -o "$bin" || { echo "0 passed, 1 failed"; exit 1; }
-pass=0; fail=0
+. "$here/../lib.sh"   # ok, not_ok, skipped, finish
 # run MODE LABEL CMD...: under the shim in MODE; a crash or timeout fails
 run() {
     local mode=$1 label=$2; shift 2
@@ -36,9 +36,6 @@ run() {
         head -5 "$out.err" | sed 's/^/#   /'
     fi
 }
-ok()      { echo "ok - $*"; pass=$((pass + 1)); }
-notok()   { echo "not ok - $*"; fail=$((fail + 1)); }
-skipped() { local what=$1; shift; echo "ok - $what # SKIP $*"; pass=$((pass + 1)); }
 
 for c in $checks; do
     case $c in
@@ -80,7 +77,7 @@ for c in $checks; do
                     if [ $rc = 0 ] && grep -q '^ok - forged hand-over variable: fds 0-4' "$sd/out"; then
                         ok "$label ('$v')"
                     else
-                        notok "$label ('$v', exit $rc)"; head -3 "$sd/out" | sed 's/^/#   /'
+                        not_ok "$label ('$v', exit $rc)"; head -3 "$sd/out" | sed 's/^/#   /'
                     fi
                 done
             else
@@ -94,11 +91,11 @@ for c in $checks; do
                LS_FUZZ_LIB="$lib" timeout -k 5 60 "$tmp/fuzz_handover" "$root"/tests/fuzz/corpus/handover/* >>"$tmp/fh.out" 2>&1; then
                 ok "fuzz: forged hand-over variables and tables leave every program fd alone ($(awk '/^fuzz_handover: [0-9]+ inputs/ {n += $2} END {print n + 0}' "$tmp/fh.out") inputs)"
             else
-                notok "fuzz: forged hand-over variables and tables leave every program fd alone"
+                not_ok "fuzz: forged hand-over variables and tables leave every program fd alone"
                 grep -m3 'FINDING\|failing' "$tmp/fh.out" | sed 's/^/#   /'
             fi
         else
-            notok "fuzz: build fuzz_handover"; head -5 "$tmp/fh.log" | sed 's/^/#   /'
+            not_ok "fuzz: build fuzz_handover"; head -5 "$tmp/fh.log" | sed 's/^/#   /'
         fi ;;
     spawnjmp)
         # a hang (the review's finding) is caught by the timeout
@@ -128,5 +125,4 @@ for c in $checks; do
     *) echo "run.sh: unknown check $c" >&2; exit 2 ;;
     esac
 done
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+finish

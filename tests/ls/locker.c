@@ -3,6 +3,8 @@
  *
  *   locker STEP...   steps run in order:
  *     open PATH                 open (O_RDWR|O_CREAT) and make it the current fd
+ *     dupto N                   move the current fd to the lowest free fd >= N,
+ *                               close-on-exec (F_DUPFD_CLOEXEC, then close)
  *     posix|ofd r|w START LEN [wait]
  *                               fcntl F_SETLK(W) / F_OFD_SETLK(W) on the current fd
  *     flock sh|ex [wait]        flock, LOCK_NB unless wait
@@ -69,6 +71,11 @@ static int run(int first)
         if (!strcmp(s, "open") && i + 1 < argc) {
             fd = open(argv[++i], O_RDWR | O_CREAT, 0644);
             if (fd < 0) { perror(argv[i]); return 1; }
+        } else if (!strcmp(s, "dupto") && i + 1 < argc) {
+            int nfd = fcntl(fd, F_DUPFD_CLOEXEC, atoi(argv[++i]));
+            if (nfd < 0) { perror("dupto"); return 1; }
+            close(fd);
+            fd = nfd;
         } else if ((!strcmp(s, "posix") || !strcmp(s, "ofd")) && i + 3 < argc) {
             struct flock fl = { 0 };
             fl.l_type = argv[i + 1][0] == 'w' ? F_WRLCK : F_RDLCK;

@@ -43,21 +43,10 @@ int main(int argc, char **argv)
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0 || ftruncate(fd, 4096) < 0) scen_die("create");
 
-    int to[2], from[2];
-    if (pipe2(to, O_CLOEXEC) < 0 || pipe2(from, O_CLOEXEC) < 0) scen_die("pipe");
-    fflush(NULL);
-    pid_t c = fork();
-    if (c < 0) scen_die("fork");
-    if (c == 0) {
-        dup2(to[0], 0);
-        dup2(from[1], 1);
-        char *args[] = { (char *)scen_self_exe(), (char *)"--mmap-holder", (char *)path, NULL };
-        execve(args[0], args, scen_noshim_env(NULL));
-        _exit(127);
-    }
-    close(to[0]); close(from[1]);
+    struct scen_holder h;
+    scen_spawn_noshim(&h, (const char *const[]){ "--mmap-holder", path, NULL }, NULL);
     char line[64];
-    scen_read_line(from[0], line, sizeof line, 5000);
+    scen_read_line(h.from, line, sizeof line, 5000);
     SAY("holder=%s", line);
 
     struct flock fl;
@@ -76,10 +65,10 @@ int main(int argc, char **argv)
     }
     SAY("setlk=%s", res(scen_setlk(fd, F_SETLK, F_WRLCK, 0, 0)));
 
-    close(to[1]);
-    scen_read_line(from[0], line, sizeof line, 5000);  /* EOF: the holder is gone */
-    close(from[0]);
-    waitpid(c, NULL, 0);
+    close(h.to);
+    scen_read_line(h.from, line, sizeof line, 5000);  /* EOF: the holder is gone */
+    close(h.from);
+    waitpid(h.pid, NULL, 0);
     SAY("probe_after=%c", probe(path, 'W', 0, 0));
     close(fd);
     unlink(path);

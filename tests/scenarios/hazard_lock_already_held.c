@@ -16,26 +16,12 @@
  * tests/hazards/check-records.sh (see hazard_unlock_not_held.c).
  */
 #include "scen.h"
-#include <sys/sysmacros.h>
 
 static char real[4096];
 static struct stat st;
 
-#ifdef _FILE_OFFSET_BITS
-#define CALL_FCNTL "fcntl64"
-#define CALL_LOCKF "lockf64"
-#else
-#define CALL_FCNTL "fcntl"
-#define CALL_LOCKF "lockf"
-#endif
-
-static void expect(const char *hazard, int fd, const char *type, long long start, long long len,
-                   const char *call, int line)
-{
-    printf("# expect hazard=%s fd=%d path=%s dev=%u:%u ino=%llu type=%s start=%lld len=%lld "
-           "call=%s line=%d\n", hazard, fd, real, major(st.st_dev), minor(st.st_dev),
-           (unsigned long long)st.st_ino, type, start, len, call, line);
-}
+/* the "# expect" line of a call through fd on this file (scen.h) */
+#define expect(...) scen_expect(real, &st, __VA_ARGS__)
 
 #define LK(fd, type, whence, start, len) \
     (fl.l_type = (type), fl.l_whence = (whence), fl.l_start = (start), fl.l_len = (len), \
@@ -46,41 +32,35 @@ int main(int argc, char **argv)
     SCEN_MAIN_PROLOGUE(argc, argv);
     scen_watchdog(20);
     const char *path = scen_path("hz-held");
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) scen_die("open");
-    char buf[100];
-    memset(buf, 'x', sizeof buf);
-    if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) scen_die("write");
-    if (!realpath(path, real) || fstat(fd, &st) < 0) scen_die("stat");
-    printf("# pid=%d\n", (int)getpid());
+    int fd = scen_expect_file(path, real, &st);
     struct flock fl;
     memset(&fl, 0, sizeof fl);
 
     /* (1) */
     printf("# nohazard line=%d\n", __LINE__ + 1);
     SAY("w_10_20=%s", res(LK(fd, F_WRLCK, SEEK_SET, 10, 10)));
-    expect("lock-already-held", fd, "write", 10, 10, CALL_FCNTL, __LINE__ + 1);
+    expect("lock-already-held", fd, "write", 10, 10, SCEN_CALL_FCNTL, __LINE__ + 1);
     SAY("w_end_-90_10=%s", res(LK(fd, F_WRLCK, SEEK_END, -90, 10)));
 
     /* (2) */
     SAY("lseek_30=%lld", (long long)lseek(fd, 30, SEEK_SET));
     printf("# nohazard line=%d\n", __LINE__ + 1);
     SAY("lockf_lock_10=%s", res(lockf(fd, F_LOCK, 10)));
-    expect("lock-already-held", fd, "write", 30, 10, CALL_LOCKF, __LINE__ + 1);
+    expect("lock-already-held", fd, "write", 30, 10, SCEN_CALL_LOCKF, __LINE__ + 1);
     SAY("lockf_tlock_10=%s", res(lockf(fd, F_TLOCK, 10)));
 
     /* (3) */
     printf("# nohazard line=%d\n", __LINE__ + 1);
     SAY("r_50_60=%s", res(LK(fd, F_RDLCK, SEEK_SET, 50, 10)));
     SAY("lseek_50=%lld", (long long)lseek(fd, 50, SEEK_SET));
-    expect("lock-already-held", fd, "read", 50, 10, CALL_FCNTL, __LINE__ + 1);
+    expect("lock-already-held", fd, "read", 50, 10, SCEN_CALL_FCNTL, __LINE__ + 1);
     SAY("r_cur_0_10=%s", res(LK(fd, F_RDLCK, SEEK_CUR, 0, 10)));
 
     /* (4) */
     printf("# nohazard line=%d\n", __LINE__ + 1);
     SAY("w_200_eof=%s", res(LK(fd, F_WRLCK, SEEK_SET, 200, 0)));
     SAY("lseek_100=%lld", (long long)lseek(fd, 100, SEEK_SET));
-    expect("lock-already-held", fd, "write", 200, 0, CALL_FCNTL, __LINE__ + 1);
+    expect("lock-already-held", fd, "write", 200, 0, SCEN_CALL_FCNTL, __LINE__ + 1);
     SAY("w_cur_100_eof=%s", res(LK(fd, F_WRLCK, SEEK_CUR, 100, 0)));
 
     /* (5) */

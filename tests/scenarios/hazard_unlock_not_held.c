@@ -18,27 +18,13 @@
  * the call (the record's "site" resolved with addr2line).
  */
 #include "scen.h"
-#include <sys/sysmacros.h>
 
 static const char *path;
 static char real[4096];
 static struct stat st;
 
-#ifdef _FILE_OFFSET_BITS
-#define CALL_FCNTL "fcntl64"
-#define CALL_LOCKF "lockf64"
-#else
-#define CALL_FCNTL "fcntl"
-#define CALL_LOCKF "lockf"
-#endif
-
-static void expect(const char *hazard, int fd, const char *type, long long start, long long len,
-                   const char *call, int line)
-{
-    printf("# expect hazard=%s fd=%d path=%s dev=%u:%u ino=%llu type=%s start=%lld len=%lld "
-           "call=%s line=%d\n", hazard, fd, real, major(st.st_dev), minor(st.st_dev),
-           (unsigned long long)st.st_ino, type, start, len, call, line);
-}
+/* the "# expect" line of a call through fd on this file (scen.h) */
+#define expect(...) scen_expect(real, &st, __VA_ARGS__)
 
 static int lk(int fd, short type, short whence, off_t start, off_t len)
 {
@@ -57,31 +43,25 @@ int main(int argc, char **argv)
     SCEN_MAIN_PROLOGUE(argc, argv);
     scen_watchdog(20);
     path = scen_path("hz-unheld");
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) scen_die("open");
-    char buf[100];
-    memset(buf, 'x', sizeof buf);
-    if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) scen_die("write");
-    if (!realpath(path, real) || fstat(fd, &st) < 0) scen_die("stat");
-    printf("# pid=%d\n", (int)getpid());
+    int fd = scen_expect_file(path, real, &st);
     struct flock fl;
     memset(&fl, 0, sizeof fl);
 
     /* (1) */
-    expect("unlock-not-held", fd, "unlock", 0, 10, CALL_FCNTL, __LINE__ + 1);
+    expect("unlock-not-held", fd, "unlock", 0, 10, SCEN_CALL_FCNTL, __LINE__ + 1);
     SAY("set_0_10=%s", res(UNLOCK(fd, SEEK_SET, 0, 10)));
 
     /* (2) */
     SAY("lseek_10=%lld", (long long)lseek(fd, 10, SEEK_SET));
-    expect("unlock-not-held", fd, "unlock", 15, 10, CALL_FCNTL, __LINE__ + 1);
+    expect("unlock-not-held", fd, "unlock", 15, 10, SCEN_CALL_FCNTL, __LINE__ + 1);
     SAY("cur_5_10=%s", res(UNLOCK(fd, SEEK_CUR, 5, 10)));
 
     /* (3) */
-    expect("unlock-not-held", fd, "unlock", 90, 0, CALL_FCNTL, __LINE__ + 1);
+    expect("unlock-not-held", fd, "unlock", 90, 0, SCEN_CALL_FCNTL, __LINE__ + 1);
     SAY("end_-10_0=%s", res(UNLOCK(fd, SEEK_END, -10, 0)));
 
     /* (4) */
-    expect("unlock-not-held", fd, "unlock", 10, 20, CALL_LOCKF, __LINE__ + 1);
+    expect("unlock-not-held", fd, "unlock", 10, 20, SCEN_CALL_LOCKF, __LINE__ + 1);
     SAY("lockf_ulock_20=%s", res(lockf(fd, F_ULOCK, 20)));
 
     /* (5) partly held, fully held: no record from these lines */
@@ -92,7 +72,7 @@ int main(int argc, char **argv)
     SAY("fully_40_45=%s", res(UNLOCK(fd, SEEK_SET, 40, 5)));
 
     /* (6) */
-    expect("unlock-not-held", fd, "unlock", 60, 10, CALL_FCNTL, __LINE__ + 1);
+    expect("unlock-not-held", fd, "unlock", 60, 10, SCEN_CALL_FCNTL, __LINE__ + 1);
     SAY("set_60_70=%s", res(UNLOCK(fd, SEEK_SET, 60, 10)));
 
     SAY("probe_end=%c", probe(path, 'W', 0, 0));

@@ -12,25 +12,9 @@
  * teardown then reports its stack.
  */
 #include "scen.h"
-#include <sys/sysmacros.h>
 
 static const char *path;
 static struct stat st;
-
-static int waiters_on(void)
-{
-    char want[64], line[512];
-    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev),
-             (unsigned long)st.st_ino);
-    FILE *f = fopen("/proc/locks", "r");
-    if (!f) return -1;
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "->") && strstr(line, want))
-            n++;
-    fclose(f);
-    return n;
-}
 
 static int cancel_fd;
 static volatile int cancel_first = -1;
@@ -62,7 +46,7 @@ int main(int argc, char **argv)
     scenb_watch("b_wait", 20);
     pthread_t t;
     pthread_create(&t, NULL, cancelled, NULL);
-    while (waiters_on() < 1)
+    while (scen_waiters_on(&st) < 1)
         scen_sleep_ms(10);
     pthread_cancel(t);
     void *ret = NULL;

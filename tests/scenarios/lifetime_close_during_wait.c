@@ -20,7 +20,6 @@
  * The main thread knows the waiters wait when /proc/locks lists them ("->").
  */
 #include "scen.h"
-#include <sys/sysmacros.h>
 
 static const char *path;
 static int fds[2];
@@ -36,22 +35,6 @@ static void *waiter(void *arg)
     return NULL;
 }
 
-/* Blocked waiters on the file, as /proc/locks lists them. */
-static int waiters_on(const struct stat *st)
-{
-    char want[64], line[512];
-    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(st->st_dev), minor(st->st_dev),
-             (unsigned long)st->st_ino);
-    FILE *f = fopen("/proc/locks", "r");
-    if (!f) return -1;
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "->") && strstr(line, want))
-            n++;
-    fclose(f);
-    return n;
-}
-
 static void round_(const char *name, int nthreads)
 {
     struct scen_holder h;
@@ -65,7 +48,7 @@ static void round_(const char *name, int nthreads)
         if (pthread_create(&t[i], NULL, waiter, (void *)i) != 0) scen_die("pthread_create");
     }
     scenb_watch(name, 20);
-    while (waiters_on(&st) < nthreads)
+    while (scen_waiters_on(&st) < nthreads)
         scen_sleep_ms(10);
     for (int i = 0; i < nthreads; i++)
         close(fds[i]);
@@ -104,7 +87,7 @@ int main(int argc, char **argv)
     pthread_t t;
     if (pthread_create(&t, NULL, waiter, (void *)0L) != 0) scen_die("pthread_create");
     scenb_watch("dup", 20);
-    while (waiters_on(&st) < 1)
+    while (scen_waiters_on(&st) < 1)
         scen_sleep_ms(10);
     close(fds[0]);
     scen_holder_release(&h);

@@ -14,7 +14,6 @@
  * for a left one would never reach the model: no pid to name).
  */
 #include "scen.h"
-#include <sys/sysmacros.h>
 
 static const char *patha;
 static char pathb[4200];
@@ -35,27 +34,12 @@ static void on_usr1(int sig)
     errno = e;
 }
 
-static int waiters_on(void)
-{
-    char want[64], line[512];
-    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev),
-             (unsigned long)st.st_ino);
-    FILE *f = fopen("/proc/locks", "r");
-    if (!f) return -1;
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "->") && strstr(line, want))
-            n++;
-    fclose(f);
-    return n;
-}
-
 static struct scen_holder h;
 
 static void *kicker(void *arg)
 {
     (void)arg;
-    while (waiters_on() < 1)
+    while (scen_waiters_on(&st) < 1)
         scen_sleep_ms(10);
     pthread_kill(main_thread, SIGUSR1);
     while (!handler_ran)

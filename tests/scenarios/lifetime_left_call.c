@@ -16,7 +16,6 @@
 #include "scen.h"
 #include <poll.h>
 #include <setjmp.h>
-#include <sys/sysmacros.h>
 
 static const char *path;
 static sigjmp_buf jb;
@@ -25,25 +24,10 @@ static struct stat st;
 
 static void on_usr1(int sig) { (void)sig; siglongjmp(jb, 1); }
 
-static int waiters_on(void)
-{
-    char want[64], line[512];
-    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev),
-             (unsigned long)st.st_ino);
-    FILE *f = fopen("/proc/locks", "r");
-    if (!f) return -1;
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "->") && strstr(line, want))
-            n++;
-    fclose(f);
-    return n;
-}
-
 static void *kicker(void *arg)
 {
     (void)arg;
-    while (waiters_on() < 1)
+    while (scen_waiters_on(&st) < 1)
         scen_sleep_ms(10);
     pthread_kill(main_thread, SIGUSR1);
     return NULL;
@@ -104,7 +88,7 @@ int main(int argc, char **argv)
     if (write(to[1], &m, 1) != 1) scen_die("write");
     for (;;) {      /* until it waits, or has answered at once */
         struct pollfd p = { from[0], POLLIN, 0 };
-        if (waiters_on() >= 1 || poll(&p, 1, 10) > 0)
+        if (scen_waiters_on(&st) >= 1 || poll(&p, 1, 10) > 0)
             break;
     }
     scen_setlk(fd, F_SETLK, F_UNLCK, 10, 1);

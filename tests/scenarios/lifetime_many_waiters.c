@@ -13,7 +13,6 @@
  * waiter gets its lock.
  */
 #include "scen.h"
-#include <sys/sysmacros.h>
 
 #define NWAIT 256
 
@@ -47,21 +46,6 @@ static void *cycler(void *arg)
     return NULL;
 }
 
-static int waiters_on(const struct stat *st)
-{
-    char want[64], line[512];
-    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(st->st_dev), minor(st->st_dev),
-             (unsigned long)st->st_ino);
-    FILE *f = fopen("/proc/locks", "r");
-    if (!f) return -1;
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "->") && strstr(line, want))
-            n++;
-    fclose(f);
-    return n;
-}
-
 int main(int argc, char **argv)
 {
     SCEN_MAIN_PROLOGUE(argc, argv);
@@ -90,7 +74,7 @@ int main(int argc, char **argv)
         if (wfds[i] < 0) scen_die("open");
         if (pthread_create(&wt[i], &attr, waiter, (void *)i) != 0) scen_die("pthread_create");
     }
-    while (waiters_on(&st) < NWAIT)
+    while (scen_waiters_on(&st) < NWAIT)
         scen_sleep_ms(20);
     SAY("waiting=%d", NWAIT);
 

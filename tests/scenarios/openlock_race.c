@@ -100,38 +100,13 @@ static int hold_main(const char *path, char op)
     return 0;
 }
 
-struct hold { pid_t pid; int to, from; };
-
-static void hold_start(struct hold *h, const char *path, char op)
+static void hold_start(struct scen_holder *h, const char *path, char op)
 {
-    int to[2], from[2];
-    if (pipe2(to, O_CLOEXEC) < 0 || pipe2(from, O_CLOEXEC) < 0) scen_die("pipe");
-    const char *self = scen_self_exe();
-    char **env = scen_noshim_env(NULL);
     char ops[2] = { op, 0 };
-    fflush(NULL);
-    pid_t c = fork();
-    if (c < 0) scen_die("fork");
-    if (c == 0) {
-        dup2(to[0], 0);
-        dup2(from[1], 1);
-        char *args[] = { (char *)self, (char *)"--hold", (char *)path, ops, NULL };
-        execve(self, args, env);
-        _exit(127);
-    }
-    close(to[0]); close(from[1]);
-    h->pid = c; h->to = to[1]; h->from = from[0];
+    scen_spawn_noshim(h, (const char *const[]){ "--hold", path, ops, NULL }, NULL);
     char line[64];
     scen_read_line(h->from, line, sizeof line, 5000);
     if (strcmp(line, "ok") != 0) { SAY("holder=%s", line); exit(1); }
-}
-
-static void hold_finish(struct hold *h)
-{
-    char line[64];
-    scen_read_line(h->from, line, sizeof line, 5000);
-    close(h->to); close(h->from);
-    waitpid(h->pid, NULL, 0);
 }
 
 static void put(const char *path, const char *data)
@@ -158,12 +133,12 @@ static void wait_case(const char *name, char op)
     char path[64];
     snprintf(path, sizeof path, "lockscope-ol-wait-%s", name);
     put(path, "v1");
-    struct hold h;
+    struct scen_holder h;
     hold_start(&h, path, op);
     if (write(h.to, "g", 1) != 1) scen_die("write");
     int fd = exlock_open(path, O_RDWR, 1);
     int e = errno;
-    hold_finish(&h);
+    scen_holder_finish(&h);
     if (fd < 0) {
         SAY("wait_%s_open=%s", name, errname(e));
     } else {

@@ -13,44 +13,11 @@
  * process owns the lock).
  */
 #include "scen.h"
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 
 static struct flock bss_fl;
 static struct flock data_fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
 static const struct flock ro_fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 5, .l_len = 1 };
 static struct flock getlk_fl;
-
-#if defined(__x86_64__)
-#define SCEN_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define SCEN_ARCH AUDIT_ARCH_AARCH64
-#endif
-
-static int deny_vm_readv(void)
-{
-#ifdef SCEN_ARCH
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SCEN_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_vm_readv, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EFAULT),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return -1;
-    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? -1 : 0;
-#else
-    return -1;
-#endif
-}
 
 int main(int argc, char **argv)
 {
@@ -63,7 +30,7 @@ int main(int argc, char **argv)
     if (fd1 < 0 || fd2 < 0) scen_die("open");
     /* before the filter: a read-only struct is read, never written */
     SAY("rodata_lock=%s", res(fcntl(fd1, F_SETLK, &ro_fl)));
-    SAY("filter=%d", deny_vm_readv() == 0);
+    SAY("filter=%d", scen_seccomp((const int[]){ __NR_process_vm_readv }, 1, SECCOMP_RET_ERRNO | EFAULT) == 0);
     bss_fl.l_type = F_WRLCK;
     bss_fl.l_whence = SEEK_SET;
     bss_fl.l_start = 0;

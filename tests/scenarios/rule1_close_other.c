@@ -15,14 +15,6 @@
 
 static const char *path;
 
-static void relock(int a, const char *label)
-{
-    if (probe(path, 'W', 0, 10) != 'W')
-        SAY("%s_relock=%s", label, res(scen_setlk(a, F_SETLK, F_WRLCK, 0, 10)));
-    else
-        SAY("%s_relock=held", label);
-}
-
 int main(int argc, char **argv)
 {
     SCEN_MAIN_PROLOGUE(argc, argv);
@@ -42,7 +34,7 @@ int main(int argc, char **argv)
     if (b < 0) scen_die("open B");
     SAY("close_other=%s", res(close(b)));
     SAY("probe_after_close_other=%c", probe(path, 'W', 0, 10));
-    relock(a, "other");
+    scen_relock(path, a, 0, 10, "other");
 
     /* the same file through a hard link */
     if (link(path, link_path) < 0) scen_die("link");
@@ -51,7 +43,7 @@ int main(int argc, char **argv)
     SAY("close_link=%s", res(close(l)));
     SAY("probe_after_close_link=%c", probe(path, 'W', 0, 10));
     unlink(link_path);
-    relock(a, "link");
+    scen_relock(path, a, 0, 10, "link");
 
     /* a new description of the same inode through /proc/self/fd */
     char pfd[64];
@@ -60,7 +52,7 @@ int main(int argc, char **argv)
     if (p < 0) scen_die("open /proc/self/fd");
     SAY("close_procfd=%s", res(close(p)));
     SAY("probe_after_close_procfd=%c", probe(path, 'W', 0, 10));
-    relock(a, "procfd");
+    scen_relock(path, a, 0, 10, "procfd");
 
     /* A's last descriptor: the lock goes in every mode */
     SAY("probe_before_close_a=%c", probe(path, 'W', 0, 10));

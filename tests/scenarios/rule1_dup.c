@@ -17,14 +17,6 @@
 
 static const char *path;
 
-static void relock(int a, const char *label)
-{
-    if (probe(path, 'W', 0, 10) != 'W')
-        SAY("%s_relock=%s", label, res(scen_setlk(a, F_SETLK, F_WRLCK, 0, 10)));
-    else
-        SAY("%s_relock=held", label);
-}
-
 int main(int argc, char **argv)
 {
     SCEN_MAIN_PROLOGUE(argc, argv);
@@ -40,23 +32,23 @@ int main(int argc, char **argv)
     if (d < 0) scen_die("dup");
     SAY("close_dup=%s", res(close(d)));
     SAY("probe_after_close_dup=%c", probe(path, 'W', 0, 10));
-    relock(a, "dup");
+    scen_relock(path, a, 0, 10, "dup");
 
     SAY("dup2_to_50=%s", dup2(a, 50) == 50 ? "yes" : "no");
     SAY("close_50=%s", res(close(50)));
     SAY("probe_after_close_dup2=%c", probe(path, 'W', 0, 10));
-    relock(a, "dup2");
+    scen_relock(path, a, 0, 10, "dup2");
 
     SAY("dup3_to_51=%s", dup3(a, 51, O_CLOEXEC) == 51 ? "yes" : "no");
     SAY("close_51=%s", res(close(51)));
     SAY("probe_after_close_dup3=%c", probe(path, 'W', 0, 10));
-    relock(a, "dup3");
+    scen_relock(path, a, 0, 10, "dup3");
 
     d = fcntl(a, F_DUPFD_CLOEXEC, 0);
     if (d < 0) scen_die("F_DUPFD_CLOEXEC");
     SAY("close_dupfd_cloexec=%s", res(close(d)));
     SAY("probe_after_close_dupfd_cloexec=%c", probe(path, 'W', 0, 10));
-    relock(a, "dupfd_cloexec");
+    scen_relock(path, a, 0, 10, "dupfd_cloexec");
 
     /* an unlock through a dup is an unlock of the same description */
     d = dup(a);

@@ -15,14 +15,6 @@
 
 static const char *path;
 
-static void relock(int a, const char *label)
-{
-    if (probe(path, 'W', 0, 10) != 'W')
-        SAY("%s_relock=%s", label, res(scen_setlk(a, F_SETLK, F_WRLCK, 0, 10)));
-    else
-        SAY("%s_relock=held", label);
-}
-
 /* What a library (a config reader, getpwnam, ...) does behind the caller's back. */
 __attribute__((noinline)) static int read_config(const char *p)
 {
@@ -51,7 +43,7 @@ int main(int argc, char **argv)
     SAY("fgetc=%c", fgetc(f));
     SAY("fclose=%d", fclose(f));
     SAY("probe_after_fclose=%c", probe(path, 'W', 0, 10));
-    relock(a, "fopen");
+    scen_relock(path, a, 0, 10, "fopen");
 
     int d = open(path, O_RDONLY);
     if (d < 0) scen_die("open for fdopen");
@@ -59,11 +51,11 @@ int main(int argc, char **argv)
     if (!f) scen_die("fdopen");
     SAY("fdopen_fclose=%d", fclose(f));
     SAY("probe_after_fdopen_fclose=%c", probe(path, 'W', 0, 10));
-    relock(a, "fdopen");
+    scen_relock(path, a, 0, 10, "fdopen");
 
     SAY("read_config=%d", read_config(path));
     SAY("probe_after_library=%c", probe(path, 'W', 0, 10));
-    relock(a, "library");
+    scen_relock(path, a, 0, 10, "library");
 
     SAY("close_a=%s", res(close(a)));
     SAY("probe_after_close_a=%c", probe(path, 'W', 0, 10));

@@ -12,22 +12,12 @@
  */
 #include "scen.h"
 #include <sched.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
+/* Locks granted on path (-1 if it or /proc/locks cannot be read). */
 static int locks_on(const char *path)
 {
     struct stat st;
-    char want[64], line[256];
-    if (stat(path, &st) != 0) return -1;
-    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev),
-             (unsigned long)st.st_ino);
-    FILE *f = fopen("/proc/locks", "r");
-    int n = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (strstr(line, want) && !strstr(line, "->")) n++;
-    if (f) fclose(f);
-    return n;
+    return stat(path, &st) == 0 ? scen_holders_on(&st) : -1;
 }
 
 int main(void)

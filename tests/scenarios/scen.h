@@ -54,6 +54,30 @@ static inline int scen_setlk(int fd, int cmd, short type, off_t start, off_t len
     return fcntl(fd, cmd, &fl);
 }
 
+/* This executable's path, and an environment without the shim (LD_PRELOAD
+ * and LOCKSCOPE_* removed) plus up to one extra "VAR=value" entry. */
+static inline const char *scen_self_exe(void)
+{
+    static char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0) scen_die("readlink");
+    self[n] = 0;
+    return self;
+}
+
+static inline char **scen_noshim_env(const char *extra)
+{
+    static char *env[512];
+    int k = 0;
+    for (char **e = environ; *e && k < 509; e++)
+        if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, "LOCKSCOPE_", 10) &&
+            strncmp(*e, "SCEN_HOLD=", 10))
+            env[k++] = *e;
+    if (extra) env[k++] = (char *)extra;
+    env[k] = NULL;
+    return env;
+}
+
 /* Probe mode: "argv[0] --probe PATH TYPE START LEN" prints R, W or U. */
 static inline int scen_probe_main(int argc, char **argv)
 {
@@ -83,26 +107,17 @@ static inline char probe_pid(const char *path, char type, long long start, long 
 {
     int p[2];
     if (pipe(p) < 0) scen_die("pipe");
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n < 0) scen_die("readlink");
-    self[n] = 0;
+    const char *self = scen_self_exe();
+    char **env = scen_noshim_env(NULL);
     char ts[2] = { type, 0 }, ss[32], ls[32];
     snprintf(ss, sizeof ss, "%lld", start);
     snprintf(ls, sizeof ls, "%lld", len);
-    /* environment without the shim */
-    static char *env[512];
-    int k = 0;
-    for (char **e = environ; *e && k < 510; e++)
-        if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, "LOCKSCOPE_", 10))
-            env[k++] = *e;
-    env[k] = NULL;
     pid_t c = fork();
     if (c < 0) scen_die("fork");
     if (c == 0) {
         dup2(p[1], 1);
         close(p[0]); close(p[1]);
-        char *args[] = { self, (char *)"--probe", (char *)path, ts, ss, ls, NULL };
+        char *args[] = { (char *)self, (char *)"--probe", (char *)path, ts, ss, ls, NULL };
         execve(self, args, env);
         _exit(127);
     }
@@ -189,28 +204,16 @@ static inline void scen_sleep_ms(long ms)
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
-/* This executable's path, and an environment without the shim (LD_PRELOAD
- * and LOCKSCOPE_* removed) plus up to one extra "VAR=value" entry. */
-static inline const char *scen_self_exe(void)
+/* After a step that may have dropped fd's write lock on [start, start+len)
+ * of path: "LABEL_relock=held" when a probe still sees it, else lock it
+ * again and say how that went ("LABEL_relock=0"). */
+static inline void scen_relock(const char *path, int fd, long long start, long long len,
+                               const char *label)
 {
-    static char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n < 0) scen_die("readlink");
-    self[n] = 0;
-    return self;
-}
-
-static inline char **scen_noshim_env(const char *extra)
-{
-    static char *env[512];
-    int k = 0;
-    for (char **e = environ; *e && k < 509; e++)
-        if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, "LOCKSCOPE_", 10) &&
-            strncmp(*e, "SCEN_HOLD=", 10))
-            env[k++] = *e;
-    if (extra) env[k++] = (char *)extra;
-    env[k] = NULL;
-    return env;
+    if (probe(path, 'W', start, len) != 'W')
+        SAY("%s_relock=%s", label, res(scen_setlk(fd, F_SETLK, F_WRLCK, start, len)));
+    else
+        SAY("%s_relock=held", label);
 }
 
 /* Fill out[] with probe(path, type, at[i], len) for i < n, NUL-terminated. */
@@ -286,33 +289,46 @@ static inline void scen_read_line(int fd, char *buf, size_t cap, int ms)
     buf[k] = 0;
 }
 
-static inline int scen_holder_start(struct scen_holder *h, const char *path, char type,
-                                    long long start, long long len)
+/* Start this executable again WITHOUT the shim (scen_noshim_env(extra)),
+ * with the arguments args (NULL-terminated, at most 6; NULL: none) after
+ * argv[0]; its stdin is h->to, its stdout h->from; h->pid is the child. */
+static inline void scen_spawn_noshim(struct scen_holder *h, const char *const *args,
+                                     const char *extra)
 {
     int to[2], from[2];
     if (pipe2(to, O_CLOEXEC) < 0 || pipe2(from, O_CLOEXEC) < 0) scen_die("pipe");
-    static char spec[4200];
-    snprintf(spec, sizeof spec, "SCEN_HOLD=%c %lld %lld %s", type, start, len, path);
     const char *self = scen_self_exe();
-    char **env = scen_noshim_env(spec);
+    char **env = scen_noshim_env(extra);
+    char *argv[8];
+    int n = 0;
+    argv[n++] = (char *)self;
+    while (args && *args && n < 7) argv[n++] = (char *)*args++;
+    argv[n] = NULL;
     fflush(NULL);
     pid_t c = fork();
     if (c < 0) scen_die("fork");
     if (c == 0) {
         dup2(to[0], 0);
         dup2(from[1], 1);
-        char *args[] = { (char *)self, NULL };
-        execve(self, args, env);
+        execve(self, argv, env);
         _exit(127);
     }
     close(to[0]); close(from[1]);
     h->pid = c; h->to = to[1]; h->from = from[0];
+}
+
+static inline int scen_holder_start(struct scen_holder *h, const char *path, char type,
+                                    long long start, long long len)
+{
+    static char spec[4200];
+    snprintf(spec, sizeof spec, "SCEN_HOLD=%c %lld %lld %s", type, start, len, path);
+    scen_spawn_noshim(h, NULL, spec);
     char line[64];
     scen_read_line(h->from, line, sizeof line, 5000);
     if (strcmp(line, "ok") == 0) return 0;
     int e = line[0] == 'E' ? atoi(line + 1) : -1;
     close(h->to); close(h->from);
-    waitpid(c, NULL, 0);
+    waitpid(h->pid, NULL, 0);
     h->pid = -1;
     return e;
 }
@@ -405,12 +421,7 @@ static inline pid_t scenb_fork(void)
     return p;
 }
 
-static inline void scenb_msleep(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
+static inline void scenb_msleep(long ms) { scen_sleep_ms(ms); }
 
 static inline double scenb_now(void)
 {
@@ -462,27 +473,118 @@ static inline void scenb_send(int fd, char c)
     if (write(fd, &c, 1) != 1) scen_die("write");
 }
 
-/* This binary's path (for re-exec). */
-static inline const char *scenb_self(void)
+/* This binary's path (for re-exec), and environ without the shim. */
+static inline const char *scenb_self(void) { return scen_self_exe(); }
+static inline char **scenb_env_noshim(void) { return scen_noshim_env(NULL); }
+/* ====================== end of scenb_ helpers ========================= */
+
+/* ------------------------------------------------------------------------
+ * /proc/locks as an oracle the shim does not write.
+ * ---------------------------------------------------------------------- */
+#include <sys/sysmacros.h>
+
+/* How many /proc/locks lines name the file st describes: blocked requests
+ * (the "->" lines) when `waiting`, else granted locks.  -1 if /proc/locks
+ * cannot be read. */
+static inline int scen_proc_locks(const struct stat *st, int waiting)
 {
-    static char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n < 0) scen_die("readlink");
-    self[n] = 0;
-    return self;
+    char want[64], line[512];
+    snprintf(want, sizeof want, " %02x:%02x:%lu ", major(st->st_dev), minor(st->st_dev),
+             (unsigned long)st->st_ino);
+    FILE *f = fopen("/proc/locks", "r");
+    if (!f) return -1;
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, want) && (strstr(line, "->") != NULL) == (waiting != 0))
+            n++;
+    fclose(f);
+    return n;
 }
 
-/* environ without LD_PRELOAD and LOCKSCOPE_* (a process without the shim). */
-static inline char **scenb_env_noshim(void)
+/* Requests blocked on the file (threads or processes waiting in F_SETLKW). */
+static inline int scen_waiters_on(const struct stat *st) { return scen_proc_locks(st, 1); }
+
+/* Locks granted on the file, by anyone. */
+static inline int scen_holders_on(const struct stat *st) { return scen_proc_locks(st, 0); }
+
+/* ------------------------------------------------------------------------
+ * A seccomp filter: the system calls in nrs[0..n) get `action` (e.g.
+ * SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO | EFAULT), every other call
+ * (and every call of another architecture) is allowed.  0, or -1 when it
+ * cannot be installed (or this architecture is not known here).  Sets
+ * no_new_privs.  At most 16 calls.
+ * ---------------------------------------------------------------------- */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+static inline int scen_seccomp(const int *nrs, int n, unsigned action)
 {
-    static char *env[1024];
+#if defined(__x86_64__)
+    const unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+    const unsigned arch = AUDIT_ARCH_AARCH64;
+#else
+    const unsigned arch = 0;
+#endif
+    if (!arch || n < 1 || n > 16)
+        return -1;
+    struct sock_filter f[4 + 16 + 2];
     int k = 0;
-    for (char **e = environ; *e && k < 1022; e++)
-        if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, "LOCKSCOPE_", 10))
-            env[k++] = *e;
-    env[k] = NULL;
-    return env;
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < n; i++)         /* a match jumps over the rest and the ALLOW */
+        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[i],
+                                              (unsigned char)(n - i), 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, action);
+    struct sock_fprog prog = { .len = (unsigned short)k, .filter = f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -1;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? -1 : 0;
 }
-/* ====================== end of scenb_ helpers ========================= */
+
+/* ------------------------------------------------------------------------
+ * "# expect" lines, read by tests/hazards/check-records.sh: the hazard
+ * record the call on line `line` must produce, through fd on the file
+ * whose real path and stat are given.  SCEN_CALL_FCNTL / SCEN_CALL_LOCKF:
+ * the names the shim reports for this build's fcntl and lockf.
+ * ---------------------------------------------------------------------- */
+#ifdef _FILE_OFFSET_BITS
+#define SCEN_CALL_FCNTL "fcntl64"
+#define SCEN_CALL_LOCKF "lockf64"
+#else
+#define SCEN_CALL_FCNTL "fcntl"
+#define SCEN_CALL_LOCKF "lockf"
+#endif
+
+/* The file such a scenario locks: path created with 100 bytes, opened
+ * O_RDWR (the fd is returned), its real path into real[4096] and its stat
+ * into *st; prints "# pid=N" (the records' pid). */
+static inline int scen_expect_file(const char *path, char *real, struct stat *st)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) scen_die("open");
+    char buf[100];
+    memset(buf, 'x', sizeof buf);
+    if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) scen_die("write");
+    if (!realpath(path, real) || fstat(fd, st) < 0) scen_die("stat");
+    printf("# pid=%d\n", (int)getpid());
+    return fd;
+}
+
+static inline void scen_expect(const char *real, const struct stat *st, const char *hazard, int fd,
+                               const char *type, long long start, long long len, const char *call,
+                               int line)
+{
+    printf("# expect hazard=%s fd=%d path=%s dev=%u:%u ino=%llu type=%s start=%lld len=%lld "
+           "call=%s line=%d\n", hazard, fd, real, major(st->st_dev), minor(st->st_dev),
+           (unsigned long long)st->st_ino, type, start, len, call, line);
+}
 
 #endif

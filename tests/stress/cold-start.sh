@@ -25,17 +25,14 @@ build=$(cd "$build" 2>/dev/null && pwd) || { echo "cold-start: no build director
 lib=$build/liblockscope.so
 out=$build/stress
 mkdir -p "$out"
-pass=0; fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "not ok - $*"; fail=$((fail + 1)); }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
+. "$here/../lib.sh"   # ok, not_ok, skipped, finish
 
 if ! command -v strace >/dev/null 2>&1; then
     for c in start first fork; do ok "$c # SKIP no strace"; done
     finish
 fi
 if ! cc -O2 -std=gnu11 -Wall -Wextra -o "$out/cold_locker" "$here/cold_locker.c" 2>"$out/cold_locker.build.log"; then
-    bad "build cold_locker (see $out/cold_locker.build.log)"
+    not_ok "build cold_locker (see $out/cold_locker.build.log)"
     finish
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockscope-cold.XXXXXX") || exit 2
@@ -55,13 +52,13 @@ extra=$(for c in $calls; do case $c in getpid|newfstatat|stat|openat|geteuid) ;;
 if [ -z "$extra" ] && ! grep -q '"/proc/self/fd"' "$tmp/true.st"; then
     ok "start: only configuration lookups and getpid ($calls)"
 else
-    bad "start: system calls beyond the configuration lookups: ${extra:-/proc/self/fd opened} (all: $calls)"
+    not_ok "start: system calls beyond the configuration lookups: ${extra:-/proc/self/fd opened} (all: $calls)"
 fi
 
 run "$tmp/lock.st" "$out/cold_locker" "$tmp/files" 8 >"$tmp/lock.out" 2>&1
 if ! grep -q '^ok$' "$tmp/lock.out"; then
-    bad "first: cold_locker failed: $(head -c 300 "$tmp/lock.out")"
-    bad "fork: not run"
+    not_ok "first: cold_locker failed: $(head -c 300 "$tmp/lock.out")"
+    not_ok "fork: not run"
     finish
 fi
 walks=$(grep -c 'open[at]*(.*"/proc/self/fd/[0-9]' "$tmp/lock.st")
@@ -69,14 +66,14 @@ limits=$(grep -c 'prlimit64(0, RLIMIT_NOFILE, NULL\|getrlimit(RLIMIT_NOFILE' "$t
 if [ "$walks" = 0 ] && [ "$limits" -le 1 ]; then
     ok "first: 8 first locks, no /proc/self/fd/N walk, $limits RLIMIT_NOFILE lookup(s)"
 else
-    bad "first: 8 first locks made $walks walk(s) of /proc/self/fd/N and $limits RLIMIT_NOFILE lookup(s)"
+    not_ok "first: 8 first locks made $walks walk(s) of /proc/self/fd/N and $limits RLIMIT_NOFILE lookup(s)"
 fi
 
 # the child: the pid that is not the main one
 main=$(head -1 "$tmp/lock.st" | awk '{print $1}')
 child=$(awk -v m="$main" '$1 != m {print $1; exit}' "$tmp/lock.st")
 if [ -z "$child" ]; then
-    bad "fork: no child in the trace"
+    not_ok "fork: no child in the trace"
 else
     ccalls=$(awk -v c="$child" '$1 == c' "$tmp/lock.st" | sed 's/^[0-9]* *//; s/(.*//; s/<\.\.\. *//; s/ resumed>.*//' |
              grep -v '^+++\|^exit_group$\|^---' | tr '\n' ' ')
@@ -84,7 +81,7 @@ else
     if [ -z "$cextra" ]; then
         ok "fork: the child only restores its mask ($ccalls)"
     else
-        bad "fork: the child's system calls include $cextra(all: $ccalls)"
+        not_ok "fork: the child's system calls include $cextra(all: $ccalls)"
     fi
 fi
 finish

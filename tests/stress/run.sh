@@ -21,7 +21,7 @@ bin=$build/stress
 mkdir -p "$bin"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockscope-stress.XXXXXX")
 chmod 755 "$tmp"
-pass=0; fail=0; skip=0
+. "$here/../lib.sh"   # ok, not_ok, skipped; $pass $fail $skip
 t_start=$SECONDS
 
 cleanup() {
@@ -30,11 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok()    { echo "ok - $*"; pass=$((pass + 1)); }
-notok() { echo "not ok - $*"; fail=$((fail + 1)); }
-skipped() { local what=$1; shift; echo "ok - $what # SKIP $*"; pass=$((pass + 1)); skip=$((skip + 1)); }
 
-[ -f "$lib" ] || { notok "the library $lib exists (run make first)"; echo "$pass passed, $fail failed"; exit 1; }
+[ -f "$lib" ] || { not_ok "the library $lib exists (run make first)"; echo "$pass passed, $fail failed"; exit 1; }
 
 # ---- build --------------------------------------------------------------
 progs="stress_counter stress_signals stress_sigpath stress_forkexec stress_fds stress_churn stress_faults hostile_target"
@@ -42,29 +39,29 @@ built=1
 for p in $progs; do
     if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/$p.c" -o "$bin/$p" -ldl \
             2>"$bin/$p.build.log"; then
-        notok "build $p (see $bin/$p.build.log)"
+        not_ok "build $p (see $bin/$p.build.log)"
         built=0
     fi
 done
 # the registry's reader (shim/registry.c) links into stress_registry
 if ! cc -O2 -g -std=gnu11 -Wall -Wextra "$here/stress_regspace.c" -o "$bin/stress_regspace" \
         2>"$bin/stress_regspace.build.log"; then
-    notok "build stress_regspace (see $bin/stress_regspace.build.log)"
+    not_ok "build stress_regspace (see $bin/stress_regspace.build.log)"
     built=0
 fi
 if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_walkjump.c" "$here/../../shim/registry.c" \
         -o "$bin/stress_walkjump" 2>"$bin/stress_walkjump.build.log"; then
-    notok "build stress_walkjump (see $bin/stress_walkjump.build.log)"
+    not_ok "build stress_walkjump (see $bin/stress_walkjump.build.log)"
     built=0
 fi
 if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_registry.c" "$here/../../shim/registry.c" \
         -o "$bin/stress_registry" 2>"$bin/stress_registry.build.log"; then
-    notok "build stress_registry (see $bin/stress_registry.build.log)"
+    not_ok "build stress_registry (see $bin/stress_registry.build.log)"
     built=0
 fi
 for p in repro_exec_chain_lost repro_child_inherited_getlk_pid repro_child_inherited_strict_eagain; do
     if ! cc -O2 -g -std=gnu11 -Wall -Wextra "$here/repro/$p.c" -o "$bin/$p" 2>"$bin/$p.build.log"; then
-        notok "build $p (see $bin/$p.build.log)"
+        not_ok "build $p (see $bin/$p.build.log)"
         built=0
     fi
 done
@@ -94,16 +91,16 @@ collect() {
         esac
     done < "$out"
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-        notok "$label: finished within ${to} s (killed: hang?)"
+        not_ok "$label: finished within ${to} s (killed: hang?)"
         bad=1
     elif [ "$rc" -gt 128 ]; then
-        notok "$label: exited normally (killed by signal $((rc - 128)): crash?)"
+        not_ok "$label: exited normally (killed by signal $((rc - 128)): crash?)"
         bad=1
     elif [ "$n" = 0 ]; then
-        notok "$label: ran (exit status $rc, no check reported)"
+        not_ok "$label: ran (exit status $rc, no check reported)"
         bad=1
     elif [ "$rc" != 0 ] && [ "$bad" = 0 ]; then
-        notok "$label: exit status 0 (got $rc)"
+        not_ok "$label: exit status 0 (got $rc)"
         bad=1
     fi
     if [ "$bad" = 1 ]; then
@@ -133,7 +130,7 @@ reprorun() {
     timeout -k 5 30 env LD_PRELOAD="$lib" LOCKSCOPE_MODE="$mode" LOCKSCOPE_LOG="$tmp/$slug.hazards" \
         LOCKSCOPE_FORMAT=json "$@" >"$tmp/$slug.out" 2>&1 </dev/null
     local rc=$?
-    if [ $rc = 0 ]; then ok "$label"; else notok "$label (exit $rc)"; sed 's/^/#   /' "$tmp/$slug.out" | head -3; fi
+    if [ $rc = 0 ]; then ok "$label"; else not_ok "$label (exit $rc)"; sed 's/^/#   /' "$tmp/$slug.out" | head -3; fi
     echo "$mode $tmp/$slug.hazards" >>"$tmp/hazard-logs"
 }
 reprorun fix    "forked child: F_GETLK names the child for its own lock (bug 14)" \
@@ -203,7 +200,7 @@ if [ $can_unshare = 1 ]; then
          cmp -s "$tmp/noproc.native" "$tmp/noproc.shim"; then
         ok "fault /proc not mounted: the shim runs, falls back to native semantics (same answers as a native run)"
     else
-        notok "fault /proc not mounted: the shim runs, falls back to native semantics (same answers as a native run)"
+        not_ok "fault /proc not mounted: the shim runs, falls back to native semantics (same answers as a native run)"
         diff "$tmp/noproc.native" "$tmp/noproc.shim" | head -10 | sed 's/^/#   /'
         head -3 "$tmp/noproc.shim.err" | sed 's/^/#   stderr: /'
         echo "#   exit status $rc2"
@@ -298,7 +295,7 @@ hrun() {
     fi
     [ "$longest" -le 1024 ] || why="${why:+$why, }a stderr line of $longest bytes"
     [ $((SECONDS - t)) -le 10 ] || why="${why:+$why, }took $((SECONDS - t)) s"
-    if [ -z "$why" ]; then ok "hostile: $label"; else notok "hostile: $label ($why)"; head -c 300 "$err" | head -2 | sed 's/^/#   stderr: /'; fi
+    if [ -z "$why" ]; then ok "hostile: $label"; else not_ok "hostile: $label ($why)"; head -c 300 "$err" | head -2 | sed 's/^/#   stderr: /'; fi
 }
 X=$target
 hrun "LOCKSCOPE_MODE of 131 000 bytes (the most execve passes): one error line, inert" process LOCKSCOPE_MODE -- \
@@ -319,7 +316,7 @@ rc=$?
 if [ $rc = 127 ] && ! grep -q done "$tmp/h.out" && [ "$(grep -c 'configuration error' "$tmp/h.err")" = 1 ]; then
     ok "hostile: strict with a binary LOCKSCOPE_OPEN_LOCK: one error line, exit 127 before main"
 else
-    notok "hostile: strict with a binary LOCKSCOPE_OPEN_LOCK: one error line, exit 127 before main (status $rc)"
+    not_ok "hostile: strict with a binary LOCKSCOPE_OPEN_LOCK: one error line, exit 127 before main (status $rc)"
 fi
 # 1 MB values cannot pass execve (128 KiB per string): set in-process, then dlopen
 timeout -k 5 20 "$target" dlopen "$lib" LOCKSCOPE_MODE 1048576 x >"$tmp/h.out" 2>"$tmp/h.err"
@@ -327,7 +324,7 @@ rc=$?
 if [ $rc = 0 ] && grep -q '^done' "$tmp/h.out"; then
     ok "hostile: dlopen() of the library with a 1 MB LOCKSCOPE_MODE set: no crash"
 else
-    notok "hostile: dlopen() of the library with a 1 MB LOCKSCOPE_MODE set: no crash (status $rc$([ $rc -gt 128 ] && echo ", signal $((rc - 128))"))"
+    not_ok "hostile: dlopen() of the library with a 1 MB LOCKSCOPE_MODE set: no crash (status $rc$([ $rc -gt 128 ] && echo ", signal $((rc - 128))"))"
 fi
 
 # config files
@@ -361,7 +358,7 @@ orun() {
     local label=$1 pat=$2 path=$3 want=$4 got
     got=$(timeout -k 5 20 env LD_PRELOAD="$lib" LOCKSCOPE_OPEN_LOCK="$pat" "$target" open "$path" 2>/dev/null | head -1)
     if [ "$got" = "$want" ]; then ok "hostile: open-lock and symlinks: $label"
-    else notok "hostile: open-lock and symlinks: $label (got '$got', want '$want')"; fi
+    else not_ok "hostile: open-lock and symlinks: $label (got '$got', want '$want')"; fi
 }
 orun "rule names a symlinked dir, open through it: locked" "$sd/link/*.lk=exclusive" "$sd/link/a.lk" "open=0 probe=W second=EAGAIN"
 orun "rule names the real dir, existing file opened through a symlinked dir: locked" "$sd/real/*.lk=exclusive" "$sd/link/existing.lk" "open=0 probe=W second=EAGAIN"
@@ -398,12 +395,12 @@ else
         if ! grep -q '^secure=1' "$sd/out"; then
             skipped "hostile: $suid_label" "the setuid copy did not run in secure mode (AT_SECURE 0)"
         elif ! grep -q '^scope=process' "$sd/out-plain" || [ ! -e "$sd/log/plain.json" ]; then
-            notok "hostile: $suid_label (control: without setuid the variables are not honoured?)"
+            not_ok "hostile: $suid_label (control: without setuid the variables are not honoured?)"
         elif [ $rc = 0 ] && grep -q '^scope=descriptor' "$sd/out" && [ ! -e "$sd/log/suid.json" ] &&
              ! grep -qE 'configuration error|^lockscope: mode' "$sd/err"; then
             ok "hostile: $suid_label"
         else
-            notok "hostile: $suid_label"
+            not_ok "hostile: $suid_label"
             cat "$sd/out" "$sd/err" | head -5 | sed 's/^/#   /'
             ls "$sd/log" | sed 's/^/#   log dir: /'
         fi
@@ -422,7 +419,7 @@ while IFS= read -r line; do
         "#   "*) echo "$line" ;;
     esac
 done <"$tmp/model.out"
-grep -qE '^(not )?ok - ' "$tmp/model.out" || notok "model-smoke.sh ran"
+grep -qE '^(not )?ok - ' "$tmp/model.out" || not_ok "model-smoke.sh ran"
 
 # ---- the hazard logs: every record one JSON object of its run's mode -------------
 if command -v python3 >/dev/null 2>&1 && [ -f "$tmp/hazard-logs" ]; then
@@ -453,7 +450,7 @@ EOF
     ); then
         ok "hazard logs of all stress runs: $(echo "$res" | head -1) records, each one JSON object of its run's mode"
     else
-        notok "hazard logs of all stress runs: each record one JSON object of its run's mode"
+        not_ok "hazard logs of all stress runs: each record one JSON object of its run's mode"
         echo "$res" | tail -n +2 | sed 's/^/#   /'
     fi
 fi

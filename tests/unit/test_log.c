@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "records.h"
 
 /* ---- a small independent JSON validator -------------------------------- */
 
@@ -256,41 +257,7 @@ static const char *value_of(const struct vj *v, const char *key, char *out, size
     return NULL;
 }
 
-/* ---- records used below --------------------------------------------------- */
-
-static const char *const bt2[] = { "prog+0x1234", "libc.so.6+0x2a1ca" };
-
-static struct ls_record full_record(void)
-{
-    struct ls_record r;
-    memset(&r, 0, sizeof r);
-    r.hazard = "close-drops-lock";
-    r.action = "prevented";
-    r.mode = "fix";
-    r.prog = "prog";
-    r.pid = 1234;
-    r.tid = 1235;
-    r.has_fd = 1;
-    r.fd = 5;
-    r.path = "/tmp/x";
-    r.has_devino = 1;
-    r.dev_major = 8;
-    r.dev_minor = 1;
-    r.ino = 1234;
-    r.type = "write";
-    r.has_range = 1;
-    r.start = 0;
-    r.len = 0;
-    r.call = "close";
-    r.site = "prog+0x1234";
-    r.time_sec = 1763891234;
-    r.time_usec = 12345;
-    r.backtrace = bt2;
-    r.n_backtrace = 2;
-    r.detail = "lock on fd 3 dropped";
-    r.repeat = 0;
-    return r;
-}
+/* ---- records used below: ut_record() (records.h) -------------------------- */
 
 /* Canaries around the buffer catch writes outside [buf, buf + cap). */
 #define GUARD 64
@@ -317,7 +284,7 @@ static void check_guards(size_t cap, size_t used)
 
 static void test_full_record_exact(void **state)
 {
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX];
     struct vj v;
     size_t n = ls_format_json(buf, sizeof buf, &r);
@@ -354,7 +321,7 @@ static void test_nulls(void **state)
 
     /* fd 0 is a descriptor, not "no descriptor"; empty backtrace is [] */
     r.has_fd = 1;
-    r.backtrace = bt2;
+    r.backtrace = ut_bt2;
     r.n_backtrace = 0;
     r.repeat = 7;
     n = ls_format_json(buf, sizeof buf, &r);
@@ -368,7 +335,7 @@ static void test_nulls(void **state)
 static void test_backtrace_null_entry(void **state)
 {
     const char *bt[] = { "a+0x1", NULL, "c+0x3" };
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX], val[128];
     struct vj v;
     size_t n;
@@ -383,7 +350,7 @@ static void test_backtrace_null_entry(void **state)
 
 static void expect_escaped(const char *path, const char *want_value)
 {
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX], val[512];
     struct vj v;
     size_t n;
@@ -419,7 +386,7 @@ static void test_escaping_all_bytes(void **state)
 {
     /* Every byte value, alone and in pairs, gives valid JSON. */
     char s[3] = { 0, 0, 0 };
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX];
     struct vj v;
 
@@ -436,7 +403,7 @@ static void test_escaping_all_bytes(void **state)
 static void test_other_strings_escaped(void **state)
 {
     const char *bt[] = { "we\"ird\n" };
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX], val[128];
     struct vj v;
     size_t n;
@@ -495,7 +462,7 @@ static void test_integers(void **state)
 
 static void test_extreme_numbers(void **state)
 {
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX], val[64];
     struct vj v;
     size_t n;
@@ -523,7 +490,7 @@ static void test_extreme_numbers(void **state)
 
 static void expect_time(int64_t sec, int32_t usec, const char *want)
 {
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX], val[64];
     struct vj v;
 
@@ -562,7 +529,7 @@ static char bt_store[40][200];
 
 static struct ls_record long_record(void)
 {
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     /* mixture of plain bytes, escapes, multi-byte UTF-8 and invalid bytes */
     static const char piece[] = "/dir\"q\\\n\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xff\x01";
     size_t k = 0;
@@ -612,7 +579,7 @@ static void test_truncation_every_cap(void **state)
 
 static void test_truncation_marker(void **state)
 {
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX];
     struct vj v;
     char val[LS_RECORD_MAX];
@@ -701,7 +668,7 @@ static void test_truncation_extremes_tiny_cap(void **state)
 
 static void test_small_cap_refused(void **state)
 {
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char *buf = guarded(255);
 
     assert_int_equal(ls_format_json(buf, 255, &r), 0);
@@ -712,7 +679,7 @@ static void test_small_cap_refused(void **state)
 
 static void test_text_full(void **state)
 {
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX];
     size_t n = ls_format_text(buf, sizeof buf, &r);
     const char *want =
@@ -761,7 +728,7 @@ static void test_text_minimal(void **state)
 
 static void test_text_escaping(void **state)
 {
-    struct ls_record r = full_record();
+    struct ls_record r = ut_record();
     char buf[LS_RECORD_MAX];
     size_t n;
 

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "report.h"
+#include "records.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -44,36 +45,11 @@ static void expect_bad(const char *line, const char *why_part)
     assert_null(r.backtrace);
 }
 
-static const char *const bt2[] = { "prog+0x1234", "libc.so.6+0x2a1ca" };
-
+/* ut_record, its lock starting at 10 */
 static struct ls_record sample(void)
 {
-    struct ls_record r;
-    memset(&r, 0, sizeof r);
-    r.hazard = "close-drops-lock";
-    r.action = "prevented";
-    r.mode = "fix";
-    r.prog = "prog";
-    r.pid = 1234;
-    r.tid = 1235;
-    r.has_fd = 1;
-    r.fd = 5;
-    r.path = "/tmp/x";
-    r.has_devino = 1;
-    r.dev_major = 8;
-    r.dev_minor = 1;
-    r.ino = 1234;
-    r.type = "write";
-    r.has_range = 1;
+    struct ls_record r = ut_record();
     r.start = 10;
-    r.len = 0;
-    r.call = "close";
-    r.site = "prog+0x1234";
-    r.time_sec = 1763891234;
-    r.time_usec = 12345;
-    r.backtrace = bt2;
-    r.n_backtrace = 2;
-    r.detail = "lock on fd 3 dropped";
     return r;
 }
 
