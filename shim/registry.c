@@ -994,7 +994,7 @@ int ls_reg_pid_state(pid_t pid)
         struct ls_reg_region *r = region_at(h, ri);
         if (__atomic_load_n(&r->pid, __ATOMIC_ACQUIRE) != pid)
             continue;
-        if (!region_alive(r))
+        if (!region_alive(r) || !region_owner_live(r, pid))
             continue;
         return __atomic_load_n(&r->overflow, __ATOMIC_ACQUIRE) ? -1 : 1;
     }

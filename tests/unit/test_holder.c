@@ -1181,6 +1181,7 @@ static void test_registry_clone_child_not_believed(void **state)
         ls_reg_lookup(f.dev, f.ino, count_fn, &c, unk_fn);
         assert_int_equal(c.n, 0);
         assert_int_not_equal(ls_find_holder(f.dev, f.ino, 10, 19, 1, -1), dead);
+        assert_int_equal(ls_reg_pid_state(dead), 0);
         __atomic_store_n(&r->alive.word, 0x40000000u, __ATOMIC_RELEASE);  /* owner died */
     }
 
