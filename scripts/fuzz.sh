@@ -8,8 +8,6 @@ secs=${1:-60}
 out=build-fuzz
 mkdir -p "$out"
 pass=0; fail=0
-# The smoke (SECONDS < 60) runs clone ops as forks: tests/stress/README bug 16.
-[ "$secs" -lt 60 ] && export FSM_NO_CLONE=${FSM_NO_CLONE:-1}
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ishim -Iconfig -Icmd)
 declare -A srcs=(
     [fuzz_config]="config/config.c"

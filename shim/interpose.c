@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "openlock.h"
@@ -732,23 +733,50 @@ LS_EXPORT pid_t fork(void)
  * The child's copies of the private fds are close-on-exec, and closing
  * them when it exits releases nothing (the parent keeps its own).
  * The return address cannot stay on the stack the child goes on to use:
- * like glibc's, the trampoline keeps it in a register across the call. */
+ * like glibc's, the trampoline keeps it in a register across the call.
+ * Signals stay blocked from before the mark is set until the parent has
+ * cleared it (and given its gate share back): a handler that siglongjmps
+ * out of the parent side (a signal sent while the child ran is delivered
+ * the moment the system call returns) would leave the thread marked and
+ * its share taken.  The child gets the caller's mask back before vfork
+ * returns to it (ls_vfork_child). */
+static LS_TLS uint64_t tls_vfork_mask;
+
 __attribute__((used)) void ls_vfork_before(void)
 {
-    if (g_ls.inited && ls_active())
+    if (g_ls.inited && ls_active()) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        memcpy(&tls_vfork_mask, &old, sizeof tls_vfork_mask);
         ls_spawn_enter();
-    else
+    } else
         ls_tls_vfork_child = 2;     /* inert: no gate share to give back */
     if (ls_tls_vfork_child != 2)
         ls_tls_vfork_child = 1;
+}
+
+/* The child, before vfork returns to it: the caller's mask (it shares
+ * this thread's memory: errno is left as it was). */
+__attribute__((used)) void ls_vfork_child(void)
+{
+    if (ls_tls_vfork_child != 1)
+        return;                 /* inert: nothing was blocked */
+    int saved = errno;
+    uint64_t m = tls_vfork_mask;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
+    errno = saved;
 }
 
 __attribute__((used)) pid_t ls_vfork_after(long r)
 {
     int gated = ls_tls_vfork_child == 1;
     ls_tls_vfork_child = 0;
-    if (gated)
+    if (gated) {
         ls_spawn_leave();
+        uint64_t m = tls_vfork_mask;
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
+    }
     if (r < 0) {
         errno = (int)-r;
         return -1;
@@ -780,7 +808,11 @@ __asm__(
     "    jz 1f\n"
     "    movq %rax, %rdi\n"
     "    jmp ls_vfork_after@PLT\n" /* the parent: returns the pid or -1 */
-    "1:  ret\n"                    /* the child: 0, mark set */
+    "1:  subq $8, %rsp\n"          /* the child: its mask back, 0, mark set */
+    "    call ls_vfork_child@PLT\n"
+    "    addq $8, %rsp\n"
+    "    xorl %eax, %eax\n"
+    "    ret\n"
     "2:  movq real_vfork@GOTPCREL(%rip), %rax\n"
     "    movq (%rax), %rax\n"
     "    jmp *%rax\n"
@@ -807,7 +839,12 @@ __asm__(
     "    svc #0\n"
     "    cbz x0, 1f\n"
     "    b ls_vfork_after\n"
-    "1:  ret\n"
+    "1:  stp x29, x30, [sp, #-16]!\n" /* the child: its mask back, 0 */
+    "    mov x29, sp\n"
+    "    bl ls_vfork_child\n"
+    "    ldp x29, x30, [sp], #16\n"
+    "    mov x0, #0\n"
+    "    ret\n"
     ".size vfork, .-vfork\n");
 #else
 /* No trampoline for this architecture: vfork is glibc's, unwatched (a

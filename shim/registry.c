@@ -613,6 +613,18 @@ static int region_alive(struct ls_reg_region *r)
     return (__atomic_load_n(&r->alive.word, __ATOMIC_ACQUIRE) & 0x3fffffffu) != 0;   /* FUTEX_TID_MASK */
 }
 
+/* ... and that holder is a live thread of the region's process: a region
+ * claimed by a clone() child under an older shim holds the parent
+ * thread's tid, released by nobody (robust_ready); one syscall, made only
+ * for regions with records on the file asked about. */
+static int region_owner_live(struct ls_reg_region *r, pid_t pid)
+{
+    uint32_t tid = __atomic_load_n(&r->alive.word, __ATOMIC_ACQUIRE) & 0x3fffffffu;
+    if (!tid)
+        return 0;
+    return !(syscall(SYS_tgkill, (long)pid, (long)tid, 0L) != 0 && errno == ESRCH);
+}
+
 /* Hold our region's liveness mutex in this thread (again, when the thread
  * that held it exited). */
 static void region_hold(struct ls_reg_region *r)
@@ -636,11 +648,30 @@ static void region_init_alive(struct ls_reg_region *r)
     pthread_mutex_lock(&r->alive.mu);
 }
 
+/* A task made by clone() without CLONE_VM (not fork) has no robust list in
+ * the kernel (glibc registers a thread's list again only in fork()), and
+ * glibc's cached tid in it is still the parent thread's: a liveness mutex
+ * it took would hold the parent's tid and never be released by its death,
+ * and readers would believe its records for ever (F_GETLK naming a dead
+ * pid: tests/stress/README bug 16).  Such a task claims no region: its
+ * locks are not published, others find them in /proc.  -1: this thread's
+ * death would not be seen (no robust list registered). */
+static int robust_ready(void)
+{
+    void *head = NULL;
+    size_t len = 0;
+    if (syscall(SYS_get_robust_list, 0, &head, &len) != 0)
+        return 0;               /* no robust futexes at all: as before */
+    return head ? 0 : -1;
+}
+
 /* ---- the writer side: this process's region ---- */
 
 static struct ls_reg_region *my_region;
 static pid_t my_region_pid;
-static pid_t region_nospace;    /* this pid could not allocate a region's pages */
+static pid_t region_nospace;    /* this pid could not allocate a region's pages
+                                 * (or is a clone child whose death would not
+                                 * free its region: robust_ready) */
 
 void ls_reg_fork_child(void)
 {
@@ -667,6 +698,12 @@ LS_SEQLOCK_WRITER static struct ls_reg_region *region_get(int create)
     my_region = NULL;
     if (!create || region_nospace == me)
         return NULL;
+    if (robust_ready() < 0) {
+        dbg("lockscope: a clone() child whose death the registry would not see: "
+            "its held locks are not published (others look them up in /proc)", "");
+        region_nospace = me;
+        return NULL;
+    }
     struct ls_reg_hdr *h = ls_reg_map();
     if (!h)
         return NULL;
@@ -922,7 +959,7 @@ int ls_reg_lookup(uint64_t dev, uint64_t ino, int (*fn)(void *ctx, const struct 
         int n = region_read(r, dev, ino, m, MATCH_MAX, &more);
         int ovf = __atomic_load_n(&r->overflow, __ATOMIC_ACQUIRE);
         if ((n == 0 && !ovf && !more) || !region_alive(r) ||
-            __atomic_load_n(&r->pid, __ATOMIC_ACQUIRE) != pid)
+            __atomic_load_n(&r->pid, __ATOMIC_ACQUIRE) != pid || !region_owner_live(r, pid))
             continue;
         if (n < 0 || ovf || more) {
             if (unk_fn)
@@ -957,7 +994,7 @@ int ls_reg_pid_state(pid_t pid)
         struct ls_reg_region *r = region_at(h, ri);
         if (__atomic_load_n(&r->pid, __ATOMIC_ACQUIRE) != pid)
             continue;
-        if (!region_alive(r))
+        if (!region_alive(r) || !region_owner_live(r, pid))
             continue;
         return __atomic_load_n(&r->overflow, __ATOMIC_ACQUIRE) ? -1 : 1;
     }

@@ -75,7 +75,7 @@
  * runs (its atfork handlers done): that hides the shim's fork window (a
  * lock outliving the parent's last close until the child first runs; see
  * tests/stress/README) so that other disagreements can be looked for.
- * FSM_NO_CLONE=1 runs every clone op as fork() (hides bug 16).
+ * FSM_NO_CLONE=1 runs every clone op as fork() (hid bug 16, now fixed).
  * FSM_GETLK_NO_HOLDER_OK=1 accepts l_pid 2147483647 ("no holder named")
  * for a conflict (hides tests/stress/README bug 14).
  * FSM_GETLK_ANY_HOLDER=1 accepts an F_GETLK answer whose l_pid names a
@@ -155,9 +155,9 @@ static const char *sem_name = "native";
 static int probe_in = -1, probe_out = -1;
 static pid_t probe_pid = -1;
 static int fuzzer_mode;
-static int sync_fork;
+static int sync_fork;            /* FSM_SYNC_FORK=1: wait until the child runs (hides the fork window) */
 static int getlk_no_holder_ok;   /* FSM_GETLK_NO_HOLDER_OK=1: accept l_pid 2147483647 for a conflict */
-static int getlk_any_holder;  /* FSM_GETLK_ANY_HOLDER=1: l_pid may name any conflicting holder */        /* FSM_SYNC_FORK=1: wait until the child runs (hides the fork window) */
+static int getlk_any_holder;  /* FSM_GETLK_ANY_HOLDER=1: l_pid may name any conflicting holder */
 
 /* the real fds of this process's slots, and of the child's (kept in the child) */
 static int realfd[M_FDS];
@@ -572,7 +572,7 @@ static int run_in_child(const struct op *o, struct res *r)
 
 /* ---- decoding ---- */
 
-/* FSM_NO_CLONE=1: every clone op runs as fork() (tests/stress/README bug 16). */
+/* FSM_NO_CLONE=1: every clone op runs as fork() (tests/stress/README bug 16, fixed). */
 static int no_clones(void)
 {
     static int v = -1;

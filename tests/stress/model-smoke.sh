@@ -12,17 +12,17 @@
 #   fix      the default mode
 #   strict   strict
 #   audit    must be exactly native
-#   fix and strict again with FSM_SYNC_FORK=1 FSM_GETLK_ANY_HOLDER=1, which
-#            step around two known shim bugs (tests/stress/README) so that
-#            any OTHER disagreement still shows
 #   storms   fix and native with half of the forks turned into storms
 #            (threads fork/exec/posix_spawn/vfork a helper that checks what
 #            it inherited while other threads lock; N/10 inputs)
-# Every run checks after every input that the low fds are exactly those
-# before it and that /proc/locks lists nothing on the test files.  Clone
-# children (raw and glibc clone()) are driven natively and in audit only:
-# in fix/strict they make F_GETLK name a dead pid now and then
-# (tests/stress/README bug 16; `make fuzz` drives them everywhere).
+# Nothing is masked: clone children (raw and glibc clone()), waits left by
+# siglongjmp or ended by a close, unsynchronised forks, every F_GETLK pid
+# checked against the model, in every run.  Every run checks after every
+# input that the low fds are exactly those before it and that /proc/locks
+# lists nothing on the test files.  Then, in fix and strict, the
+# reproducers of bug 16 (repro/repro_clone_dead_holder.c: a dead clone()
+# child named as a holder) and of a siglongjmp out of vfork's parent side
+# (repro/repro_vfork_longjmp.c).
 # Prints "ok - ..." / "not ok - ..." per run and "N passed, N failed".
 # A failing input is saved in BUILD_DIR/stress/model-failures/; replay it
 # with: LD_PRELOAD=BUILD_DIR/liblockscope.so BUILD_DIR/stress/fuzz_shim_model FILE
@@ -78,17 +78,36 @@ run() {
     fi
 }
 
-export FSM_NO_CLONE=1
-run native FSM_NO_CLONE=0
+# repro MODE NAME WHAT: a reproducer of repro/ (exit 0 when its bug is absent)
+repro() {
+    local mode=$1 r=$2 what=$3
+    if ! cc -O2 -g -std=gnu11 -Wall -Wextra "$root/tests/stress/repro/$r.c" -o "$out/$r" 2>"$out/$r.build.log"; then
+        echo "not ok - model repro $mode: build $r (see $out/$r.build.log)"; fail=$((fail + 1)); return
+    fi
+    local tmpd
+    tmpd=$(mktemp -d "${TMPDIR:-/tmp}/lockscope-repro.XXXXXX")
+    if timeout -k 5 60 env LD_PRELOAD="$lib" LOCKSCOPE_MODE="$mode" LOCKSCOPE_LOG=/dev/null \
+            "$out/$r" "$tmpd/f" >"$out/$r-$mode.log" 2>&1 </dev/null; then
+        echo "ok - model repro $mode: $what"; pass=$((pass + 1))
+    else
+        echo "not ok - model repro $mode: $what: $(head -1 "$out/$r-$mode.log")"
+        fail=$((fail + 1))
+    fi
+    rm -rf "$tmpd"
+}
+
+run native
 if [ -f "$lib" ]; then
     pre="LD_PRELOAD=$lib"
     run fix "$pre" LOCKSCOPE_MODE=fix
     run strict "$pre" LOCKSCOPE_MODE=strict
-    run audit "$pre" LOCKSCOPE_MODE=audit FSM_NO_CLONE=0
-    run fix-known-bugs-masked "$pre" LOCKSCOPE_MODE=fix FSM_SYNC_FORK=1 FSM_GETLK_ANY_HOLDER=1
-    run strict-known-bugs-masked "$pre" LOCKSCOPE_MODE=strict FSM_SYNC_FORK=1 FSM_GETLK_ANY_HOLDER=1
+    run audit "$pre" LOCKSCOPE_MODE=audit
     RUN_N=$(( (n + 9) / 10 )) run storms-native FSM_STORM_PCT=50
     RUN_N=$(( (n + 9) / 10 )) run storms-fix "$pre" LOCKSCOPE_MODE=fix FSM_STORM_PCT=50
+    for m in fix strict; do
+        repro $m repro_clone_dead_holder "F_GETLK does not name a dead clone() child (bug 16)"
+        repro $m repro_vfork_longjmp "a siglongjmp out of vfork's parent side leaves the thread under the shim"
+    done
 else
     echo "not ok - model: $lib not built"
     fail=$((fail + 1))

@@ -1155,6 +1155,67 @@ static void test_registry_exact_holder_first(void **state)
     assert_int_equal(kid_end(&k2), 0);
 }
 
+/* A child made by clone() (no fork hook ran, the kernel knows no robust
+ * list for it, glibc's cached tid in it is the parent thread's) must not
+ * be believed once dead: it claims no region (its death would not free
+ * one).  And a region whose liveness word names a thread that is not its
+ * process's (what such a child left under an older shim) is not believed
+ * either.  tests/stress/README bug 16. */
+static void test_registry_clone_child_not_believed(void **state)
+{
+    struct file f;
+    mkfile(&f, "clone");
+    struct count_ctx c = { 0, 0, 0 };
+
+    /* a forked publisher's region, its word then naming another thread */
+    struct range_arg r1 = { &f, 10, 19 };
+    struct kid k = kid_start(kid_pub_range, &r1);
+    assert_int_equal(get1(k.rd), 'R');
+    assert_int_equal(ls_find_holder(f.dev, f.ino, 10, 19, 1, -1), k.pid);
+    pid_t dead = k.pid;
+    assert_int_equal(kid_end(&k), 0);
+    struct ls_reg_region *r = region_of(dead);
+    if (r) {    /* (a shared registry: another process may have taken it) */
+        __atomic_store_n(&r->alive.word, (uint32_t)getpid(), __ATOMIC_RELEASE);
+        c.pid = dead;
+        ls_reg_lookup(f.dev, f.ino, count_fn, &c, unk_fn);
+        assert_int_equal(c.n, 0);
+        assert_int_not_equal(ls_find_holder(f.dev, f.ino, 10, 19, 1, -1), dead);
+        assert_int_equal(ls_reg_pid_state(dead), 0);
+        __atomic_store_n(&r->alive.word, 0x40000000u, __ATOMIC_RELEASE);  /* owner died */
+    }
+
+    /* a raw clone child that locks, publishes and exits without withdrawing */
+    int up[2];
+    assert_int_equal(pipe2(up, O_CLOEXEC), 0);
+    pid_t cl = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, 0UL);
+    assert_true(cl >= 0);
+    if (cl == 0) {
+        ls_xwait_fork_child();      /* as the shim does when it notices the clone */
+        int fd = lock_path(f.path, 1, 0, 30, 10, 0);
+        if (fd < 0)
+            _exit(2);
+        struct ls_pub p = { .kind = LS_PUB_HELD, .family = LS_FAM_POSIX, .type = 0, .exact = 1,
+                            .dev = f.dev, .ino = f.ino, .start = 30, .end = 39,
+                            .tid = (pid_t)syscall(SYS_gettid), .fd = fd, .mode = 2 };
+        ls_reg_put(7, &p);          /* refused (no region) with the fix */
+        put1(up[1], 'R');
+        _exit(0);
+    }
+    close(up[1]);
+    assert_int_equal(get1(up[0]), 'R');
+    close(up[0]);
+    int st;
+    assert_int_equal(waitpid(cl, &st, 0), cl);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    c.pid = cl;
+    c.n = 0;
+    ls_reg_lookup(f.dev, f.ino, count_fn, &c, unk_fn);
+    assert_int_equal(c.n, 0);
+    assert_int_not_equal(ls_find_holder(f.dev, f.ino, 30, 39, 1, -1), cl);
+    assert_int_equal(ls_reg_pid_state(cl), 0);
+}
+
 /* ------------------------------------------------------------------ */
 
 static int group_setup(void **state)
@@ -1195,6 +1256,7 @@ int main(void)
         cmocka_unit_test(test_killed_in_critical_section),
         cmocka_unit_test(test_registry_published_holder),
         cmocka_unit_test(test_registry_exact_holder_first),
+        cmocka_unit_test(test_registry_clone_child_not_believed),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
