@@ -706,6 +706,13 @@ static void ls_init(void)
 
     ls_real_bind();
     g_ls.pid = getpid();
+    if (!env.secure)
+        for (char **e = environ; e && *e; e++)
+            if ((*e)[0] == 'L' && (*e)[9] == '_' && (*e)[10] == '_' &&
+                !strncmp(*e, "LOCKSCOPE__BINDCHECK=", 21)) {
+                ls_real_check();
+                break;
+            }
     if (!ls_real_complete()) {
         /* nothing to forward to: stay inert (mode off) rather than crash */
         static const char msg[] = "lockscope: libc functions not found: lockscope is inert\n";

@@ -14,6 +14,10 @@
 #             instead), at most one RLIMIT_NOFILE lookup in all
 #   fork      the child of a process without locks or owners makes no
 #             system call before exiting but getpid and the mask restore
+#   bind      the real-function table (bound by a walk of the loaded
+#             objects, not dlsym) holds what dlsym(RTLD_NEXT) gives for every
+#             name: the shim alone, with bench's passthrough.so preloaded
+#             after it, and before it (LOCKSCOPE__BINDCHECK; no strace needed)
 # Needs strace; without it every check says SKIP (counted as passed).
 # Prints "ok - X" / "not ok - X" lines and "N passed, N failed"; exit 1 if
 # any failed.
@@ -29,6 +33,25 @@ pass=0; fail=0
 ok() { echo "ok - $*"; pass=$((pass + 1)); }
 bad() { echo "not ok - $*"; fail=$((fail + 1)); }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
+
+# bind: one line "lockscope: bindcheck: N of M differ from dlsym (walked)..."
+pt=$build/bench/passthrough.so
+[ -f "$pt" ] || pt=$(ls "$root"/build/bench/passthrough.so 2>/dev/null)
+bind_check() {
+    local line
+    line=$(env -i PATH=/usr/bin:/bin LOCKSCOPE_MODE=fix LOCKSCOPE__BINDCHECK=1 LD_PRELOAD="$1" /bin/true 2>&1 | grep 'bindcheck')
+    case $line in
+        "lockscope: bindcheck: 0 of "*" differ from dlsym (walked)") ok "bind: $2: $line" ;;
+        *) bad "bind: $2: ${line:-no bindcheck line}" ;;
+    esac
+}
+bind_check "$lib" "the shim alone"
+if [ -n "$pt" ]; then
+    bind_check "$lib $pt" "passthrough.so after the shim"
+    bind_check "$pt $lib" "passthrough.so before the shim"
+else
+    ok "bind: with passthrough.so # SKIP not built (make bench)"
+fi
 
 if ! command -v strace >/dev/null 2>&1; then
     for c in start first fork; do ok "$c # SKIP no strace"; done
