@@ -699,6 +699,13 @@ void ls_fork_child(void) { atfork_child(); }
 
 extern char **environ;
 
+static int has_prefix(const char *s, const char *p)
+{
+    while (*p && *s == *p)
+        s++, p++;
+    return !*p;
+}
+
 static void ls_init(void)
 {
     char err[512];
@@ -708,9 +715,8 @@ static void ls_init(void)
     g_ls.pid = getpid();
     if (!env.secure)
         for (char **e = environ; e && *e; e++)
-            if ((*e)[0] == 'L' && (*e)[9] == '_' && (*e)[10] == '_' &&
-                !strncmp(*e, "LOCKSCOPE__BINDCHECK=", 21)) {
-                ls_real_check();
+            if ((*e)[0] == 'L' && has_prefix(*e, "LOCKSCOPE__BINDCHECK=")) {
+                ls_real_check();        /* tests: the table against dlsym */
                 break;
             }
     if (!ls_real_complete()) {
