@@ -24,7 +24,8 @@
 struct ls_state g_ls = { .mode = LS_MODE_OFF };
 
 void ls_hazard_init(void);
-void ls_hazard_start(void);
+void ls_hazard_start(int secure);
+void ls_hazard_log_fork(void);
 void ls_hazard_config_error(const char *msg);
 /* records made under g_mu, written by ls_leave once it is released (hazard.c) */
 struct ls_pend;
@@ -663,6 +664,7 @@ static void atfork_prepare(void)
         mu_acquire();
         tls_fork_took |= FORK_MU;
     }
+    ls_hazard_log_fork();       /* the log, for a child that drops privileges */
     forkack_reserve();
 }
 
@@ -743,7 +745,7 @@ static void ls_init(void)
     /* The exec hand-over: ignored in mode off and in secure execution
      * (exec.c says what is checked before any fd is touched). */
     ls_exec_receive(env.secure);
-    ls_hazard_start();
+    ls_hazard_start(env.secure);
     if (g_ls.cfg.debug && ls_active())
         ls_debug("lockscope: mode %s, backend ofd (private descriptions), config %s",
                  ls_mode_name(g_ls.mode), g_ls.cfg.source ? g_ls.cfg.source : "(none)");

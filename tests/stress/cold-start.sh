@@ -8,7 +8,16 @@
 # Checks, under LOCKSCOPE_MODE=fix with an empty configuration and no log:
 #   start     /bin/true: no system call of the shim's start but its
 #             configuration lookups and one getpid (no /proc open, no kernel
-#             probe, no mmap/madvise, no futex, no malloc: no brk/getrandom)
+#             probe, no mmap/madvise, no futex, no malloc: no brk/getrandom),
+#             at most 3 in all (getpid, one openat per config location: no
+#             stat of their directories when the files are absent)
+#   startlog  the same with LOCKSCOPE_LOG naming an existing file: not one
+#             system call more (the log is opened at the first record or
+#             fork, not at start)
+#   execlog   sh -c '(true); true' with a log: the log is opened once in the
+#             whole tree (by sh, at its fork); the forked child's image takes
+#             the descriptor from LOCKSCOPE__LOGFD (no /proc/self/fd scan),
+#             the vfork'd one (no hand-over there) opens nothing: no record
 #   first     8 first locks of new files: no walk of /proc/self/fd/N per
 #             private description (openat of the cached /proc/self/fd
 #             instead), at most one RLIMIT_NOFILE lookup in all
@@ -54,7 +63,7 @@ else
 fi
 
 if ! command -v strace >/dev/null 2>&1; then
-    for c in start first fork; do ok "$c # SKIP no strace"; done
+    for c in start startlog execlog first fork; do ok "$c # SKIP no strace"; done
     finish
 fi
 if ! cc -O2 -std=gnu11 -Wall -Wextra -o "$out/cold_locker" "$here/cold_locker.c" 2>"$out/cold_locker.build.log"; then
@@ -67,7 +76,7 @@ mkdir -p "$tmp/home" "$tmp/files"
 # the shim's environment only: no LOCKSCOPE_* of the caller, an empty config
 run() {
     env -i PATH=/usr/bin:/bin HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/home" \
-        LOCKSCOPE_MODE=fix strace -f -qq -o "$1" -E LD_PRELOAD="$lib" "${@:2}"
+        LOCKSCOPE_MODE=fix ${LOCKSCOPE_LOG:+LOCKSCOPE_LOG="$LOCKSCOPE_LOG"} strace -f -qq -o "$1" -E LD_PRELOAD="$lib" "${@:2}"
 }
 
 # start: the system calls after the last one the dynamic loader makes for
@@ -75,10 +84,33 @@ run() {
 run "$tmp/true.st" /bin/true
 calls=$(sed -n '/^[0-9]* *munmap(/,$p' "$tmp/true.st" | sed 1d | sed 's/^[0-9]* *//; s/(.*//' | grep -v '^exit_group$\|^+++\|^$' | tr '\n' ' ')
 extra=$(for c in $calls; do case $c in getpid|newfstatat|stat|openat|geteuid) ;; *) printf '%s ' "$c";; esac; done)
-if [ -z "$extra" ] && ! grep -q '"/proc/self/fd"' "$tmp/true.st"; then
-    ok "start: only configuration lookups and getpid ($calls)"
+ncalls=$(echo $calls | wc -w)
+if [ -z "$extra" ] && ! grep -q '"/proc/self/fd"' "$tmp/true.st" && [ "$ncalls" -le 3 ]; then
+    ok "start: only configuration lookups and getpid, $ncalls system calls ($calls)"
 else
-    bad "start: system calls beyond the configuration lookups: ${extra:-/proc/self/fd opened} (all: $calls)"
+    bad "start: $ncalls system calls (at most 3), beyond the configuration lookups: ${extra:-none}$(grep -q '"/proc/self/fd"' "$tmp/true.st" && echo ' /proc/self/fd opened') (all: $calls)"
+fi
+
+# startlog: a log configured (an existing file, as for every process after
+# the first) costs nothing at start
+: >"$tmp/cold.log"
+LOCKSCOPE_LOG="$tmp/cold.log" run "$tmp/truelog.st" /bin/true
+lcalls=$(sed -n '/^[0-9]* *munmap(/,$p' "$tmp/truelog.st" | sed 1d | sed 's/^[0-9]* *//; s/(.*//' | grep -v '^exit_group$\|^+++\|^$' | tr '\n' ' ')
+if [ "$lcalls" = "$calls" ] && ! grep -q 'cold\.log\|"/proc/self/fd"' "$tmp/truelog.st"; then
+    ok "startlog: a log configured adds no system call at start ($lcalls)"
+else
+    bad "startlog: with a log: $lcalls; without: $calls"
+fi
+
+# execlog: the descriptor goes down through exec in LOCKSCOPE__LOGFD
+LOCKSCOPE_LOG="$tmp/cold.log" run "$tmp/execlog.st" /bin/sh -c '(/bin/true); /bin/true'
+opens=$(grep -c 'open[at]*(.*cold\.log"' "$tmp/execlog.st")
+execs=$(grep -c 'execve("/bin/true"' "$tmp/execlog.st")
+adopted=$(grep -c 'fcntl([0-9]*, F_SETFD, FD_CLOEXEC)' "$tmp/execlog.st")
+if [ "$execs" = 2 ] && [ "$opens" = 1 ] && [ "$adopted" -ge 1 ] && ! grep -q '"/proc/self/fd"' "$tmp/execlog.st"; then
+    ok "execlog: the log opened once (sh, at its fork), the forked child's image took it over without a /proc/self/fd scan"
+else
+    bad "execlog: $execs exec(s) of /bin/true, the log opened $opens time(s), $adopted FD_CLOEXEC, /proc/self/fd opened $(grep -c '"/proc/self/fd"' "$tmp/execlog.st") time(s)"
 fi
 
 run "$tmp/lock.st" "$out/cold_locker" "$tmp/files" 8 >"$tmp/lock.out" 2>&1
