@@ -715,7 +715,7 @@ void ls_fork_child(void);
  * waits until the child has closed its copies of the private fds (core.c,
  * "Fork acknowledgement"). */
 void ls_fork_wait_child(pid_t child);
-LS_EXPORT pid_t fork(void)
+LS_EXPORT LS_FORK_TEXT pid_t fork(void)
 {
     pid_t p = REAL(fork)();
     if (p != 0)

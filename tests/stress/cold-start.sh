@@ -23,6 +23,10 @@
 #             instead), at most one RLIMIT_NOFILE lookup in all
 #   fork      the child of a process without locks or owners makes no
 #             system call before exiting but getpid and the mask restore
+#   forkpage  the code a forked child runs in the library (the fork wrapper,
+#             the child's atfork handler) lies on one 4 KB page (each code
+#             page a child touches is a page fault in every child); nm, no
+#             strace needed
 #   bind      the real-function table (bound by a walk of the loaded
 #             objects, not dlsym) holds what dlsym(RTLD_NEXT) gives for every
 #             name: the shim alone, with bench's passthrough.so preloaded
@@ -42,6 +46,18 @@ pass=0; fail=0
 ok() { echo "ok - $*"; pass=$((pass + 1)); }
 bad() { echo "not ok - $*"; fail=$((fail + 1)); }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
+
+# forkpage: from the symbol table (SKIP when stripped or without nm)
+if command -v nm >/dev/null 2>&1 && nm "$lib" 2>/dev/null | grep -q ' atfork_child$'; then
+    pages=$(nm "$lib" | awk '$3 == "fork" || $3 == "atfork_child" { print substr($1, 1, length($1) - 3) }' | sort -u)
+    if [ "$(echo "$pages" | wc -l)" = 1 ]; then
+        ok "forkpage: fork and atfork_child on one page ($(nm "$lib" | awk '$3 == "fork" || $3 == "atfork_child" {printf "%s %s ", $3, $1}'))"
+    else
+        bad "forkpage: fork and atfork_child on different pages: $(nm "$lib" | awk '$3 == "fork" || $3 == "atfork_child" {printf "%s %s ", $3, $1}')"
+    fi
+else
+    ok "forkpage # SKIP no nm or no local symbols"
+fi
 
 # bind: one line "lockscope: bindcheck: N of M differ from dlsym (walked)..."
 pt=$build/bench/passthrough.so
