@@ -8,9 +8,10 @@
  * one write(2) to a descriptor opened O_APPEND at a high number, so records
  * of concurrent processes never interleave.  No malloc, no stdio.
  *
- * The log is opened when the process starts (a child forked later keeps
- * it after dropping privileges; across exec it is passed down, see
- * inherited_log); never through a symlink in a directory another user can
+ * The log is opened at the first record or the first fork (a child forked
+ * later keeps it after dropping privileges; across exec it is passed down
+ * in LOCKSCOPE__LOGFD, see inherited_log); a relative path when the process
+ * starts; never through a symlink in a directory another user can
  * write, and there only a file of ours or root's.  A log that cannot be
  * opened gives one line on stderr and the records go to stderr.  The call site is found in
  * /proc/self/maps (dladdr takes the loader's lock: not signal-safe).
