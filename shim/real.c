@@ -14,7 +14,8 @@
  * an object without DT_GNU_HASH, a name not found by libc, a symbol that
  * is not a plain function (IFUNC, unique), two default versions; and the
  * whole walk when this library is not on the list before libc (dlopen'ed,
- * another namespace).  LOCKSCOPE__BINDCHECK makes the constructor compare
+ * another namespace) or an auditor is loaded (LD_AUDIT: its la_symbind may
+ * change what dlsym gives).  LOCKSCOPE__BINDCHECK makes the constructor compare
  * the table with dlsym for every name (tests/stress/cold-start.sh).
  *
  * A symbol that resolves back to our own wrapper (possible with odd link
@@ -191,10 +192,29 @@ static int obj_lookup(const struct obj *o, const char *name, uint32_t h, void **
 
 /* The objects after this one up to libc, in order; 0 if the walk cannot
  * be trusted here. */
+extern char **environ;
+
+/* LD_AUDIT set: an auditor's la_symbind may change what dlsym returns. */
+static int audited(void)
+{
+    static const char v[] = "LD_AUDIT=";
+    for (char **e = environ; e && *e; e++)
+        if ((*e)[0] == 'L') {
+            size_t i = 1;
+            while (i < sizeof v - 1 && (*e)[i] == v[i])
+                i++;
+            if (i == sizeof v - 1 && (*e)[i])
+                return 1;
+        }
+    return 0;
+}
+
 static int objects_next(struct obj *objs)
 {
     extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
     struct link_map *m = _r_debug.r_map;
+    if (audited())
+        return 0;
     while (m && m->l_ld != _DYNAMIC)
         m = m->l_next;
     if (!m)
