@@ -25,7 +25,6 @@ struct ls_state g_ls = { .mode = LS_MODE_OFF };
 
 void ls_hazard_init(void);
 void ls_hazard_start(int secure);
-void ls_hazard_log_fork(void);
 void ls_hazard_config_error(const char *msg);
 /* records made under g_mu, written by ls_leave once it is released (hazard.c) */
 struct ls_pend;
@@ -705,7 +704,6 @@ static void atfork_prepare(void)
         mu_acquire();
         tls_fork_took |= FORK_MU;
     }
-    ls_hazard_log_fork();       /* the log, for a child that drops privileges */
     forkack_reserve();
 }
 

@@ -8,10 +8,9 @@
  * one write(2) to a descriptor opened O_APPEND at a high number, so records
  * of concurrent processes never interleave.  No malloc, no stdio.
  *
- * The log is opened at the first record or the first fork (a child forked
- * later keeps it after dropping privileges; across exec it is passed down
- * in LOCKSCOPE__LOGFD, see inherited_log); a relative path when the process
- * starts; never through a symlink in a directory another user can
+ * The log is opened when the process starts (across exec the descriptor
+ * is passed down in LOCKSCOPE__LOGFD, see inherited_log: no reopening, no
+ * /proc/self/fd scan); never through a symlink in a directory another user can
  * write, and there only a file of ours or root's.  A log that cannot be
  * opened gives one line on stderr and the records go to stderr.  The call site is found in
  * /proc/self/maps (dladdr takes the loader's lock: not signal-safe).
@@ -191,7 +190,7 @@ static void say_log_failed(const char *path, const char *why)
  * user's or root's (else another user could point the records at a file of
  * ours: their symlink /tmp/audit.jsonl -> ~/.bashrc).  Returns the fd (at
  * its number, close-on-exec) or -1 with *why set. */
-static int open_log_path(const char *p, const char **why)
+static int open_log_path(const char *p, const char **why, struct stat *stp)
 {
     int shared = ls_dir_shared(p), fd;
     struct stat st;
@@ -218,6 +217,8 @@ static int open_log_path(const char *p, const char **why)
         REAL(close)(fd);
         return -1;
     }
+    if (stp)
+        *stp = st;
     return fd;
 }
 
@@ -321,10 +322,13 @@ static int open_log(void)
         const char *why = NULL;
         int fd = inherited_fd;
         inherited_fd = -1;              /* taken once: a reopen opens the path */
-        if (fd < 0 && (fd = open_log_path(p, &why)) >= 0)
-            fd = ls_move_high(fd);
         struct stat st;
-        if (fd >= 0 && fstat(fd, &st) != 0) {
+        int opened = 0;
+        if (fd < 0 && (fd = open_log_path(p, &why, &st)) >= 0) {
+            fd = ls_move_high(fd);      /* the same file: st stays true */
+            opened = 1;
+        }
+        if (fd >= 0 && !opened && fstat(fd, &st) != 0) {
             why = reason(errno);
             REAL(close)(fd);
             fd = -1;
@@ -361,11 +365,12 @@ void ls_hazard_init(void)
 }
 
 /* Once the mode is known (constructor): say which config location was
- * skipped, and take over the log descriptor a parent passed down.  The log
- * is otherwise opened at its first record or at the first fork (a child
- * that drops privileges keeps it: ls_hazard_log_fork), not here: a process
- * that never writes a record pays no system call for it.
- * A relative path is opened now, while it means what it meant at start. */
+ * skipped, and open the log, or take over the descriptor a parent passed
+ * down.  At start, not at the first record: a program that drops its
+ * privileges (a daemon started as root) must keep the log it was given,
+ * the first record is made under g_mu (an open there, of a FIFO without a
+ * reader or a slow file system, would stall every thread), and a relative
+ * path means now what it meant at start. */
 void ls_hazard_start(int secure)
 {
     if (g_ls.cfg.skipped)
@@ -378,29 +383,11 @@ void ls_hazard_start(int secure)
             inherited_fd = inherited_log(p, v);
         unsetenv("LOCKSCOPE__LOGFD");
     }
-    if (!file || (p[0] == '/' && inherited_fd < 0))
+    if (!file)
         return;
-    struct ls_guard g;
-    if (ls_enter(&g) < 0)
-        return;
+    /* No section: the constructor runs before any other thread can call
+     * into the shim (and entering would map the pid page now: 3 calls). */
     open_log();
-    ls_leave(&g);
-}
-
-/* A log file configured and not open yet (nor failed). */
-static int log_pending(void)
-{
-    const char *p = g_ls.cfg.log;
-    return __atomic_load_n(&log_fd, __ATOMIC_RELAXED) < 0 && !log_open_failed && p &&
-           strcmp(p, "stderr") != 0 && ls_active();
-}
-
-/* In fork's prepare handler, under g_mu: open the log now if it is not yet,
- * so that a child that drops privileges before its first record has it. */
-void ls_hazard_log_fork(void)
-{
-    if (LS_UNLIKELY(log_pending()))
-        open_log();
 }
 
 /* ---- a tiny formatter for debug lines: %s %d %u %x %lld ---- */
@@ -462,7 +449,7 @@ void ls_hazard_config_error(const char *msg)
     if (g_ls.cfg.log && strcmp(g_ls.cfg.log, "stderr") != 0 && g_ls.cfg.mode != LS_MODE_OFF) {
         /* "Configuration errors always go to stderr (and to the log too)". */
         const char *why;
-        int fd = open_log_path(g_ls.cfg.log, &why);
+        int fd = open_log_path(g_ls.cfg.log, &why, NULL);
         if (fd >= 0) {
             write_all(fd, line, n);
             REAL(close)(fd);
@@ -670,8 +657,7 @@ void ls_hazard_flush_pending(void)
         return;
     /* nothing held back, no log file to hand over: no section (a process
      * that never met the shim pays no system call at exit) */
-    if (__atomic_load_n(&dedup_pid, __ATOMIC_RELAXED) != g_ls.pid &&
-        __atomic_load_n(&log_fd, __ATOMIC_RELAXED) < 0)
+    if (__atomic_load_n(&dedup_pid, __ATOMIC_RELAXED) != g_ls.pid)
         return;
     struct ls_guard g;
     int held = ls_held();

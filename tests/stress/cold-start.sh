@@ -11,13 +11,13 @@
 #             probe, no mmap/madvise, no futex, no malloc: no brk/getrandom),
 #             at most 3 in all (getpid, one openat per config location: no
 #             stat of their directories when the files are absent)
-#   startlog  the same with LOCKSCOPE_LOG naming an existing file: not one
-#             system call more (the log is opened at the first record or
-#             fork, not at start)
-#   execlog   sh -c '(true); true' with a log: the log is opened once in the
-#             whole tree (by sh, at its fork); the forked child's image takes
-#             the descriptor from LOCKSCOPE__LOGFD (no /proc/self/fd scan),
-#             the vfork'd one (no hand-over there) opens nothing: no record
+#   startlog  the same with LOCKSCOPE_LOG naming an existing file: only the
+#             log's opening more (open, fstat, moved to a high number,
+#             close-on-exec: at most 7 calls), no /proc/self/fd scan
+#   execlog   sh -c '(true); true' with a log: sh opens it at start; the
+#             forked child's image takes the descriptor from LOCKSCOPE__LOGFD
+#             (no /proc/self/fd scan), the vfork'd one (no hand-over there)
+#             opens it again
 #   first     8 first locks of new files: no walk of /proc/self/fd/N per
 #             private description (openat of the cached /proc/self/fd
 #             instead), at most one RLIMIT_NOFILE lookup in all
@@ -108,12 +108,14 @@ else
 fi
 
 # startlog: a log configured (an existing file, as for every process after
-# the first) costs nothing at start
+# the first) costs only its opening at start
 : >"$tmp/cold.log"
 LOCKSCOPE_LOG="$tmp/cold.log" run "$tmp/truelog.st" /bin/true
 lcalls=$(sed -n '/^[0-9]* *munmap(/,$p' "$tmp/truelog.st" | sed 1d | sed 's/^[0-9]* *//; s/(.*//' | grep -v '^exit_group$\|^+++\|^$' | tr '\n' ' ')
-if [ "$lcalls" = "$calls" ] && ! grep -q 'cold\.log\|"/proc/self/fd"' "$tmp/truelog.st"; then
-    ok "startlog: a log configured adds no system call at start ($lcalls)"
+nl=$(( $(echo $lcalls | wc -w) - $(echo $calls | wc -w) ))
+if [ "$nl" -le 7 ] && [ "$(grep -c 'open[at]*(.*cold\.log"' "$tmp/truelog.st")" = 1 ] &&
+   ! grep -q '"/proc/self/fd"' "$tmp/truelog.st"; then
+    ok "startlog: a log configured adds its opening at start, $nl calls ($lcalls)"
 else
     bad "startlog: with a log: $lcalls; without: $calls"
 fi
@@ -123,8 +125,8 @@ LOCKSCOPE_LOG="$tmp/cold.log" run "$tmp/execlog.st" /bin/sh -c '(/bin/true); /bi
 opens=$(grep -c 'open[at]*(.*cold\.log"' "$tmp/execlog.st")
 execs=$(grep -c 'execve("/bin/true"' "$tmp/execlog.st")
 adopted=$(grep -c 'fcntl([0-9]*, F_SETFD, FD_CLOEXEC)' "$tmp/execlog.st")
-if [ "$execs" = 2 ] && [ "$opens" = 1 ] && [ "$adopted" -ge 1 ] && ! grep -q '"/proc/self/fd"' "$tmp/execlog.st"; then
-    ok "execlog: the log opened once (sh, at its fork), the forked child's image took it over without a /proc/self/fd scan"
+if [ "$execs" = 2 ] && [ "$opens" -le 2 ] && [ "$adopted" -ge 1 ] && ! grep -q '"/proc/self/fd"' "$tmp/execlog.st"; then
+    ok "execlog: the forked child's image took the log over without opening it or a /proc/self/fd scan ($opens opens: sh and the vfork'd image)"
 else
     bad "execlog: $execs exec(s) of /bin/true, the log opened $opens time(s), $adopted FD_CLOEXEC, /proc/self/fd opened $(grep -c '"/proc/self/fd"' "$tmp/execlog.st") time(s)"
 fi
