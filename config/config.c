@@ -450,6 +450,13 @@ static const struct {
     [K_CONFIG]    = { NULL,        "LOCKSCOPE_CONFIG" },
 };
 
+static void free_log(struct ls_config *cfg)
+{
+    if (cfg->log != cfg->log_buf)
+        free(cfg->log);
+    cfg->log = NULL;
+}
+
 /* Apply one setting.  `what` is "LOCKSCOPE_X" or "file:line: key"; the
  * message reads "WHAT=VALUE: ...". */
 static int apply(struct ls_config *cfg, enum key k, const char *value,
@@ -477,14 +484,18 @@ static int apply(struct ls_config *cfg, enum key k, const char *value,
         if (value[0] == '\0') {
             why = "expected a path or stderr";
         } else if (strcmp(value, "stderr") == 0) {
-            free(cfg->log);
-            cfg->log = NULL;
+            free_log(cfg);
+        } else if (strlen(value) < sizeof cfg->log_buf) {
+            /* no malloc at process start (its first call costs system calls) */
+            free_log(cfg);
+            memcpy(cfg->log_buf, value, strlen(value) + 1);
+            cfg->log = cfg->log_buf;
         } else {
             char *l = strdup(value);
             if (!l) {
                 why = "out of memory";
             } else {
-                free(cfg->log);
+                free_log(cfg);
                 cfg->log = l;
             }
         }
@@ -771,13 +782,27 @@ static int read_file(const char *path, char **out, size_t *outlen, int *errnum,
     size_t len = 0, cap = 0;
     int fd;
 
-    int shared = ls_dir_shared(path);
+    int shared;
+    const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
     *errnum = 0;
     *why = NULL;
+    /* Not following a symbolic link first: usually the file is absent (one
+     * system call, no look at its directory); a file that is there, not a
+     * link, is what either way of opening would give. */
     do
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (shared ? O_NOFOLLOW : 0));
+        fd = open(path, flags | O_NOFOLLOW);
     while (fd < 0 && errno == EINTR);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        *errnum = errno;
+        return -1;
+    }
+    shared = ls_dir_shared(path);
+    if (fd < 0 && !shared) {
+        do
+            fd = open(path, flags);
+        while (fd < 0 && errno == EINTR);
+    }
     if (fd < 0) {
         *errnum = errno;
         /* ELOOP from O_NOFOLLOW, or EACCES from fs.protected_symlinks */
@@ -900,18 +925,62 @@ int ls_config_parse_file(struct ls_config *cfg, const char *path,
 /* ------------------------------------------------------------------ */
 /* The environment.                                                   */
 
-/* First "name=" entry of envp, like getenv(); NULL if none. */
-static const char *env_get(const struct ls_config_env *env, const char *name)
-{
-    size_t n = strlen(name);
-    const char *const *e;
+/* The environment, read in one pass (no getenv per name: a process start
+ * pays for every pass).  Like getenv(), the first "NAME=" entry counts. */
+struct envscan {
+    const char *v[K_NKEYS];             /* LOCKSCOPE_MODE ... LOCKSCOPE_CONFIG */
+    const char *xdg, *home;             /* XDG_CONFIG_HOME, HOME */
+    const char *unknown;                /* the first unknown LOCKSCOPE_ entry */
+    size_t unknown_n;                   /* its name's length */
+};
 
+/* s starts with lit: the length of lit, else 0 (no libc call: each
+ * function the constructor calls first costs the loader a lookup). */
+static size_t starts(const char *s, const char *lit)
+{
+    size_t i = 0;
+    while (lit[i] && s[i] == lit[i])
+        i++;
+    return lit[i] ? 0 : i;
+}
+
+static int is_known_var(const char *name, size_t n);
+
+static void scan_env(const struct ls_config_env *env, struct envscan *es)
+{
+    const char *const *e;
+    size_t n;
+
+    memset(es, 0, sizeof *es);
     if (!env || !env->envp)
-        return NULL;
-    for (e = env->envp; *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
+        return;
+    for (e = env->envp; *e; e++) {
+        const char *s = *e;
+        if (s[0] == 'L' && starts(s, "LOCKSCOPE_")) {
+            for (n = 10; s[n] && s[n] != '='; n++)
+                ;
+            if (!s[n])
+                continue;
+            int k, known = 0;
+            for (k = 0; k < K_NKEYS; k++) {
+                size_t l = starts(s, keys[k].var);
+                if (l == n) {
+                    known = 1;
+                    if (!es->v[k])
+                        es->v[k] = s + n + 1;
+                    break;
+                }
+            }
+            if (!known && !es->unknown && !is_known_var(s, n)) {
+                es->unknown = s;
+                es->unknown_n = n;
+            }
+        } else if (s[0] == 'X' && !es->xdg && (n = starts(s, "XDG_CONFIG_HOME="))) {
+            es->xdg = s + n;
+        } else if (s[0] == 'H' && !es->home && (n = starts(s, "HOME="))) {
+            es->home = s + n;
+        }
+    }
 }
 
 static int is_known_var(const char *name, size_t n)
@@ -924,28 +993,16 @@ static int is_known_var(const char *name, size_t n)
            (n >= 11 && memcmp(name, "LOCKSCOPE__", 11) == 0);
 }
 
-static int check_unknown_vars(const struct ls_config_env *env, char *err, size_t errlen)
+static int check_unknown_vars(const struct envscan *es, char *err, size_t errlen)
 {
-    const char *const *e;
+    char nm[SHOW_VALUE + 8];
 
-    if (!env->envp)
+    if (!es->unknown)
         return 0;
-    for (e = env->envp; *e; e++) {
-        const char *eq = strchr(*e, '=');
-        size_t n;
-        char nm[SHOW_VALUE + 8];
-
-        if (!eq || strncmp(*e, "LOCKSCOPE_", 10) != 0)
-            continue;
-        n = (size_t)(eq - *e);
-        if (is_known_var(*e, n))
-            continue;
-        esc(nm, sizeof nm, *e, n, SHOW_VALUE);
-        return fail(err, errlen, "%s: unknown variable (known: LOCKSCOPE_MODE, LOCKSCOPE_LOG, "
-                    "LOCKSCOPE_FORMAT, LOCKSCOPE_DEBUG, LOCKSCOPE_FLOCK, LOCKSCOPE_ABORT, "
-                    "LOCKSCOPE_BACKTRACE, LOCKSCOPE_OPEN_LOCK, LOCKSCOPE_SCOPE, LOCKSCOPE_CONFIG)", nm);
-    }
-    return 0;
+    esc(nm, sizeof nm, es->unknown, es->unknown_n, SHOW_VALUE);
+    return fail(err, errlen, "%s: unknown variable (known: LOCKSCOPE_MODE, LOCKSCOPE_LOG, "
+                "LOCKSCOPE_FORMAT, LOCKSCOPE_DEBUG, LOCKSCOPE_FLOCK, LOCKSCOPE_ABORT, "
+                "LOCKSCOPE_BACKTRACE, LOCKSCOPE_OPEN_LOCK, LOCKSCOPE_SCOPE, LOCKSCOPE_CONFIG)", nm);
 }
 
 /* Reverse a[i..j) of `size`-byte elements. */
@@ -975,10 +1032,10 @@ static void rotate(void *a, size_t k, size_t n, size_t size)
 /* Path of the user's config file, in buf if it fits in cap (no malloc at
  * process start: the first malloc alone costs system calls), else
  * malloc'd; NULL if none. */
-static char *user_config_path(const struct ls_config_env *env, char *buf, size_t cap)
+static char *user_config_path(const struct envscan *es, char *buf, size_t cap)
 {
-    const char *xdg = env_get(env, "XDG_CONFIG_HOME");
-    const char *home = env_get(env, "HOME");
+    const char *xdg = es->xdg;
+    const char *home = es->home;
     const char *base, *tail;
     char *p;
     size_t n;
@@ -1003,9 +1060,9 @@ static char *user_config_path(const struct ls_config_env *env, char *buf, size_t
 }
 
 static int load_config_file(struct ls_config *cfg, const struct ls_config_env *env,
-                            char *err, size_t errlen)
+                            const struct envscan *es, char *err, size_t errlen)
 {
-    const char *named = env->secure ? NULL : env_get(env, "LOCKSCOPE_CONFIG");
+    const char *named = env->secure ? NULL : es->v[K_CONFIG];
     char *user, ubuf[512];
     int rc;
 
@@ -1015,7 +1072,7 @@ static int load_config_file(struct ls_config *cfg, const struct ls_config_env *e
         return load_file(cfg, named, 0, "LOCKSCOPE_CONFIG", err, errlen);
     }
     if (!env->secure) {
-        user = user_config_path(env, ubuf, sizeof ubuf);
+        user = user_config_path(es, ubuf, sizeof ubuf);
         if (user) {
             rc = load_file(cfg, user, 1, NULL, err, errlen);
             if (user != ubuf)
@@ -1039,19 +1096,21 @@ int ls_config_load(struct ls_config *cfg, const struct ls_config_env *env,
     const char *mode;
     size_t n_open, n_scope;
     int saved_errno = errno, rc = 0, k;
+    struct envscan es;
 
     if (err && errlen)
         err[0] = '\0';
     ls_config_defaults(cfg);
     if (!env)
         env = &no_env;
-    if (load_config_file(cfg, env, err, errlen) < 0)
+    scan_env(env, &es);
+    if (load_config_file(cfg, env, &es, err, errlen) < 0)
         rc = -1;
     if (env->secure)
         goto out;
 
     /* The mode first, even after an error: strict must be known. */
-    mode = env_get(env, "LOCKSCOPE_MODE");
+    mode = es.v[K_MODE];
     if (mode) {
         if (rc == 0)
             rc = apply(cfg, K_MODE, mode, "LOCKSCOPE_MODE", err, errlen);
@@ -1060,13 +1119,13 @@ int ls_config_load(struct ls_config *cfg, const struct ls_config_env *env,
     }
     if (rc < 0)
         goto out;
-    if ((rc = check_unknown_vars(env, err, errlen)) < 0)
+    if ((rc = check_unknown_vars(&es, err, errlen)) < 0)
         goto out;
 
     n_open = cfg->n_open_rules;
     n_scope = cfg->n_scope_rules;
     for (k = K_LOG; k < K_CONFIG && rc == 0; k++) {
-        const char *v = env_get(env, keys[k].var);
+        const char *v = es.v[k];
         if (v)
             rc = apply(cfg, (enum key)k, v, keys[k].var, err, errlen);
     }
@@ -1104,7 +1163,7 @@ void ls_config_free(struct ls_config *cfg)
         free(cfg->scope_rules[i].glob);
     free(cfg->open_rules);
     free(cfg->scope_rules);
-    free(cfg->log);
+    free_log(cfg);
     free(cfg->source);
     free(cfg->skipped);
     ls_config_defaults(cfg);

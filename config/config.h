@@ -51,6 +51,7 @@ struct ls_config {
     struct ls_scope_rule *scope_rules; size_t n_scope_rules;
     char *source;               /* path of the config file read, or NULL */
     char *skipped;              /* a config location skipped (for a debug line), or NULL */
+    char log_buf[256];          /* log points here when the path fits (never copy a config) */
 };
 
 /* Size limits: a value or line longer than this is an error, never truncated. */

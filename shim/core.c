@@ -24,7 +24,7 @@
 struct ls_state g_ls = { .mode = LS_MODE_OFF };
 
 void ls_hazard_init(void);
-void ls_hazard_start(void);
+void ls_hazard_start(int secure);
 void ls_hazard_config_error(const char *msg);
 /* records made under g_mu, written by ls_leave once it is released (hazard.c) */
 struct ls_pend;
@@ -44,9 +44,10 @@ static _Atomic uint32_t g_mu;
 /* Per thread: two threads may fork at once, each must get its own mask
  * back.  The kernel's mask is 64 bits (static TLS stays small). */
 static LS_TLS uint64_t tls_fork_mask;
-static LS_TLS int tls_fork_took;   /* FORK_MU | FORK_GATE: what prepare took */
+static LS_TLS int tls_fork_took;   /* FORK_MU | FORK_GATE | FORK_SHARE: what prepare took */
 #define FORK_MU 1
-#define FORK_GATE 2
+#define FORK_GATE 2                 /* a share by ls_spawn_enter */
+#define FORK_SHARE 4                /* a share on g_gate alone (see atfork_prepare) */
 static LS_TLS pid_t tls_tid;
 _Static_assert(_NSIG <= 65, "the saved signal mask holds 64 signals");
 
@@ -134,7 +135,7 @@ static void forkack_reserve(void)
 }
 
 /* in the child, once the parent's private fds are closed */
-static void forkack_child(void)
+static inline void forkack_child(void)
 {
     _Atomic uint32_t *page = g_forkack;
     int slot = tls_fork_slot;
@@ -505,7 +506,13 @@ static inline long raw_syscall4(long n, long a, long b, long c, long d)
 }
 
 
-static void forget_parent(int files_shared)
+/* First of the fork section (LS_FORK_TEXT), aligned so that the whole of it
+ * (under 1 KB: this, atfork_child, the fork wrapper) is on one page. */
+static void forget_state(pid_t parent, int files_shared);
+
+/* Inlined into the child's atfork handler (the fork section) and into
+ * forget_parent (the slow path's check). */
+static inline __attribute__((always_inline)) void forget_parent_inline(int files_shared)
 {
     /* Only what differs is written: every page a child writes is a page
      * fault (copy-on-write) in every child, most of which exit or exec at
@@ -530,6 +537,19 @@ static void forget_parent(int files_shared)
     }
     if (!g_ls.inited || !ls_active())
         return;
+    if (files_shared || g_all_owners || g_all_descs || g_calls || ls_reg_used)
+        forget_state(parent, files_shared);
+}
+
+static void forget_parent(int files_shared)
+{
+    forget_parent_inline(files_shared);
+}
+
+/* The rest of forget_parent, for a process with something to forget (kept
+ * apart: the usual child runs only the lean part above). */
+static void forget_state(pid_t parent, int files_shared)
+{
     long r = 1;
     if (files_shared) {
         /* 0: same fd table; > 0: different; < 0: cannot tell */
@@ -541,7 +561,8 @@ static void forget_parent(int files_shared)
                     o->priv = -1;
                 }
     }
-    ls_backend_fork_child(r > 0);
+    if (r <= 0 || g_all_owners || g_all_descs)
+        ls_backend_fork_child(r > 0);   /* its own table, nothing opened: nothing to do */
     if (g_all_owners || g_all_descs || g_calls)
         ls_fork_child_reset();          /* each in a code page of its own */
     else if (ls_reg_used)
@@ -639,24 +660,44 @@ void ls_leave(struct ls_guard *g)
 
 /* The mask saved by prepare came from the kernel (pthread_sigmask's old
  * set), so it holds none of libc's internal signals: set as it is. */
-static void restore_mask(void)
+static inline void restore_mask(void)
 {
     uint64_t m = tls_fork_mask;
     raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m);
 }
 
+/* Every signal but glibc's two internal ones (SIGCANCEL 32, SIGSETXID 33),
+ * as pthread_sigmask(SIG_BLOCK, all) blocks, in one raw system call. */
+#define FORK_BLOCK (~((1ull << (32 - 1)) | (1ull << (33 - 1))))
+
 static void atfork_prepare(void)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    memcpy(&tls_fork_mask, &old, sizeof tls_fork_mask);
+    uint64_t all = FORK_BLOCK, old = 0;
+    if (raw_syscall4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, sizeof all) != 0) {
+        sigset_t a, o;                  /* (cannot fail: the libc way all the same) */
+        sigfillset(&a);
+        pthread_sigmask(SIG_BLOCK, &a, &o);
+        memcpy(&old, &o, sizeof old);
+    }
+    tls_fork_mask = old;
     tls_fork_took = 0;
     if (!g_ls.inited || !ls_active())
         return;                 /* inert: nothing to protect */
     ls_check_process();
-    ls_spawn_enter();
-    tls_fork_took = FORK_GATE;
+    /* the spawn gate's share; its common case inline (no exec holds the
+     * gate, this thread has no share yet): counted on g_gate only, not in
+     * tls_gate_spawn (no handler of this thread runs until the atfork
+     * handlers are done: every signal is blocked), so that the child has
+     * no thread-local word to put back (a page written is a page fault in
+     * every child).  Otherwise ls_spawn_enter. */
+    uint32_t gv = atomic_load(&g_gate);
+    if (LS_LIKELY(!(gv & GATE_EXEC) && !tls_gate_spawn) &&
+        atomic_compare_exchange_strong(&g_gate, &gv, gv + 1)) {
+        tls_fork_took = FORK_SHARE;
+    } else {
+        ls_spawn_enter();
+        tls_fork_took = FORK_GATE;
+    }
     /* fork from a handler that interrupted our own section: the mutex is
      * ours already; taking it again would hang */
     if (!ls_held()) {
@@ -674,12 +715,22 @@ static void atfork_parent(void)
         mu_release();
     if (took & FORK_GATE)
         ls_spawn_leave();
+    if (took & FORK_SHARE) {
+        /* ls_spawn_leave inline, for the share on g_gate alone */
+        if (atomic_fetch_sub(&g_gate, 1) - 1 == GATE_EXEC) {
+            int saved = errno;
+            gate_wake();
+            errno = saved;
+        }
+    }
     restore_mask();
 }
 
-static void atfork_child(void)
+/* The fork section's first function (LS_FORK_TEXT), aligned so that the
+ * whole section (this and the fork wrapper, under 1 KB) is on one page. */
+static LS_FORK_TEXT __attribute__((aligned(1024))) void atfork_child(void)
 {
-    forget_parent(0);
+    forget_parent_inline(0);
     forkack_child();
     restore_mask();
 }
@@ -699,6 +750,13 @@ void ls_fork_child(void) { atfork_child(); }
 
 extern char **environ;
 
+static int has_prefix(const char *s, const char *p)
+{
+    while (*p && *s == *p)
+        s++, p++;
+    return !*p;
+}
+
 static void ls_init(void)
 {
     char err[512];
@@ -706,6 +764,12 @@ static void ls_init(void)
 
     ls_real_bind();
     g_ls.pid = getpid();
+    if (!env.secure)
+        for (char **e = environ; e && *e; e++)
+            if ((*e)[0] == 'L' && has_prefix(*e, "LOCKSCOPE__BINDCHECK=")) {
+                ls_real_check();        /* tests: the table against dlsym */
+                break;
+            }
     if (!ls_real_complete()) {
         /* nothing to forward to: stay inert (mode off) rather than crash */
         static const char msg[] = "lockscope: libc functions not found: lockscope is inert\n";
@@ -730,7 +794,7 @@ static void ls_init(void)
     /* The exec hand-over: ignored in mode off and in secure execution
      * (exec.c says what is checked before any fd is touched). */
     ls_exec_receive(env.secure);
-    ls_hazard_start();
+    ls_hazard_start(env.secure);
     if (g_ls.cfg.debug && ls_active())
         ls_debug("lockscope: mode %s, backend ofd (private descriptions), config %s",
                  ls_mode_name(g_ls.mode), g_ls.cfg.source ? g_ls.cfg.source : "(none)");

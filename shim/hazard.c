@@ -8,9 +8,9 @@
  * one write(2) to a descriptor opened O_APPEND at a high number, so records
  * of concurrent processes never interleave.  No malloc, no stdio.
  *
- * The log is opened when the process starts (a child forked later keeps
- * it after dropping privileges; across exec it is passed down, see
- * inherited_log); never through a symlink in a directory another user can
+ * The log is opened when the process starts (across exec the descriptor
+ * is passed down in LOCKSCOPE__LOGFD, see inherited_log: no reopening, no
+ * /proc/self/fd scan); never through a symlink in a directory another user can
  * write, and there only a file of ours or root's.  A log that cannot be
  * opened gives one line on stderr and the records go to stderr.  The call site is found in
  * /proc/self/maps (dladdr takes the loader's lock: not signal-safe).
@@ -190,7 +190,7 @@ static void say_log_failed(const char *path, const char *why)
  * user's or root's (else another user could point the records at a file of
  * ours: their symlink /tmp/audit.jsonl -> ~/.bashrc).  Returns the fd (at
  * its number, close-on-exec) or -1 with *why set. */
-static int open_log_path(const char *p, const char **why)
+static int open_log_path(const char *p, const char **why, struct stat *stp)
 {
     int shared = ls_dir_shared(p), fd;
     struct stat st;
@@ -217,6 +217,8 @@ static int open_log_path(const char *p, const char **why)
         REAL(close)(fd);
         return -1;
     }
+    if (stp)
+        *stp = st;
     return fd;
 }
 
@@ -233,52 +235,66 @@ static int high_floor(void)
     return base < 64 ? 64 : base;
 }
 
-/* A descriptor of the named log that a parent under the shim passed down
- * through exec (ls_hazard_flush_pending makes it inheritable), so that a
- * child that dropped privileges keeps writing to the log its parent opened.
- * Trusted only if it sits at a high number where ls_move_high puts the
- * shim's own descriptors, is the very file the path names now (same device
- * and inode), and is open for appending.  -1 if none. */
-static int inherited_log(const char *p)
-{
-    struct stat want, st;
-    char buf[1024];
-    int dir, found = -1, floor = high_floor();
+/* LOCKSCOPE__LOGFD=<fd>:<dev>:<ino>: the descriptor of the named log that a
+ * parent under the shim passed down through exec (ls_hazard_log_env), so
+ * that a child that dropped privileges keeps writing to the log its parent
+ * opened.  Read once, at start (no scan of /proc/self/fd).  Trusted only if
+ * the descriptor is that file (device and inode, by fstat), is the file the
+ * path names now (stat), is open for appending, and sits at a high number
+ * where ls_move_high puts the shim's own descriptors.  -1 if none. */
+#define LOGFD_VAR "LOCKSCOPE__LOGFD="
+#define LOGFD_VARLEN (sizeof LOGFD_VAR - 1)
+extern char **environ;
 
-    if (stat(p, &want) != 0)
+static int parse_u64(const char **s, uint64_t *v)
+{
+    const char *c = *s;
+    uint64_t x = 0;
+    if (*c < '0' || *c > '9')
         return -1;
-    dir = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-        return -1;
-    for (;;) {
-        long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
-        if (n <= 0)
-            break;
-        for (long off = 0; off < n; ) {
-            struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e =
-                (void *)(buf + off);
-            off += e->reclen;
-            int fd = 0, ok = e->name[0] != 0;
-            for (const char *c = e->name; *c && ok; c++) {
-                if (*c < '0' || *c > '9' || fd > (1 << 24))
-                    ok = 0;
-                else
-                    fd = fd * 10 + (*c - '0');
-            }
-            if (!ok || fd < floor || fd == dir || found >= 0 || ls_fd_busy(fd))
-                continue;
-            int fl = REAL(fcntl)(fd, F_GETFL);
-            if (fl < 0 || !(fl & O_APPEND) || (fl & O_ACCMODE) == O_RDONLY)
-                continue;
-            if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
-                found = fd;
-        }
+    for (; *c >= '0' && *c <= '9'; c++) {
+        if (x > (UINT64_MAX - 9) / 10)
+            return -1;
+        x = x * 10 + (uint64_t)(*c - '0');
     }
-    REAL(close)(dir);
-    if (found >= 0)
-        REAL(fcntl)(found, F_SETFD, FD_CLOEXEC);
-    return found;
+    *s = c;
+    *v = x;
+    return 0;
 }
+
+static const char *logfd_var(void)
+{
+    for (char **e = environ; e && *e; e++)
+        if ((*e)[0] == 'L') {
+            size_t i = 1;               /* no strncmp: no loader lookup at start */
+            while (i < LOGFD_VARLEN && (*e)[i] == LOGFD_VAR[i])
+                i++;
+            if (i == LOGFD_VARLEN)
+                return *e + i;
+        }
+    return NULL;
+}
+
+static int inherited_log(const char *p, const char *v)
+{
+    uint64_t fd, dev, ino;
+    if (parse_u64(&v, &fd) < 0 || *v++ != ':' || parse_u64(&v, &dev) < 0 || *v++ != ':' ||
+        parse_u64(&v, &ino) < 0 || *v || fd > (1 << 24))
+        return -1;
+    struct stat st, want;
+    if (fstat((int)fd, &st) != 0 || st.st_dev != (dev_t)dev || st.st_ino != (ino_t)ino ||
+        stat(p, &want) != 0 || want.st_dev != st.st_dev || want.st_ino != st.st_ino)
+        return -1;
+    int fl = REAL(fcntl)((int)fd, F_GETFL);
+    if (fl < 0 || !(fl & O_APPEND) || (fl & O_ACCMODE) == O_RDONLY ||
+        (int)fd < high_floor() || ls_fd_busy((int)fd))
+        return -1;
+    REAL(fcntl)((int)fd, F_SETFD, FD_CLOEXEC);
+    return (int)fd;
+}
+
+/* Adopt the inherited descriptor at start, or -1 (open the path). */
+static int inherited_fd = -1;
 
 static int open_log(void)
 {
@@ -304,11 +320,15 @@ static int open_log(void)
         log_is_file = 0;
     } else {
         const char *why = NULL;
-        int fd = inherited_log(p);
-        if (fd < 0 && (fd = open_log_path(p, &why)) >= 0)
-            fd = ls_move_high(fd);
+        int fd = inherited_fd;
+        inherited_fd = -1;              /* taken once: a reopen opens the path */
         struct stat st;
-        if (fd >= 0 && fstat(fd, &st) != 0) {
+        int opened = 0;
+        if (fd < 0 && (fd = open_log_path(p, &why, &st)) >= 0) {
+            fd = ls_move_high(fd);      /* the same file: st stays true */
+            opened = 1;
+        }
+        if (fd >= 0 && !opened && fstat(fd, &st) != 0) {
             why = reason(errno);
             REAL(close)(fd);
             fd = -1;
@@ -345,19 +365,29 @@ void ls_hazard_init(void)
 }
 
 /* Once the mode is known (constructor): say which config location was
- * skipped, and open the log now, so that a child forked later (which may
- * drop privileges before its first record) inherits it. */
-void ls_hazard_start(void)
+ * skipped, and open the log, or take over the descriptor a parent passed
+ * down.  At start, not at the first record: a program that drops its
+ * privileges (a daemon started as root) must keep the log it was given,
+ * the first record is made under g_mu (an open there, of a FIFO without a
+ * reader or a slow file system, would stall every thread), and a relative
+ * path means now what it meant at start. */
+void ls_hazard_start(int secure)
 {
     if (g_ls.cfg.skipped)
         ls_debug("lockscope: %s", g_ls.cfg.skipped);
-    if (!ls_active() || !g_ls.cfg.log || !strcmp(g_ls.cfg.log, "stderr"))
+    const char *p = g_ls.cfg.log, *v = logfd_var();
+    int file = ls_active() && p && strcmp(p, "stderr") != 0;
+    if (v) {
+        /* in every mode, secure execution included, main does not see it */
+        if (file && !secure)
+            inherited_fd = inherited_log(p, v);
+        unsetenv("LOCKSCOPE__LOGFD");
+    }
+    if (!file)
         return;
-    struct ls_guard g;
-    if (ls_enter(&g) < 0)
-        return;
+    /* No section: the constructor runs before any other thread can call
+     * into the shim (and entering would map the pid page now: 3 calls). */
     open_log();
-    ls_leave(&g);
 }
 
 /* ---- a tiny formatter for debug lines: %s %d %u %x %lld ---- */
@@ -419,7 +449,7 @@ void ls_hazard_config_error(const char *msg)
     if (g_ls.cfg.log && strcmp(g_ls.cfg.log, "stderr") != 0 && g_ls.cfg.mode != LS_MODE_OFF) {
         /* "Configuration errors always go to stderr (and to the log too)". */
         const char *why;
-        int fd = open_log_path(g_ls.cfg.log, &why);
+        int fd = open_log_path(g_ls.cfg.log, &why, NULL);
         if (fd >= 0) {
             write_all(fd, line, n);
             REAL(close)(fd);
@@ -627,8 +657,7 @@ void ls_hazard_flush_pending(void)
         return;
     /* nothing held back, no log file to hand over: no section (a process
      * that never met the shim pays no system call at exit) */
-    if (__atomic_load_n(&dedup_pid, __ATOMIC_RELAXED) != g_ls.pid &&
-        __atomic_load_n(&log_fd, __ATOMIC_RELAXED) < 0)
+    if (__atomic_load_n(&dedup_pid, __ATOMIC_RELAXED) != g_ls.pid)
         return;
     struct ls_guard g;
     int held = ls_held();
@@ -660,9 +689,11 @@ void ls_hazard_flush_pending(void)
 
 /* At exec: the next image inherits the log descriptor at its high number
  * and, under the shim, keeps writing to it even if it cannot open the file
- * itself (inherited_log).  on 1: inheritable, only inside the exec's gated
- * window (no child is made meanwhile); 0: the exec failed, close-on-exec
- * again; -1: only whether there is a log file to pass down. */
+ * itself (LOCKSCOPE__LOGFD, inherited_log).  on 1: inheritable, only inside
+ * the exec's gated window (no child is made meanwhile); 0: the exec failed,
+ * close-on-exec again; -1: only whether there is a log file to pass down
+ * (a log not opened yet is not: the next image opens the path itself when
+ * it needs it; a child forked to drop privileges has it from fork). */
 int ls_hazard_log_exec(int on)
 {
     int fd = log_fd;
@@ -677,6 +708,40 @@ int ls_hazard_log_exec(int on)
         log_inheritable = 0;
     errno = saved;
     return 1;
+}
+
+/* The environment for an exec that passes the log down (after
+ * ls_hazard_log_exec(1)): envp without any LOCKSCOPE__LOGFD, then ours.
+ * Static memory (the exec gate makes this window one thread's; a vfork
+ * child's exec must not leave an allocation in its parent); envp itself
+ * when the log is not passed or the array does not fit. */
+#define LOGENV_MAX 1024
+static char *logenv[LOGENV_MAX];
+static char logvar[LOGFD_VARLEN + 3 * 24];
+
+char **ls_hazard_log_env(char **envp)
+{
+    if (!log_inheritable || log_fd < 0)
+        return envp;
+    size_t n = 0, k = 0;
+    while (envp && envp[n])
+        n++;
+    if (n + 2 > LOGENV_MAX)
+        return envp;
+    size_t l = LOGFD_VARLEN;
+    memcpy(logvar, LOGFD_VAR, l);
+    l += ls_fmt_u64(logvar + l, (uint64_t)log_fd);
+    logvar[l++] = ':';
+    l += ls_fmt_u64(logvar + l, (uint64_t)log_dev);
+    logvar[l++] = ':';
+    l += ls_fmt_u64(logvar + l, (uint64_t)log_ino);
+    logvar[l] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], LOGFD_VAR, LOGFD_VARLEN) != 0)
+            logenv[k++] = envp[i];
+    logenv[k++] = logvar;
+    logenv[k] = NULL;
+    return logenv;
 }
 
 /* At exit, write what flood control still holds back. */

@@ -716,7 +716,7 @@ void ls_fork_child(void);
  * waits until the child has closed its copies of the private fds (core.c,
  * "Fork acknowledgement"). */
 void ls_fork_wait_child(pid_t child);
-LS_EXPORT pid_t fork(void)
+LS_EXPORT LS_FORK_TEXT pid_t fork(void)
 {
     pid_t p = REAL(fork)();
     if (p != 0)
@@ -952,6 +952,7 @@ enum { EXEC_VE, EXEC_VPE, EXEC_F };
 
 void ls_hazard_flush_pending(void);
 int ls_hazard_log_exec(int on);
+char **ls_hazard_log_env(char **envp);
 
 /* frame: the exported wrapper's, for ls_gate_reap */
 static int exec_common_at(uintptr_t frame, int kind, const char *path, int fd, char *const argv[],
@@ -968,6 +969,7 @@ static int exec_common_at(uintptr_t frame, int kind, const char *path, int fd, c
          * are inheritable */
         if ((g_all_owners || ls_hazard_log_exec(-1)) && (gated = ls_exec_gate_close())) {
             ls_hazard_log_exec(1);
+            nenv = ls_hazard_log_env(nenv);     /* LOCKSCOPE__LOGFD */
             if (g_all_owners)
                 ls_exec_prepare(envp, &nenv, &cookie);
         }

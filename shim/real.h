@@ -3,9 +3,9 @@
  *
  * Every call the shim makes to an interposed libc function goes through
  * this table, never through the plain name (which would re-enter the shim).
- * The table is bound with dlsym(RTLD_NEXT) in the constructor, and lazily
- * under pthread_once for calls that arrive earlier (another library's
- * constructor).  Tests may overwrite an entry for fault injection.
+ * The table is bound in the constructor (what dlsym(RTLD_NEXT) would
+ * give, found by one walk of the loaded objects: real.c), and lazily for
+ * calls that arrive earlier (another library's constructor).  Tests may overwrite an entry for fault injection.
  */
 #ifndef LOCKSCOPE_REAL_H
 #define LOCKSCOPE_REAL_H
@@ -67,6 +67,9 @@ void ls_real_bind(void);
 extern int ls_real_bound;
 /* 1 if every function the shim itself needs was found. */
 int ls_real_complete(void);
+/* LOCKSCOPE__BINDCHECK: one line on stderr, how many entries differ from
+ * what dlsym(RTLD_NEXT) gives (tests). */
+void ls_real_check(void);
 
 #define REAL(name) (ls_real_bound ? (void)0 : ls_real_bind(), real_##name)
 

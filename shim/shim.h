@@ -73,6 +73,12 @@
  * __tls_get_addr call, no allocation on a thread's first access (which
  * could happen in a signal handler). */
 #define LS_TLS __thread __attribute__((tls_model("initial-exec")))
+/* The code a forked child runs (the fork wrapper, the child's atfork
+ * handler): one section, gathered before the rest of .text by the linker
+ * (".text.hot*"), so that a child touches one code page of the library
+ * (each one is a page fault in every child: fork copies no page table
+ * entries of file-backed code). */
+#define LS_FORK_TEXT __attribute__((section(".text.hot.lockscope_fork"), noinline))
 #define LS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LS_LIKELY(x) __builtin_expect(!!(x), 1)
 

@@ -7,6 +7,7 @@
  *                               "probe=W" (lock kept) or "probe=U"
  *   sec_target fork-drop FILE   a child drops to nobody (65534), then hazard
  *   sec_target exec-drop FILE   a child drops to nobody and execs
+ *   sec_target self-drop FILE   the process itself drops to nobody, then hazard
  *                               /proc/self/exe hazard FILE
  *   sec_target fds              "secure=N fd3=closed|cloexec|inherit handover=0|1"
  *   sec_target slow FILE        stderr is made a full pipe that this program
@@ -171,6 +172,10 @@ int main(int argc, char **argv)
         return run_child(argv[2], 0);
     if (argc >= 3 && !strcmp(argv[1], "exec-drop"))
         return run_child(argv[2], 1);
+    if (argc >= 3 && !strcmp(argv[1], "self-drop")) {
+        drop();                 /* a daemon started as root, no fork */
+        return hazard(argv[2]);
+    }
     if (argc >= 3 && !strcmp(argv[1], "slow"))
         return slow(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "fds")) {
@@ -180,6 +185,6 @@ int main(int argc, char **argv)
                getenv("LOCKSCOPE__HANDOVER") != NULL);
         return 0;
     }
-    fprintf(stderr, "usage: sec_target hazard|fork-drop|exec-drop|slow FILE | fds\n");
+    fprintf(stderr, "usage: sec_target hazard|fork-drop|exec-drop|self-drop|slow FILE | fds\n");
     return 2;
 }

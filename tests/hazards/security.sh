@@ -97,15 +97,19 @@ if [ $is_root = 0 ]; then
 fi
 
 # ---- dropped privileges -----------------------------------------------------------
-for how in fork exec; do
+for how in fork exec self; do
     log=$T/root/$how.jsonl
     shim LOCKSCOPE_MODE=fix LOCKSCOPE_LOG="$log" -- "$target" $how-drop "$T/w/d-$how" >"$T/out" 2>"$T/err"
     rc=$?
+    case $how in
+    self) what="a process that dropped to nobody itself (no fork) keeps writing to its root-owned log" ;;
+    *) what="a child that dropped to nobody after $how keeps writing to the parent's root-owned log" ;;
+    esac
     if [ $rc = 0 ] && grep -q '^probe=W' "$T/out" && grep -q '"close-drops-lock"' "$log" 2>/dev/null &&
        [ "$(stat -c %U "$log")" = root ] && ! grep -q 'cannot open log' "$T/err"; then
-        ok "log: a child that dropped to nobody after $how keeps writing to the parent's root-owned log"
+        ok "log: $what"
     else
-        not_ok "log: a child that dropped to nobody after $how keeps writing to the parent's root-owned log" \
+        not_ok "log: $what" \
             "exit $rc; stdout: $(tr '\n' ' ' <"$T/out")" "stderr:" "$(show "$T/err")" "log: $(wc -l <"$log" 2>&1)"
     fi
 done

@@ -8,12 +8,29 @@
 # Checks, under LOCKSCOPE_MODE=fix with an empty configuration and no log:
 #   start     /bin/true: no system call of the shim's start but its
 #             configuration lookups and one getpid (no /proc open, no kernel
-#             probe, no mmap/madvise, no futex, no malloc: no brk/getrandom)
+#             probe, no mmap/madvise, no futex, no malloc: no brk/getrandom),
+#             at most 3 in all (getpid, one openat per config location: no
+#             stat of their directories when the files are absent)
+#   startlog  the same with LOCKSCOPE_LOG naming an existing file: only the
+#             log's opening more (open, fstat, moved to a high number,
+#             close-on-exec: at most 7 calls), no /proc/self/fd scan
+#   execlog   sh -c '(true); true' with a log: sh opens it at start; the
+#             forked child's image takes the descriptor from LOCKSCOPE__LOGFD
+#             (no /proc/self/fd scan), the vfork'd one (no hand-over there)
+#             opens it again
 #   first     8 first locks of new files: no walk of /proc/self/fd/N per
 #             private description (openat of the cached /proc/self/fd
 #             instead), at most one RLIMIT_NOFILE lookup in all
 #   fork      the child of a process without locks or owners makes no
 #             system call before exiting but getpid and the mask restore
+#   forkpage  the code a forked child runs in the library (the fork wrapper,
+#             the child's atfork handler) lies on one 4 KB page (each code
+#             page a child touches is a page fault in every child); nm, no
+#             strace needed
+#   bind      the real-function table (bound by a walk of the loaded
+#             objects, not dlsym) holds what dlsym(RTLD_NEXT) gives for every
+#             name: the shim alone, with bench's passthrough.so preloaded
+#             after it, and before it (LOCKSCOPE__BINDCHECK; no strace needed)
 # Needs strace; without it every check says SKIP (counted as passed).
 # Prints "ok - X" / "not ok - X" lines and "N passed, N failed"; exit 1 if
 # any failed.
@@ -27,8 +44,39 @@ out=$build/stress
 mkdir -p "$out"
 . "$here/../lib.sh"   # ok, not_ok, skipped, finish
 
+# forkpage: from the symbol table (SKIP when stripped or without nm)
+if command -v nm >/dev/null 2>&1 && nm "$lib" 2>/dev/null | grep -q ' atfork_child$'; then
+    pages=$(nm "$lib" | awk '$3 == "fork" || $3 == "atfork_child" { print substr($1, 1, length($1) - 3) }' | sort -u)
+    if [ "$(echo "$pages" | wc -l)" = 1 ]; then
+        ok "forkpage: fork and atfork_child on one page ($(nm "$lib" | awk '$3 == "fork" || $3 == "atfork_child" {printf "%s %s ", $3, $1}'))"
+    else
+        not_ok "forkpage: fork and atfork_child on different pages: $(nm "$lib" | awk '$3 == "fork" || $3 == "atfork_child" {printf "%s %s ", $3, $1}')"
+    fi
+else
+    ok "forkpage # SKIP no nm or no local symbols"
+fi
+
+# bind: one line "lockscope: bindcheck: N of M differ from dlsym (walked)..."
+pt=$build/bench/passthrough.so
+[ -f "$pt" ] || pt=$(ls "$root"/build/bench/passthrough.so 2>/dev/null)
+bind_check() {
+    local line
+    line=$(env -i PATH=/usr/bin:/bin LOCKSCOPE_MODE=fix LOCKSCOPE__BINDCHECK=1 LD_PRELOAD="$1" /bin/true 2>&1 | grep 'bindcheck')
+    case $line in
+        "lockscope: bindcheck: 0 of "*" differ from dlsym (walked)") ok "bind: $2: $line" ;;
+        *) not_ok "bind: $2: ${line:-no bindcheck line}" ;;
+    esac
+}
+bind_check "$lib" "the shim alone"
+if [ -n "$pt" ]; then
+    bind_check "$lib $pt" "passthrough.so after the shim"
+    bind_check "$pt $lib" "passthrough.so before the shim"
+else
+    ok "bind: with passthrough.so # SKIP not built (make bench)"
+fi
+
 if ! command -v strace >/dev/null 2>&1; then
-    for c in start first fork; do ok "$c # SKIP no strace"; done
+    for c in start startlog execlog first fork; do ok "$c # SKIP no strace"; done
     finish
 fi
 if ! cc -O2 -std=gnu11 -Wall -Wextra -o "$out/cold_locker" "$here/cold_locker.c" 2>"$out/cold_locker.build.log"; then
@@ -41,7 +89,7 @@ mkdir -p "$tmp/home" "$tmp/files"
 # the shim's environment only: no LOCKSCOPE_* of the caller, an empty config
 run() {
     env -i PATH=/usr/bin:/bin HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/home" \
-        LOCKSCOPE_MODE=fix strace -f -qq -o "$1" -E LD_PRELOAD="$lib" "${@:2}"
+        LOCKSCOPE_MODE=fix ${LOCKSCOPE_LOG:+LOCKSCOPE_LOG="$LOCKSCOPE_LOG"} strace -f -qq -o "$1" -E LD_PRELOAD="$lib" "${@:2}"
 }
 
 # start: the system calls after the last one the dynamic loader makes for
@@ -49,10 +97,35 @@ run() {
 run "$tmp/true.st" /bin/true
 calls=$(sed -n '/^[0-9]* *munmap(/,$p' "$tmp/true.st" | sed 1d | sed 's/^[0-9]* *//; s/(.*//' | grep -v '^exit_group$\|^+++\|^$' | tr '\n' ' ')
 extra=$(for c in $calls; do case $c in getpid|newfstatat|stat|openat|geteuid) ;; *) printf '%s ' "$c";; esac; done)
-if [ -z "$extra" ] && ! grep -q '"/proc/self/fd"' "$tmp/true.st"; then
-    ok "start: only configuration lookups and getpid ($calls)"
+ncalls=$(echo $calls | wc -w)
+if [ -z "$extra" ] && ! grep -q '"/proc/self/fd"' "$tmp/true.st" && [ "$ncalls" -le 3 ]; then
+    ok "start: only configuration lookups and getpid, $ncalls system calls ($calls)"
 else
-    not_ok "start: system calls beyond the configuration lookups: ${extra:-/proc/self/fd opened} (all: $calls)"
+    not_ok "start: $ncalls system calls (at most 3), beyond the configuration lookups: ${extra:-none}$(grep -q '"/proc/self/fd"' "$tmp/true.st" && echo ' /proc/self/fd opened') (all: $calls)"
+fi
+
+# startlog: a log configured (an existing file, as for every process after
+# the first) costs only its opening at start
+: >"$tmp/cold.log"
+LOCKSCOPE_LOG="$tmp/cold.log" run "$tmp/truelog.st" /bin/true
+lcalls=$(sed -n '/^[0-9]* *munmap(/,$p' "$tmp/truelog.st" | sed 1d | sed 's/^[0-9]* *//; s/(.*//' | grep -v '^exit_group$\|^+++\|^$' | tr '\n' ' ')
+nl=$(( $(echo $lcalls | wc -w) - $(echo $calls | wc -w) ))
+if [ "$nl" -le 7 ] && [ "$(grep -c 'open[at]*(.*cold\.log"' "$tmp/truelog.st")" = 1 ] &&
+   ! grep -q '"/proc/self/fd"' "$tmp/truelog.st"; then
+    ok "startlog: a log configured adds its opening at start, $nl calls ($lcalls)"
+else
+    not_ok "startlog: with a log: $lcalls; without: $calls"
+fi
+
+# execlog: the descriptor goes down through exec in LOCKSCOPE__LOGFD
+LOCKSCOPE_LOG="$tmp/cold.log" run "$tmp/execlog.st" /bin/sh -c '(/bin/true); /bin/true'
+opens=$(grep -c 'open[at]*(.*cold\.log"' "$tmp/execlog.st")
+execs=$(grep -c 'execve("/bin/true"' "$tmp/execlog.st")
+adopted=$(grep -c 'fcntl([0-9]*, F_SETFD, FD_CLOEXEC)' "$tmp/execlog.st")
+if [ "$execs" = 2 ] && [ "$opens" -le 2 ] && [ "$adopted" -ge 1 ] && ! grep -q '"/proc/self/fd"' "$tmp/execlog.st"; then
+    ok "execlog: the forked child's image took the log over without opening it or a /proc/self/fd scan ($opens opens: sh and the vfork'd image)"
+else
+    not_ok "execlog: $execs exec(s) of /bin/true, the log opened $opens time(s), $adopted FD_CLOEXEC, /proc/self/fd opened $(grep -c '"/proc/self/fd"' "$tmp/execlog.st") time(s)"
 fi
 
 run "$tmp/lock.st" "$out/cold_locker" "$tmp/files" 8 >"$tmp/lock.out" 2>&1
