@@ -225,7 +225,11 @@ int ls_flock_fcntl_shared(int fd)
 /* Files known not to be on NFS, so a flock pays its fstatfs once per file,
  * not per call: a small direct-mapped cache of (dev, ino) hashes, read and
  * written without g_mu (one atomic word each; a collision of two 64-bit
- * hashes, or an evicted entry, costs only one more fstatfs). */
+ * hashes, or an evicted entry, costs only one more fstatfs).  The low bit
+ * says the file system keeps flock locks in the kernel's own lists (no
+ * ->flock of its own: FUSE, NFS, CIFS, cluster file systems may ask a
+ * server or a daemon even for LOCK_NB), so a flock there never waits
+ * unless asked to: ls_flock makes such calls without leaving g_mu. */
 #define LOCAL_FS_SLOTS 64
 static _Atomic uint64_t local_fs[LOCAL_FS_SLOTS];
 
@@ -233,12 +237,33 @@ static uint64_t local_fs_key(dev_t dev, ino_t ino)
 {
     uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ ((uint64_t)dev + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
     x ^= x >> 31;
-    return x ? x : 1;
+    x &= ~1ull;
+    return x ? x : 2;
 }
 
 static int known_local(uint64_t key)
 {
-    return atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) == key;
+    return (atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) & ~1ull) == key;
+}
+
+static int known_inkernel(uint64_t key)
+{
+    return atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) == (key | 1);
+}
+
+static int inkernel_fs(long type)
+{
+    switch ((unsigned long)type & 0xffffffffu) {
+    case 0x01021994:            /* tmpfs */
+    case 0xEF53:                /* ext2/3/4 */
+    case 0x58465342:            /* xfs */
+    case 0x9123683E:            /* btrfs */
+    case 0xF2F52010:            /* f2fs */
+    case 0x2fc12fc1:            /* zfs */
+    case 0x794c7630:            /* overlayfs */
+        return 1;
+    }
+    return 0;
 }
 
 /* fstatfs: NFS (said every time: nothing cached) or not (remembered). */
@@ -253,8 +278,41 @@ static int on_nfs(int fd, uint64_t key)
         return 0;
     if (sf.f_type == NFS_MAGIC)
         return 1;
-    atomic_store_explicit(&local_fs[key % LOCAL_FS_SLOTS], key, memory_order_relaxed);
+    atomic_store_explicit(&local_fs[key % LOCAL_FS_SLOTS], key | (uint64_t)inkernel_fs((long)sf.f_type),
+                          memory_order_relaxed);
     return 0;
+}
+
+/* The kernel call: flock(2), or with the cure a whole-file OFD lock on the
+ * program's description (`nb`: never wait).  errno as the call left it. */
+static int flock_kernel(int fd, int op, int base, int cure, int acc, int nb)
+{
+    if (!cure)
+        return REAL(flock)(fd, op);
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = (short)(base == LOCK_SH ? F_RDLCK : base == LOCK_EX ? F_WRLCK : F_UNLCK);
+    q.l_whence = SEEK_SET;
+    int r = REAL(fcntl)(fd, nb || (op & LOCK_NB) || base == LOCK_UN ? F_OFD_SETLK : F_OFD_SETLKW, &q);
+    if (r < 0 && errno == EBADF) {
+        /* flock needs no access mode; an OFD write lock does */
+        r = REAL(flock)(fd, op);
+    } else if (r == 0 && base == LOCK_UN && acc != O_RDWR) {
+        /* a description that is not O_RDWR may hold a native flock
+         * taken by the fallback above: release that too */
+        int saved = errno;
+        REAL(flock)(fd, LOCK_UN);
+        errno = saved;
+    }
+    return r;
+}
+
+/* Under g_mu, after the kernel call: what the description now holds. */
+static void flock_settle(struct ls_desc *d, int fd, int r, int base, int cure)
+{
+    if (r == 0) d->flock_held = base == LOCK_UN ? 0 : base;
+    else if (base == LOCK_EX && d->flock_held == LOCK_SH && !cure) d->flock_held = 0;  /* dropped */
+    ls_publish_flock(d, fd);
 }
 
 int ls_flock(int fd, int op, void *site)
@@ -340,6 +398,23 @@ int ls_flock(int fd, int op, void *site)
         }
     }
     uint64_t fskey = local_fs_key(in->dev, in->ino);
+    int r;
+    if (known_inkernel(fskey)) {
+        /* A call that cannot block is made in this same section (one
+         * section per call, not two); a blocking request is tried without
+         * waiting first, and only one that would wait leaves g_mu for the
+         * blocking call below.  The kernel grants a flock when no held lock
+         * conflicts (waiters are not queued ahead), so the try changes
+         * nothing: an upgrade that would wait has dropped its shared lock
+         * either way. */
+        r = flock_kernel(fd, base == LOCK_UN ? op : op | LOCK_NB, base, cure, acc, 1);
+        if (r == 0 || (op & LOCK_NB) || base == LOCK_UN || errno != EWOULDBLOCK) {
+            int e = r < 0 ? errno : 0;
+            flock_settle(d, fd, r, base, cure);
+            ls_leave(&g);
+            return r < 0 ? -e : 0;
+        }
+    }
     ls_leave(&g);
     if (base != LOCK_UN && !known_local(fskey) && on_nfs(fd, fskey)) {
         h.name = "flock-on-nfs";
@@ -348,26 +423,7 @@ int ls_flock(int fd, int op, void *site)
         ls_hazard(&h);
     }
 
-    int r;
-    if (cure) {
-        struct flock q;
-        memset(&q, 0, sizeof q);
-        q.l_type = (short)(base == LOCK_SH ? F_RDLCK : base == LOCK_EX ? F_WRLCK : F_UNLCK);
-        q.l_whence = SEEK_SET;
-        r = REAL(fcntl)(fd, (op & LOCK_NB) || base == LOCK_UN ? F_OFD_SETLK : F_OFD_SETLKW, &q);
-        if (r < 0 && errno == EBADF) {
-            /* flock needs no access mode; an OFD write lock does */
-            r = REAL(flock)(fd, op);
-        } else if (r == 0 && base == LOCK_UN && acc != O_RDWR) {
-            /* a description that is not O_RDWR may hold a native flock
-             * taken by the fallback above: release that too */
-            int saved = errno;
-            REAL(flock)(fd, LOCK_UN);
-            errno = saved;
-        }
-    } else {
-        r = REAL(flock)(fd, op);
-    }
+    r = flock_kernel(fd, op, base, cure, acc, 0);
     int e = r < 0 ? errno : 0;
     if (e == EINTR) {
         h.name = "lock-eintr";
@@ -377,11 +433,8 @@ int ls_flock(int fd, int op, void *site)
     }
     ls_reenter(&g);
     d = ls_fd_get(fd);
-    if (d) {
-        if (r == 0) d->flock_held = base == LOCK_UN ? 0 : base;
-        else if (base == LOCK_EX && d->flock_held == LOCK_SH && !cure) d->flock_held = 0;  /* dropped */
-        ls_publish_flock(d, fd);
-    }
+    if (d)
+        flock_settle(d, fd, r, base, cure);
     ls_leave(&g);
     return r < 0 ? -e : 0;
 }

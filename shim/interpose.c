@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "openlock.h"
@@ -84,22 +85,29 @@ static void dup_locked(int oldfd, int newfd)
     }
 }
 
-static void after_dup(int oldfd, int newfd)
+/* The table follows a dup (errno kept): two fds of one description. */
+__attribute__((noinline))
+static void after_dup_tracked(int oldfd, int newfd)
+{
+    struct ls_guard g;
+    int saved = errno;
+    if (ls_enter(&g) < 0) {
+        ls_defer(LS_DEFER_DUP, oldfd, newfd);
+    } else {
+        dup_locked(oldfd, newfd);
+        ls_leave(&g);
+    }
+    errno = saved;
+}
+
+static inline void after_dup(int oldfd, int newfd)
 {
     if (newfd < 0)
         return;
     if (LS_UNLIKELY(ls_fd_busy(newfd)))
         ls_fd_heal(newfd);
     if (LS_UNLIKELY(ls_fd_busy(oldfd))) {
-        struct ls_guard g;
-        int saved = errno;
-        if (ls_enter(&g) < 0) {
-            ls_defer(LS_DEFER_DUP, oldfd, newfd);
-        } else {
-            dup_locked(oldfd, newfd);
-            ls_leave(&g);
-        }
-        errno = saved;
+        after_dup_tracked(oldfd, newfd);
     } else {
         ls_fd_unborn(oldfd);
         ls_fd_unborn(newfd);
@@ -370,24 +378,47 @@ static int do_close_fd(void *arg) { return REAL(close)((int)(intptr_t)arg); }
 static int do_fclose(void *arg) { return REAL(fclose)((FILE *)arg); }
 static int do_closedir(void *arg) { return REAL(closedir)((DIR *)arg); }
 
+/* An fd the table does not know, while the process holds locks: is it of
+ * a file some owner holds locks on (natively its close would drop them)?
+ * One fstat, no g_mu: the inode of a description the shim never saw made is
+ * the kernel's to say; the lock-free filter of locked inodes (fdtable.c)
+ * answers the rest.  An fd fstat fails on is left to the real call. */
+__attribute__((noinline))
+static int untracked_of_locked(int fd)
+{
+    struct stat st;
+    int saved = errno;
+    int r = fstat(fd, &st);
+    errno = saved;
+    return r == 0 && ls_inode_maybe_locked(st.st_dev, st.st_ino);
+}
+
 /* Whether a close of fd concerns the shim: a tracked fd, one of its own,
- * or any fd while the process holds locks (it may drop them natively). */
+ * or, while the process holds locks, an fd of a file it holds them on. */
 static inline int needs_tracking(int fd)
 {
     return ls_fd_busy(fd) ||
-           (fd >= 0 && atomic_load_explicit(&g_locked_owners, memory_order_relaxed) > 0);
+           (fd >= 0 && atomic_load_explicit(&g_locked_owners, memory_order_relaxed) > 0 &&
+            untracked_of_locked(fd));
+}
+
+/* Out of line, so that close's fast path is a load or two and a jump. */
+__attribute__((noinline))
+static int close_slow(int fd, void *site)
+{
+    int saved = errno;
+    struct closer c = { do_close_fd, (void *)(intptr_t)fd };
+    int r = close_tracked(fd, "close", site, c);
+    if (r < 0) { errno = -r; return -1; }
+    errno = saved;
+    return r;
 }
 
 LS_EXPORT int close(int fd)
 {
     if (LS_LIKELY(!ls_active() || !needs_tracking(fd)))
         return REAL(close)(fd);
-    int saved = errno;
-    struct closer c = { do_close_fd, (void *)(intptr_t)fd };
-    int r = close_tracked(fd, "close", SITE, c);
-    if (r < 0) { errno = -r; return -1; }
-    errno = saved;
-    return r;
+    return close_slow(fd, SITE);
 }
 
 LS_EXPORT int fclose(FILE *f)
@@ -540,11 +571,8 @@ LS_EXPORT void closefrom(int lowfd)
 LS_EXPORT int dup(int oldfd)
 {
     int r = REAL(dup)(oldfd);
-    if (r >= 0 && ls_active()) {
-        int saved = errno;
-        after_dup(oldfd, r);
-        errno = saved;
-    }
+    if (r >= 0 && ls_active())
+        after_dup(oldfd, r);    /* keeps errno */
     return r;
 }
 

@@ -256,6 +256,8 @@ struct ls_owner *ls_owner_for(struct ls_desc *d, int fd, int *err);
 extern struct ls_desc *g_all_descs;
 /* Owners whose model holds any range; while 0, a close needs no check. */
 extern _Atomic int g_locked_owners;
+/* Without g_mu: 0 when no owner of (dev, ino) holds a lock (1: maybe). */
+int ls_inode_maybe_locked(dev_t dev, ino_t ino);
 int ls_owner_apply(struct ls_owner *o, int64_t s, int64_t e, int type);
 void ls_owner_clear(struct ls_owner *o);
 extern struct ls_owner *g_all_owners;
