@@ -56,19 +56,7 @@ _Atomic int g_locked_owners;
  * g_mu with the owner's count, read without it.  Zero: no owner of any
  * inode with that hash holds a lock, so natively that close would drop
  * nothing and there is nothing to report or keep. */
-#define LOCKED_SLOTS 256
-static _Atomic uint32_t locked_filter[LOCKED_SLOTS];
-
-static unsigned locked_slot(dev_t dev, ino_t ino)
-{
-    uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev * 0xbf58476d1ce4e5b9ull;
-    return (unsigned)(x >> 56) % LOCKED_SLOTS;
-}
-
-int ls_inode_maybe_locked(dev_t dev, ino_t ino)
-{
-    return atomic_load_explicit(&locked_filter[locked_slot(dev, ino)], memory_order_relaxed) != 0;
-}
+_Atomic uint32_t ls_locked_filter[LS_LOCKED_SLOTS];
 
 static void owner_recount(struct ls_owner *o)
 {
@@ -76,7 +64,7 @@ static void owner_recount(struct ls_owner *o)
     if (now != o->counted) {
         atomic_fetch_add_explicit(&g_locked_owners, now ? 1 : -1, memory_order_relaxed);
         if (o->inode)
-            atomic_fetch_add_explicit(&locked_filter[locked_slot(o->inode->dev, o->inode->ino)],
+            atomic_fetch_add_explicit(&ls_locked_filter[ls_locked_slot(o->inode->dev, o->inode->ino)],
                                       now ? 1u : (uint32_t)-1, memory_order_relaxed);
         o->counted = now;
     }

@@ -315,6 +315,18 @@ static void flock_settle(struct ls_desc *d, int fd, int r, int base, int cure)
     ls_publish_flock(d, fd);
 }
 
+/* A hazard record of a flock call (built only when there is one). */
+__attribute__((noinline))
+static void flock_hazard(int fd, dev_t dev, ino_t ino, int base, void *site,
+                         const char *name, const char *action, const char *detail)
+{
+    struct ls_hazard h = { .name = name, .action = action, .detail = detail,
+                           .call = "flock", .fd = fd, .dev = dev, .ino = ino,
+                           .has_devino = 1, .site = site,
+                           .type = base == LOCK_SH ? "shared" : base == LOCK_EX ? "exclusive" : "unlock" };
+    ls_hazard(&h);
+}
+
 int ls_flock(int fd, int op, void *site)
 {
     int base = op & ~LOCK_NB;
@@ -352,9 +364,8 @@ int ls_flock(int fd, int op, void *site)
         in = d->inode;
     }
     int acc = d->acc;
-    struct ls_hazard h = { .call = "flock", .fd = fd, .dev = in->dev, .ino = in->ino,
-                           .has_devino = 1, .site = site,
-                           .type = base == LOCK_SH ? "shared" : base == LOCK_EX ? "exclusive" : "unlock" };
+    dev_t hdev = in->dev;
+    ino_t hino = in->ino;
     if (base != LOCK_UN) {
         in->flock_seen = 1;
         d->flock_used = 1;
@@ -374,25 +385,22 @@ int ls_flock(int fd, int op, void *site)
                 }
                 in = d->inode;
             }
-            h.name = "flock-fcntl-mix";
-            h.action = refuse ? "refused" : "observed";
-            h.detail = here ? "flock and fcntl locks on one file: separate on Linux, one lock over NFS"
-                            : "another process holds fcntl locks on this file: separate from flock on Linux, one lock over NFS";
-            ls_hazard(&h);
+            flock_hazard(fd, hdev, hino, base, site, "flock-fcntl-mix",
+                         refuse ? "refused" : "observed",
+                         here ? "flock and fcntl locks on one file: separate on Linux, one lock over NFS"
+                            : "another process holds fcntl locks on this file: separate from flock on Linux, one lock over NFS");
             if (refuse) { ls_leave(&g); return -ENOLCK; }
         }
         if (base == LOCK_EX && d->flock_held == LOCK_SH) {
-            h.name = "flock-upgrade-nonatomic";
-            h.action = strict ? "refused" : cure ? "prevented" : "observed";
-            h.detail = "flock shared->exclusive releases the shared lock before it waits";
-            ls_hazard(&h);
+            flock_hazard(fd, hdev, hino, base, site, "flock-upgrade-nonatomic",
+                         strict ? "refused" : cure ? "prevented" : "observed",
+                         "flock shared->exclusive releases the shared lock before it waits");
             if (strict) { ls_leave(&g); return -ENOLCK; }
         }
         if (cure && !(op & LOCK_NB) && own_thread_conflict(in, ls_gettid(), base == LOCK_EX ? LS_WR : LS_RD)) {
-            h.name = "self-deadlock";
-            h.action = strict ? "refused" : "prevented";
-            h.detail = "LOCKSCOPE_FLOCK=ofd: this flock would wait for a fcntl lock this thread holds on the file";
-            ls_hazard(&h);
+            flock_hazard(fd, hdev, hino, base, site, "self-deadlock",
+                         strict ? "refused" : "prevented",
+                         "LOCKSCOPE_FLOCK=ofd: this flock would wait for a fcntl lock this thread holds on the file");
             ls_leave(&g);
             return -EDEADLK;
         }
@@ -417,19 +425,17 @@ int ls_flock(int fd, int op, void *site)
     }
     ls_leave(&g);
     if (base != LOCK_UN && !known_local(fskey) && on_nfs(fd, fskey)) {
-        h.name = "flock-on-nfs";
-        h.action = "observed";
-        h.detail = "flock on NFS becomes a POSIX lock on the server";
-        ls_hazard(&h);
+        flock_hazard(fd, hdev, hino, base, site, "flock-on-nfs",
+                     "observed",
+                     "flock on NFS becomes a POSIX lock on the server");
     }
 
     r = flock_kernel(fd, op, base, cure, acc, 0);
     int e = r < 0 ? errno : 0;
     if (e == EINTR) {
-        h.name = "lock-eintr";
-        h.action = "observed";
-        h.detail = "blocking flock interrupted by a signal: not held";
-        ls_hazard(&h);
+        flock_hazard(fd, hdev, hino, base, site, "lock-eintr",
+                     "observed",
+                     "blocking flock interrupted by a signal: not held");
     }
     ls_reenter(&g);
     d = ls_fd_get(fd);

@@ -397,9 +397,12 @@ static int untracked_of_locked(int fd)
  * or, while the process holds locks, an fd of a file it holds them on. */
 static inline int needs_tracking(int fd)
 {
-    return ls_fd_busy(fd) ||
-           (fd >= 0 && atomic_load_explicit(&g_locked_owners, memory_order_relaxed) > 0 &&
-            untracked_of_locked(fd));
+    int busy = ls_fd_busy(fd);
+    if (LS_LIKELY(!busy && atomic_load_explicit(&g_locked_owners, memory_order_relaxed) <= 0))
+        return 0;               /* mode off and vfork children too: nothing tracked, no owners */
+    if (!ls_active())
+        return 0;
+    return busy || (fd >= 0 && untracked_of_locked(fd));
 }
 
 /* Out of line, so that close's fast path is a load or two and a jump. */
@@ -416,7 +419,7 @@ static int close_slow(int fd, void *site)
 
 LS_EXPORT int close(int fd)
 {
-    if (LS_LIKELY(!ls_active() || !needs_tracking(fd)))
+    if (LS_LIKELY(!needs_tracking(fd)))
         return REAL(close)(fd);
     return close_slow(fd, SITE);
 }

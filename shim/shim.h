@@ -256,8 +256,22 @@ struct ls_owner *ls_owner_for(struct ls_desc *d, int fd, int *err);
 extern struct ls_desc *g_all_descs;
 /* Owners whose model holds any range; while 0, a close needs no check. */
 extern _Atomic int g_locked_owners;
-/* Without g_mu: 0 when no owner of (dev, ino) holds a lock (1: maybe). */
-int ls_inode_maybe_locked(dev_t dev, ino_t ino);
+/* Inodes with locked owners, for the close of an fd the table does not
+ * know (interpose.c): a counting filter of (dev, ino) hashes, written under
+ * g_mu with the owner's count (fdtable.c owner_recount), read without it.
+ * Zero: no owner of any inode with that hash holds a lock, so natively that
+ * close would drop nothing and there is nothing to report or keep. */
+#define LS_LOCKED_SLOTS 256
+extern _Atomic uint32_t ls_locked_filter[LS_LOCKED_SLOTS];
+static inline unsigned ls_locked_slot(dev_t dev, ino_t ino)
+{
+    uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev * 0xbf58476d1ce4e5b9ull;
+    return (unsigned)(x >> 56) % LS_LOCKED_SLOTS;
+}
+static inline int ls_inode_maybe_locked(dev_t dev, ino_t ino)   /* 0: no owner holds a lock on it */
+{
+    return atomic_load_explicit(&ls_locked_filter[ls_locked_slot(dev, ino)], memory_order_relaxed) != 0;
+}
 int ls_owner_apply(struct ls_owner *o, int64_t s, int64_t e, int type);
 void ls_owner_clear(struct ls_owner *o);
 extern struct ls_owner *g_all_owners;
