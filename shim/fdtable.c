@@ -51,21 +51,45 @@ uint8_t ls_fd_born_map[LS_FD_LIMIT];
 struct ls_desc *g_all_descs;
 _Atomic int g_locked_owners;
 
-/* Inodes with locked owners, for the close of an fd the table does not
- * know (interpose.c): a counting filter of (dev, ino) hashes, written under
- * g_mu with the owner's count, read without it.  Zero: no owner of any
- * inode with that hash holds a lock, so natively that close would drop
- * nothing and there is nothing to report or keep. */
+/* Inodes with locked owners (shim.h): the counting filter, and the
+ * generation that moves whenever a slot goes from 0 to 1 (slot first, then
+ * generation: a reader that loads the generation before the slot never
+ * takes a slot that just filled for empty).  ls_fd_clean[fd] == generation:
+ * fd was seen (fstat) to be of an inode whose slot was 0 at that
+ * generation, so it still is. */
 _Atomic uint32_t ls_locked_filter[LS_LOCKED_SLOTS];
+_Atomic uint32_t ls_locked_gen = 1;
+uint32_t ls_fd_clean[LS_FD_LIMIT];
+
+static void locked_gen_bump(void)
+{
+    uint32_t g = atomic_load_explicit(&ls_locked_gen, memory_order_relaxed) + 1;
+    if (LS_UNLIKELY(g == 0)) {
+        /* wrapped (after 2^32 files became locked): no old mark may match */
+        for (int i = 0; i < LS_FD_LIMIT; i++)
+            if (__atomic_load_n(&ls_fd_clean[i], __ATOMIC_RELAXED))
+                __atomic_store_n(&ls_fd_clean[i], 0, __ATOMIC_RELAXED);
+        g = 1;
+    }
+    atomic_store_explicit(&ls_locked_gen, g, memory_order_release);
+}
+
+/* Fds went without their closes reading their marks (close_range): no
+ * mark made so far counts.  Any context. */
+void ls_fd_clean_forget(void)
+{
+    atomic_fetch_add_explicit(&ls_locked_gen, 1, memory_order_release);
+}
 
 static void owner_recount(struct ls_owner *o)
 {
     int now = o->ranges != NULL;
     if (now != o->counted) {
         atomic_fetch_add_explicit(&g_locked_owners, now ? 1 : -1, memory_order_relaxed);
-        if (o->inode)
+        if (o->inode &&
             atomic_fetch_add_explicit(&ls_locked_filter[ls_locked_slot(o->inode->dev, o->inode->ino)],
-                                      now ? 1u : (uint32_t)-1, memory_order_relaxed);
+                                      now ? 1u : (uint32_t)-1, memory_order_acq_rel) == 0 && now)
+            locked_gen_bump();
         o->counted = now;
     }
     ls_publish_owner(o);        /* registry: what this process holds */
@@ -117,6 +141,8 @@ void ls_fd_set(int fd, struct ls_desc *d)
                      __ATOMIC_RELEASE);
     if (d && fd + 1 > fd_max)
         fd_max = fd + 1;
+    if (d)                      /* a tracked fd's close never reads the mark: none may outlive it */
+        __atomic_store_n(&ls_fd_clean[fd], 0, __ATOMIC_RELAXED);
 }
 
 int ls_fd_max(void) { return fd_max; }

@@ -100,10 +100,28 @@ static void after_dup_tracked(int oldfd, int newfd)
     errno = saved;
 }
 
-static inline void after_dup(int oldfd, int newfd)
+/* While locks are held: is oldfd (untracked) of a file no owner locks?
+ * Then say so for its current generation (ls_fd_clean, shim.h): the closes
+ * of it and of its dups need no fstat.  The generation is read before the
+ * filter.  Returns the mark (0: none). */
+__attribute__((noinline))
+static uint32_t mark_clean(int oldfd)
 {
-    if (newfd < 0)
-        return;
+    uint32_t g = atomic_load_explicit(&ls_locked_gen, memory_order_acquire);
+    struct stat st;
+    int saved = errno;
+    int r = fstat(oldfd, &st);
+    errno = saved;
+    if (r != 0 || ls_inode_maybe_locked(st.st_dev, st.st_ino))
+        return 0;
+    __atomic_store_n(&ls_fd_clean[oldfd], g, __ATOMIC_RELAXED);
+    return g;
+}
+
+/* The general case: either fd tracked or the shim's, or out of the table. */
+__attribute__((noinline))
+static void after_dup_slow(int oldfd, int newfd)
+{
     if (LS_UNLIKELY(ls_fd_busy(newfd)))
         ls_fd_heal(newfd);
     if (LS_UNLIKELY(ls_fd_busy(oldfd))) {
@@ -111,7 +129,28 @@ static inline void after_dup(int oldfd, int newfd)
     } else {
         ls_fd_unborn(oldfd);
         ls_fd_unborn(newfd);
+        if ((unsigned)newfd < LS_FD_LIMIT)
+            __atomic_store_n(&ls_fd_clean[newfd], 0, __ATOMIC_RELAXED);
     }
+}
+
+static inline void after_dup(int oldfd, int newfd)
+{
+    if (LS_UNLIKELY((unsigned)newfd >= LS_FD_LIMIT || (unsigned)oldfd >= LS_FD_LIMIT ||
+                    (__atomic_load_n(&ls_fd_state[newfd], __ATOMIC_ACQUIRE) |
+                     __atomic_load_n(&ls_fd_state[oldfd], __ATOMIC_ACQUIRE)))) {
+        if (newfd >= 0)
+            after_dup_slow(oldfd, newfd);
+        return;
+    }
+    /* two fds of a description the table does not know */
+    __atomic_store_n(&ls_fd_born_map[oldfd], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&ls_fd_born_map[newfd], 0, __ATOMIC_RELAXED);
+    uint32_t m = __atomic_load_n(&ls_fd_clean[oldfd], __ATOMIC_RELAXED);
+    if (LS_UNLIKELY(atomic_load_explicit(&g_locked_owners, memory_order_relaxed) > 0) &&
+        m != atomic_load_explicit(&ls_locked_gen, memory_order_relaxed))
+        m = mark_clean(oldfd);
+    __atomic_store_n(&ls_fd_clean[newfd], m, __ATOMIC_RELAXED);
 }
 
 /* Under g_mu, in the ls_leave of the section a signal handler interrupted:
@@ -384,13 +423,27 @@ static int do_closedir(void *arg) { return REAL(closedir)((DIR *)arg); }
  * the kernel's to say; the lock-free filter of locked inodes (fdtable.c)
  * answers the rest.  An fd fstat fails on is left to the real call. */
 __attribute__((noinline))
-static int untracked_of_locked(int fd)
+static int fstat_of_locked(int fd)
 {
     struct stat st;
     int saved = errno;
     int r = fstat(fd, &st);
     errno = saved;
     return r == 0 && ls_inode_maybe_locked(st.st_dev, st.st_ino);
+}
+
+static inline int untracked_of_locked(int fd)
+{
+    if ((unsigned)fd < LS_FD_LIMIT) {
+        /* a dup of it saw its file unlocked, and no file became locked since */
+        uint32_t m = __atomic_load_n(&ls_fd_clean[fd], __ATOMIC_RELAXED);
+        if (m) {
+            __atomic_store_n(&ls_fd_clean[fd], 0, __ATOMIC_RELAXED);   /* the number is closing */
+            if (m == atomic_load_explicit(&ls_locked_gen, memory_order_acquire))
+                return 0;
+        }
+    }
+    return fstat_of_locked(fd);
 }
 
 /* Whether a close of fd concerns the shim: a tracked fd, one of its own,
@@ -494,6 +547,7 @@ static int close_range_logic(unsigned first, unsigned last, int flags, const cha
     if (flags & CLOSE_RANGE_CLOEXEC)          /* ours are close-on-exec already */
         return REAL(close_range)(first, last, flags) < 0 ? -errno : 0;
     struct ls_guard g;
+    ls_fd_clean_forget();
     int signal_path = ls_enter(&g) < 0;
     unsigned top = signal_path ? 0 : (unsigned)ls_fd_max();
     for (unsigned fd = first; fd <= last && fd < top; fd++) {

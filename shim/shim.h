@@ -260,9 +260,17 @@ extern _Atomic int g_locked_owners;
  * know (interpose.c): a counting filter of (dev, ino) hashes, written under
  * g_mu with the owner's count (fdtable.c owner_recount), read without it.
  * Zero: no owner of any inode with that hash holds a lock, so natively that
- * close would drop nothing and there is nothing to report or keep. */
+ * close would drop nothing and there is nothing to report or keep.
+ * ls_locked_gen moves whenever a slot fills; ls_fd_clean[fd] (relaxed
+ * atomic accesses) equal to it says fd's slot was empty at that generation,
+ * so a close of fd needs no fstat: set by a dup of an untracked fd while
+ * locks are held (one fstat of the old fd per generation), copied to the
+ * new fd, cleared when a close consults it. */
 #define LS_LOCKED_SLOTS 256
 extern _Atomic uint32_t ls_locked_filter[LS_LOCKED_SLOTS];
+extern _Atomic uint32_t ls_locked_gen;
+extern uint32_t ls_fd_clean[LS_FD_LIMIT];
+void ls_fd_clean_forget(void);     /* fds closed without reading their marks */
 static inline unsigned ls_locked_slot(dev_t dev, ino_t ino)
 {
     uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev * 0xbf58476d1ce4e5b9ull;
