@@ -61,16 +61,21 @@ _Atomic uint32_t ls_locked_filter[LS_LOCKED_SLOTS];
 _Atomic uint32_t ls_locked_gen = 1;
 uint32_t ls_fd_clean[LS_FD_LIMIT];
 
-static void locked_gen_bump(void)
+/* Wrapped (after 2^32 files became locked): no old mark may match. */
+__attribute__((noinline, cold))
+static uint32_t locked_gen_wrap(void)
+{
+    for (int i = 0; i < LS_FD_LIMIT; i++)
+        if (__atomic_load_n(&ls_fd_clean[i], __ATOMIC_RELAXED))
+            __atomic_store_n(&ls_fd_clean[i], 0, __ATOMIC_RELAXED);
+    return 1;
+}
+
+static inline void locked_gen_bump(void)
 {
     uint32_t g = atomic_load_explicit(&ls_locked_gen, memory_order_relaxed) + 1;
-    if (LS_UNLIKELY(g == 0)) {
-        /* wrapped (after 2^32 files became locked): no old mark may match */
-        for (int i = 0; i < LS_FD_LIMIT; i++)
-            if (__atomic_load_n(&ls_fd_clean[i], __ATOMIC_RELAXED))
-                __atomic_store_n(&ls_fd_clean[i], 0, __ATOMIC_RELAXED);
-        g = 1;
-    }
+    if (LS_UNLIKELY(g == 0))
+        g = locked_gen_wrap();
     atomic_store_explicit(&ls_locked_gen, g, memory_order_release);
 }
 
@@ -81,15 +86,19 @@ void ls_fd_clean_forget(void)
     atomic_fetch_add_explicit(&ls_locked_gen, 1, memory_order_release);
 }
 
-static void owner_recount(struct ls_owner *o)
+static inline __attribute__((always_inline)) void owner_recount(struct ls_owner *o)
 {
     int now = o->ranges != NULL;
     if (now != o->counted) {
         atomic_fetch_add_explicit(&g_locked_owners, now ? 1 : -1, memory_order_relaxed);
-        if (o->inode &&
-            atomic_fetch_add_explicit(&ls_locked_filter[ls_locked_slot(o->inode->dev, o->inode->ino)],
-                                      now ? 1u : (uint32_t)-1, memory_order_acq_rel) == 0 && now)
-            locked_gen_bump();
+        if (o->inode) {
+            /* writers hold g_mu: a load and a store, no locked instruction */
+            _Atomic uint32_t *slot = &ls_locked_filter[o->inode->locked_slot];
+            uint32_t n = atomic_load_explicit(slot, memory_order_relaxed);
+            atomic_store_explicit(slot, now ? n + 1 : n - 1, memory_order_release);
+            if (now && n == 0)
+                locked_gen_bump();          /* after the slot: see above */
+        }
         o->counted = now;
     }
     ls_publish_owner(o);        /* registry: what this process holds */
@@ -182,6 +191,7 @@ struct ls_inode *ls_inode_get(dev_t dev, ino_t ino, int create)
     n->key = k;
     n->in.dev = dev;
     n->in.ino = ino;
+    n->in.locked_slot = ls_locked_slot(dev, ino);
     HASH_ADD(hh, inodes, key, sizeof k, n);
     if (!n->hh.tbl) {           /* uthash ran out of memory */
         ls_free(n, sizeof *n);

@@ -192,6 +192,7 @@ struct ls_inode {
     int flags;
     int flock_seen, fcntl_seen;
     int flock_checked;          /* /proc/locks was asked for other processes' flocks */
+    unsigned locked_slot;       /* ls_locked_slot(dev, ino) */
     int refs;                   /* descriptions and owners pointing here */
     struct ls_owner *shared;    /* the owner all descriptions share, if any */
     struct ls_desc *descs;
