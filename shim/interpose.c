@@ -705,6 +705,17 @@ LS_EXPORT int dup3(int oldfd, int newfd, int flags) { return dup2_common(oldfd, 
 
 /* ---- fcntl ---- */
 
+/* The commands fcntl_common looks at (locks and dups); any other goes
+ * straight to the real call. */
+_Static_assert(F_SETLK == F_GETLK + 1 && F_SETLKW == F_GETLK + 2 &&
+               F_OFD_SETLK == F_OFD_GETLK + 1 && F_OFD_SETLKW == F_OFD_GETLK + 2, "lock commands in runs");
+static inline int fcntl_hooked(int cmd)
+{
+    return (unsigned)(cmd - F_GETLK) <= 2u || (unsigned)(cmd - F_OFD_GETLK) <= 2u ||
+           cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+}
+
+__attribute__((noinline))
 static int fcntl_common(int fd, int cmd, void *arg, int is64, void *site)
 {
     int r, saved;
@@ -748,6 +759,8 @@ LS_EXPORT int fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
+    if (LS_LIKELY(!fcntl_hooked(cmd)))
+        return REAL(fcntl)(fd, cmd, arg);
     return fcntl_common(fd, cmd, arg, 0, SITE);
 }
 
@@ -757,6 +770,8 @@ LS_EXPORT int fcntl64(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
+    if (LS_LIKELY(!fcntl_hooked(cmd)))
+        return REAL(fcntl64)(fd, cmd, arg);
     return fcntl_common(fd, cmd, arg, 1, SITE);
 }
 
