@@ -51,11 +51,54 @@ uint8_t ls_fd_born_map[LS_FD_LIMIT];
 struct ls_desc *g_all_descs;
 _Atomic int g_locked_owners;
 
-static void owner_recount(struct ls_owner *o)
+/* Inodes with locked owners (shim.h): the counting filter, and the
+ * generation that moves whenever a slot goes from 0 to 1 (slot first, then
+ * generation: a reader that loads the generation before the slot never
+ * takes a slot that just filled for empty).  ls_fd_clean[fd] == generation:
+ * fd was seen (fstat) to be of an inode whose slot was 0 at that
+ * generation, so it still is. */
+_Atomic uint32_t ls_locked_filter[LS_LOCKED_SLOTS];
+_Atomic uint32_t ls_locked_gen = 1;
+uint32_t ls_fd_clean[LS_FD_LIMIT];
+
+/* Wrapped (after 2^32 files became locked): no old mark may match. */
+__attribute__((noinline, cold))
+static uint32_t locked_gen_wrap(void)
+{
+    for (int i = 0; i < LS_FD_LIMIT; i++)
+        if (__atomic_load_n(&ls_fd_clean[i], __ATOMIC_RELAXED))
+            __atomic_store_n(&ls_fd_clean[i], 0, __ATOMIC_RELAXED);
+    return 1;
+}
+
+static inline void locked_gen_bump(void)
+{
+    uint32_t g = atomic_load_explicit(&ls_locked_gen, memory_order_relaxed) + 1;
+    if (LS_UNLIKELY(g == 0))
+        g = locked_gen_wrap();
+    atomic_store_explicit(&ls_locked_gen, g, memory_order_release);
+}
+
+/* Fds went without their closes reading their marks (close_range): no
+ * mark made so far counts.  Any context. */
+void ls_fd_clean_forget(void)
+{
+    atomic_fetch_add_explicit(&ls_locked_gen, 1, memory_order_release);
+}
+
+static inline __attribute__((always_inline)) void owner_recount(struct ls_owner *o)
 {
     int now = o->ranges != NULL;
     if (now != o->counted) {
         atomic_fetch_add_explicit(&g_locked_owners, now ? 1 : -1, memory_order_relaxed);
+        if (o->inode) {
+            /* writers hold g_mu: a load and a store, no locked instruction */
+            _Atomic uint32_t *slot = &ls_locked_filter[o->inode->locked_slot];
+            uint32_t n = atomic_load_explicit(slot, memory_order_relaxed);
+            atomic_store_explicit(slot, now ? n + 1 : n - 1, memory_order_release);
+            if (now && n == 0)
+                locked_gen_bump();          /* after the slot: see above */
+        }
         o->counted = now;
     }
     ls_publish_owner(o);        /* registry: what this process holds */
@@ -107,6 +150,8 @@ void ls_fd_set(int fd, struct ls_desc *d)
                      __ATOMIC_RELEASE);
     if (d && fd + 1 > fd_max)
         fd_max = fd + 1;
+    if (d)                      /* a tracked fd's close never reads the mark: none may outlive it */
+        __atomic_store_n(&ls_fd_clean[fd], 0, __ATOMIC_RELAXED);
 }
 
 int ls_fd_max(void) { return fd_max; }
@@ -146,6 +191,7 @@ struct ls_inode *ls_inode_get(dev_t dev, ino_t ino, int create)
     n->key = k;
     n->in.dev = dev;
     n->in.ino = ino;
+    n->in.locked_slot = ls_locked_slot(dev, ino);
     HASH_ADD(hh, inodes, key, sizeof k, n);
     if (!n->hh.tbl) {           /* uthash ran out of memory */
         ls_free(n, sizeof *n);

@@ -225,7 +225,11 @@ int ls_flock_fcntl_shared(int fd)
 /* Files known not to be on NFS, so a flock pays its fstatfs once per file,
  * not per call: a small direct-mapped cache of (dev, ino) hashes, read and
  * written without g_mu (one atomic word each; a collision of two 64-bit
- * hashes, or an evicted entry, costs only one more fstatfs). */
+ * hashes, or an evicted entry, costs only one more fstatfs).  The low bit
+ * says the file system keeps flock locks in the kernel's own lists (no
+ * ->flock of its own: FUSE, NFS, CIFS, cluster file systems may ask a
+ * server or a daemon even for LOCK_NB), so a flock there never waits
+ * unless asked to: ls_flock makes such calls without leaving g_mu. */
 #define LOCAL_FS_SLOTS 64
 static _Atomic uint64_t local_fs[LOCAL_FS_SLOTS];
 
@@ -233,12 +237,33 @@ static uint64_t local_fs_key(dev_t dev, ino_t ino)
 {
     uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ ((uint64_t)dev + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
     x ^= x >> 31;
-    return x ? x : 1;
+    x &= ~1ull;
+    return x ? x : 2;
 }
 
 static int known_local(uint64_t key)
 {
-    return atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) == key;
+    return (atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) & ~1ull) == key;
+}
+
+static int known_inkernel(uint64_t key)
+{
+    return atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) == (key | 1);
+}
+
+static int inkernel_fs(long type)
+{
+    switch ((unsigned long)type & 0xffffffffu) {
+    case 0x01021994:            /* tmpfs */
+    case 0xEF53:                /* ext2/3/4 */
+    case 0x58465342:            /* xfs */
+    case 0x9123683E:            /* btrfs */
+    case 0xF2F52010:            /* f2fs */
+    case 0x2fc12fc1:            /* zfs */
+    case 0x794c7630:            /* overlayfs */
+        return 1;
+    }
+    return 0;
 }
 
 /* fstatfs: NFS (said every time: nothing cached) or not (remembered). */
@@ -253,8 +278,53 @@ static int on_nfs(int fd, uint64_t key)
         return 0;
     if (sf.f_type == NFS_MAGIC)
         return 1;
-    atomic_store_explicit(&local_fs[key % LOCAL_FS_SLOTS], key, memory_order_relaxed);
+    atomic_store_explicit(&local_fs[key % LOCAL_FS_SLOTS], key | (uint64_t)inkernel_fs((long)sf.f_type),
+                          memory_order_relaxed);
     return 0;
+}
+
+/* The kernel call: flock(2), or with the cure a whole-file OFD lock on the
+ * program's description (`nb`: never wait).  errno as the call left it. */
+static int flock_kernel(int fd, int op, int base, int cure, int acc, int nb)
+{
+    if (!cure)
+        return REAL(flock)(fd, op);
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = (short)(base == LOCK_SH ? F_RDLCK : base == LOCK_EX ? F_WRLCK : F_UNLCK);
+    q.l_whence = SEEK_SET;
+    int r = REAL(fcntl)(fd, nb || (op & LOCK_NB) || base == LOCK_UN ? F_OFD_SETLK : F_OFD_SETLKW, &q);
+    if (r < 0 && errno == EBADF) {
+        /* flock needs no access mode; an OFD write lock does */
+        r = REAL(flock)(fd, op);
+    } else if (r == 0 && base == LOCK_UN && acc != O_RDWR) {
+        /* a description that is not O_RDWR may hold a native flock
+         * taken by the fallback above: release that too */
+        int saved = errno;
+        REAL(flock)(fd, LOCK_UN);
+        errno = saved;
+    }
+    return r;
+}
+
+/* Under g_mu, after the kernel call: what the description now holds. */
+static void flock_settle(struct ls_desc *d, int fd, int r, int base, int cure)
+{
+    if (r == 0) d->flock_held = base == LOCK_UN ? 0 : base;
+    else if (base == LOCK_EX && d->flock_held == LOCK_SH && !cure) d->flock_held = 0;  /* dropped */
+    ls_publish_flock(d, fd);
+}
+
+/* A hazard record of a flock call (built only when there is one). */
+__attribute__((noinline))
+static void flock_hazard(int fd, dev_t dev, ino_t ino, int base, void *site,
+                         const char *name, const char *action, const char *detail)
+{
+    struct ls_hazard h = { .name = name, .action = action, .detail = detail,
+                           .call = "flock", .fd = fd, .dev = dev, .ino = ino,
+                           .has_devino = 1, .site = site,
+                           .type = base == LOCK_SH ? "shared" : base == LOCK_EX ? "exclusive" : "unlock" };
+    ls_hazard(&h);
 }
 
 int ls_flock(int fd, int op, void *site)
@@ -294,9 +364,8 @@ int ls_flock(int fd, int op, void *site)
         in = d->inode;
     }
     int acc = d->acc;
-    struct ls_hazard h = { .call = "flock", .fd = fd, .dev = in->dev, .ino = in->ino,
-                           .has_devino = 1, .site = site,
-                           .type = base == LOCK_SH ? "shared" : base == LOCK_EX ? "exclusive" : "unlock" };
+    dev_t hdev = in->dev;
+    ino_t hino = in->ino;
     if (base != LOCK_UN) {
         in->flock_seen = 1;
         d->flock_used = 1;
@@ -316,72 +385,62 @@ int ls_flock(int fd, int op, void *site)
                 }
                 in = d->inode;
             }
-            h.name = "flock-fcntl-mix";
-            h.action = refuse ? "refused" : "observed";
-            h.detail = here ? "flock and fcntl locks on one file: separate on Linux, one lock over NFS"
-                            : "another process holds fcntl locks on this file: separate from flock on Linux, one lock over NFS";
-            ls_hazard(&h);
+            flock_hazard(fd, hdev, hino, base, site, "flock-fcntl-mix",
+                         refuse ? "refused" : "observed",
+                         here ? "flock and fcntl locks on one file: separate on Linux, one lock over NFS"
+                            : "another process holds fcntl locks on this file: separate from flock on Linux, one lock over NFS");
             if (refuse) { ls_leave(&g); return -ENOLCK; }
         }
         if (base == LOCK_EX && d->flock_held == LOCK_SH) {
-            h.name = "flock-upgrade-nonatomic";
-            h.action = strict ? "refused" : cure ? "prevented" : "observed";
-            h.detail = "flock shared->exclusive releases the shared lock before it waits";
-            ls_hazard(&h);
+            flock_hazard(fd, hdev, hino, base, site, "flock-upgrade-nonatomic",
+                         strict ? "refused" : cure ? "prevented" : "observed",
+                         "flock shared->exclusive releases the shared lock before it waits");
             if (strict) { ls_leave(&g); return -ENOLCK; }
         }
         if (cure && !(op & LOCK_NB) && own_thread_conflict(in, ls_gettid(), base == LOCK_EX ? LS_WR : LS_RD)) {
-            h.name = "self-deadlock";
-            h.action = strict ? "refused" : "prevented";
-            h.detail = "LOCKSCOPE_FLOCK=ofd: this flock would wait for a fcntl lock this thread holds on the file";
-            ls_hazard(&h);
+            flock_hazard(fd, hdev, hino, base, site, "self-deadlock",
+                         strict ? "refused" : "prevented",
+                         "LOCKSCOPE_FLOCK=ofd: this flock would wait for a fcntl lock this thread holds on the file");
             ls_leave(&g);
             return -EDEADLK;
         }
     }
     uint64_t fskey = local_fs_key(in->dev, in->ino);
+    int r;
+    if (known_inkernel(fskey)) {
+        /* A call that cannot block is made in this same section (one
+         * section per call, not two); a blocking request is tried without
+         * waiting first, and only one that would wait leaves g_mu for the
+         * blocking call below.  The kernel grants a flock when no held lock
+         * conflicts (waiters are not queued ahead), so the try changes
+         * nothing: an upgrade that would wait has dropped its shared lock
+         * either way. */
+        r = flock_kernel(fd, base == LOCK_UN ? op : op | LOCK_NB, base, cure, acc, 1);
+        if (r == 0 || (op & LOCK_NB) || base == LOCK_UN || errno != EWOULDBLOCK) {
+            int e = r < 0 ? errno : 0;
+            flock_settle(d, fd, r, base, cure);
+            ls_leave(&g);
+            return r < 0 ? -e : 0;
+        }
+    }
     ls_leave(&g);
     if (base != LOCK_UN && !known_local(fskey) && on_nfs(fd, fskey)) {
-        h.name = "flock-on-nfs";
-        h.action = "observed";
-        h.detail = "flock on NFS becomes a POSIX lock on the server";
-        ls_hazard(&h);
+        flock_hazard(fd, hdev, hino, base, site, "flock-on-nfs",
+                     "observed",
+                     "flock on NFS becomes a POSIX lock on the server");
     }
 
-    int r;
-    if (cure) {
-        struct flock q;
-        memset(&q, 0, sizeof q);
-        q.l_type = (short)(base == LOCK_SH ? F_RDLCK : base == LOCK_EX ? F_WRLCK : F_UNLCK);
-        q.l_whence = SEEK_SET;
-        r = REAL(fcntl)(fd, (op & LOCK_NB) || base == LOCK_UN ? F_OFD_SETLK : F_OFD_SETLKW, &q);
-        if (r < 0 && errno == EBADF) {
-            /* flock needs no access mode; an OFD write lock does */
-            r = REAL(flock)(fd, op);
-        } else if (r == 0 && base == LOCK_UN && acc != O_RDWR) {
-            /* a description that is not O_RDWR may hold a native flock
-             * taken by the fallback above: release that too */
-            int saved = errno;
-            REAL(flock)(fd, LOCK_UN);
-            errno = saved;
-        }
-    } else {
-        r = REAL(flock)(fd, op);
-    }
+    r = flock_kernel(fd, op, base, cure, acc, 0);
     int e = r < 0 ? errno : 0;
     if (e == EINTR) {
-        h.name = "lock-eintr";
-        h.action = "observed";
-        h.detail = "blocking flock interrupted by a signal: not held";
-        ls_hazard(&h);
+        flock_hazard(fd, hdev, hino, base, site, "lock-eintr",
+                     "observed",
+                     "blocking flock interrupted by a signal: not held");
     }
     ls_reenter(&g);
     d = ls_fd_get(fd);
-    if (d) {
-        if (r == 0) d->flock_held = base == LOCK_UN ? 0 : base;
-        else if (base == LOCK_EX && d->flock_held == LOCK_SH && !cure) d->flock_held = 0;  /* dropped */
-        ls_publish_flock(d, fd);
-    }
+    if (d)
+        flock_settle(d, fd, r, base, cure);
     ls_leave(&g);
     return r < 0 ? -e : 0;
 }

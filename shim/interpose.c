@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -85,26 +86,72 @@ static void dup_locked(int oldfd, int newfd)
     }
 }
 
-static void after_dup(int oldfd, int newfd)
+/* The table follows a dup (errno kept): two fds of one description. */
+__attribute__((noinline))
+static void after_dup_tracked(int oldfd, int newfd)
 {
-    if (newfd < 0)
-        return;
+    struct ls_guard g;
+    int saved = errno;
+    if (ls_enter(&g) < 0) {
+        ls_defer(LS_DEFER_DUP, oldfd, newfd);
+    } else {
+        dup_locked(oldfd, newfd);
+        ls_leave(&g);
+    }
+    errno = saved;
+}
+
+/* While locks are held: is oldfd (untracked) of a file no owner locks?
+ * Then say so for its current generation (ls_fd_clean, shim.h): the closes
+ * of it and of its dups need no fstat.  The generation is read before the
+ * filter.  Returns the mark (0: none). */
+__attribute__((noinline))
+static uint32_t mark_clean(int oldfd)
+{
+    uint32_t g = atomic_load_explicit(&ls_locked_gen, memory_order_acquire);
+    struct stat st;
+    int saved = errno;
+    int r = fstat(oldfd, &st);
+    errno = saved;
+    if (r != 0 || ls_inode_maybe_locked(st.st_dev, st.st_ino))
+        return 0;
+    __atomic_store_n(&ls_fd_clean[oldfd], g, __ATOMIC_RELAXED);
+    return g;
+}
+
+/* The general case: either fd tracked or the shim's, or out of the table. */
+__attribute__((noinline))
+static void after_dup_slow(int oldfd, int newfd)
+{
     if (LS_UNLIKELY(ls_fd_busy(newfd)))
         ls_fd_heal(newfd);
     if (LS_UNLIKELY(ls_fd_busy(oldfd))) {
-        struct ls_guard g;
-        int saved = errno;
-        if (ls_enter(&g) < 0) {
-            ls_defer(LS_DEFER_DUP, oldfd, newfd);
-        } else {
-            dup_locked(oldfd, newfd);
-            ls_leave(&g);
-        }
-        errno = saved;
+        after_dup_tracked(oldfd, newfd);
     } else {
         ls_fd_unborn(oldfd);
         ls_fd_unborn(newfd);
+        if ((unsigned)newfd < LS_FD_LIMIT)
+            __atomic_store_n(&ls_fd_clean[newfd], 0, __ATOMIC_RELAXED);
     }
+}
+
+static inline void after_dup(int oldfd, int newfd)
+{
+    if (LS_UNLIKELY((unsigned)newfd >= LS_FD_LIMIT || (unsigned)oldfd >= LS_FD_LIMIT ||
+                    (__atomic_load_n(&ls_fd_state[newfd], __ATOMIC_ACQUIRE) |
+                     __atomic_load_n(&ls_fd_state[oldfd], __ATOMIC_ACQUIRE)))) {
+        if (newfd >= 0)
+            after_dup_slow(oldfd, newfd);
+        return;
+    }
+    /* two fds of a description the table does not know */
+    __atomic_store_n(&ls_fd_born_map[oldfd], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&ls_fd_born_map[newfd], 0, __ATOMIC_RELAXED);
+    uint32_t m = __atomic_load_n(&ls_fd_clean[oldfd], __ATOMIC_RELAXED);
+    if (LS_UNLIKELY(atomic_load_explicit(&g_locked_owners, memory_order_relaxed) > 0) &&
+        m != atomic_load_explicit(&ls_locked_gen, memory_order_relaxed))
+        m = mark_clean(oldfd);
+    __atomic_store_n(&ls_fd_clean[newfd], m, __ATOMIC_RELAXED);
 }
 
 /* Under g_mu, in the ls_leave of the section a signal handler interrupted:
@@ -371,24 +418,64 @@ static int do_close_fd(void *arg) { return REAL(close)((int)(intptr_t)arg); }
 static int do_fclose(void *arg) { return REAL(fclose)((FILE *)arg); }
 static int do_closedir(void *arg) { return REAL(closedir)((DIR *)arg); }
 
+/* An fd the table does not know, while the process holds locks: is it of
+ * a file some owner holds locks on (natively its close would drop them)?
+ * One fstat, no g_mu: the inode of a description the shim never saw made is
+ * the kernel's to say; the lock-free filter of locked inodes (fdtable.c)
+ * answers the rest.  An fd fstat fails on is left to the real call. */
+__attribute__((noinline))
+static int fstat_of_locked(int fd)
+{
+    struct stat st;
+    int saved = errno;
+    int r = fstat(fd, &st);
+    errno = saved;
+    return r == 0 && ls_inode_maybe_locked(st.st_dev, st.st_ino);
+}
+
+static inline int untracked_of_locked(int fd)
+{
+    if ((unsigned)fd < LS_FD_LIMIT) {
+        /* a dup of it saw its file unlocked, and no file became locked since */
+        uint32_t m = __atomic_load_n(&ls_fd_clean[fd], __ATOMIC_RELAXED);
+        if (m) {
+            __atomic_store_n(&ls_fd_clean[fd], 0, __ATOMIC_RELAXED);   /* the number is closing */
+            if (m == atomic_load_explicit(&ls_locked_gen, memory_order_acquire))
+                return 0;
+        }
+    }
+    return fstat_of_locked(fd);
+}
+
 /* Whether a close of fd concerns the shim: a tracked fd, one of its own,
- * or any fd while the process holds locks (it may drop them natively). */
+ * or, while the process holds locks, an fd of a file it holds them on. */
 static inline int needs_tracking(int fd)
 {
-    return ls_fd_busy(fd) ||
-           (fd >= 0 && atomic_load_explicit(&g_locked_owners, memory_order_relaxed) > 0);
+    int busy = ls_fd_busy(fd);
+    if (LS_LIKELY(!busy && atomic_load_explicit(&g_locked_owners, memory_order_relaxed) <= 0))
+        return 0;               /* mode off and vfork children too: nothing tracked, no owners */
+    if (!ls_active())
+        return 0;
+    return busy || (fd >= 0 && untracked_of_locked(fd));
+}
+
+/* Out of line, so that close's fast path is a load or two and a jump. */
+__attribute__((noinline))
+static int close_slow(int fd, void *site)
+{
+    int saved = errno;
+    struct closer c = { do_close_fd, (void *)(intptr_t)fd };
+    int r = close_tracked(fd, "close", site, c);
+    if (r < 0) { errno = -r; return -1; }
+    errno = saved;
+    return r;
 }
 
 LS_EXPORT int close(int fd)
 {
-    if (LS_LIKELY(!ls_active() || !needs_tracking(fd)))
+    if (LS_LIKELY(!needs_tracking(fd)))
         return REAL(close)(fd);
-    int saved = errno;
-    struct closer c = { do_close_fd, (void *)(intptr_t)fd };
-    int r = close_tracked(fd, "close", SITE, c);
-    if (r < 0) { errno = -r; return -1; }
-    errno = saved;
-    return r;
+    return close_slow(fd, SITE);
 }
 
 LS_EXPORT int fclose(FILE *f)
@@ -461,6 +548,7 @@ static int close_range_logic(unsigned first, unsigned last, int flags, const cha
     if (flags & CLOSE_RANGE_CLOEXEC)          /* ours are close-on-exec already */
         return REAL(close_range)(first, last, flags) < 0 ? -errno : 0;
     struct ls_guard g;
+    ls_fd_clean_forget();
     int signal_path = ls_enter(&g) < 0;
     unsigned top = signal_path ? 0 : (unsigned)ls_fd_max();
     for (unsigned fd = first; fd <= last && fd < top; fd++) {
@@ -541,11 +629,8 @@ LS_EXPORT void closefrom(int lowfd)
 LS_EXPORT int dup(int oldfd)
 {
     int r = REAL(dup)(oldfd);
-    if (r >= 0 && ls_active()) {
-        int saved = errno;
-        after_dup(oldfd, r);
-        errno = saved;
-    }
+    if (r >= 0 && ls_active())
+        after_dup(oldfd, r);    /* keeps errno */
     return r;
 }
 
@@ -621,6 +706,17 @@ LS_EXPORT int dup3(int oldfd, int newfd, int flags) { return dup2_common(oldfd, 
 
 /* ---- fcntl ---- */
 
+/* The commands fcntl_common looks at (locks and dups); any other goes
+ * straight to the real call. */
+_Static_assert(F_SETLK == F_GETLK + 1 && F_SETLKW == F_GETLK + 2 &&
+               F_OFD_SETLK == F_OFD_GETLK + 1 && F_OFD_SETLKW == F_OFD_GETLK + 2, "lock commands in runs");
+static inline int fcntl_hooked(int cmd)
+{
+    return (unsigned)(cmd - F_GETLK) <= 2u || (unsigned)(cmd - F_OFD_GETLK) <= 2u ||
+           cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+}
+
+__attribute__((noinline))
 static int fcntl_common(int fd, int cmd, void *arg, int is64, void *site)
 {
     int r, saved;
@@ -664,6 +760,8 @@ LS_EXPORT int fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
+    if (LS_LIKELY(!fcntl_hooked(cmd)))
+        return REAL(fcntl)(fd, cmd, arg);
     return fcntl_common(fd, cmd, arg, 0, SITE);
 }
 
@@ -673,6 +771,8 @@ LS_EXPORT int fcntl64(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
+    if (LS_LIKELY(!fcntl_hooked(cmd)))
+        return REAL(fcntl64)(fd, cmd, arg);
     return fcntl_common(fd, cmd, arg, 1, SITE);
 }
 

@@ -198,6 +198,7 @@ struct ls_inode {
     int flags;
     int flock_seen, fcntl_seen;
     int flock_checked;          /* /proc/locks was asked for other processes' flocks */
+    unsigned locked_slot;       /* ls_locked_slot(dev, ino) */
     int refs;                   /* descriptions and owners pointing here */
     struct ls_owner *shared;    /* the owner all descriptions share, if any */
     struct ls_desc *descs;
@@ -262,6 +263,30 @@ struct ls_owner *ls_owner_for(struct ls_desc *d, int fd, int *err);
 extern struct ls_desc *g_all_descs;
 /* Owners whose model holds any range; while 0, a close needs no check. */
 extern _Atomic int g_locked_owners;
+/* Inodes with locked owners, for the close of an fd the table does not
+ * know (interpose.c): a counting filter of (dev, ino) hashes, written under
+ * g_mu with the owner's count (fdtable.c owner_recount), read without it.
+ * Zero: no owner of any inode with that hash holds a lock, so natively that
+ * close would drop nothing and there is nothing to report or keep.
+ * ls_locked_gen moves whenever a slot fills; ls_fd_clean[fd] (relaxed
+ * atomic accesses) equal to it says fd's slot was empty at that generation,
+ * so a close of fd needs no fstat: set by a dup of an untracked fd while
+ * locks are held (one fstat of the old fd per generation), copied to the
+ * new fd, cleared when a close consults it. */
+#define LS_LOCKED_SLOTS 256
+extern _Atomic uint32_t ls_locked_filter[LS_LOCKED_SLOTS];
+extern _Atomic uint32_t ls_locked_gen;
+extern uint32_t ls_fd_clean[LS_FD_LIMIT];
+void ls_fd_clean_forget(void);     /* fds closed without reading their marks */
+static inline unsigned ls_locked_slot(dev_t dev, ino_t ino)
+{
+    uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev * 0xbf58476d1ce4e5b9ull;
+    return (unsigned)(x >> 56) % LS_LOCKED_SLOTS;
+}
+static inline int ls_inode_maybe_locked(dev_t dev, ino_t ino)   /* 0: no owner holds a lock on it */
+{
+    return atomic_load_explicit(&ls_locked_filter[ls_locked_slot(dev, ino)], memory_order_relaxed) != 0;
+}
 int ls_owner_apply(struct ls_owner *o, int64_t s, int64_t e, int type);
 void ls_owner_clear(struct ls_owner *o);
 extern struct ls_owner *g_all_owners;
