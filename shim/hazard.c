@@ -282,14 +282,17 @@ static int inherited_log(const char *p, const char *v)
         parse_u64(&v, &ino) < 0 || *v || fd > (1 << 24))
         return -1;
     struct stat st, want;
-    if (fstat((int)fd, &st) != 0 || st.st_dev != (dev_t)dev || st.st_ino != (ino_t)ino ||
-        stat(p, &want) != 0 || want.st_dev != st.st_dev || want.st_ino != st.st_ino)
+    if (fstat((int)fd, &st) != 0 || st.st_dev != (dev_t)dev || st.st_ino != (ino_t)ino)
         return -1;
     int fl = REAL(fcntl)((int)fd, F_GETFL);
     if (fl < 0 || !(fl & O_APPEND) || (fl & O_ACCMODE) == O_RDONLY ||
         (int)fd < high_floor() || ls_fd_busy((int)fd))
         return -1;
+    /* The parent's log descriptor: taken over, or at least not passed on
+     * to this image's children (mode off, another log, a rotated file) */
     REAL(fcntl)((int)fd, F_SETFD, FD_CLOEXEC);
+    if (!p || stat(p, &want) != 0 || want.st_dev != st.st_dev || want.st_ino != st.st_ino)
+        return -1;
     return (int)fd;
 }
 
@@ -378,9 +381,13 @@ void ls_hazard_start(int secure)
     const char *p = g_ls.cfg.log, *v = logfd_var();
     int file = ls_active() && p && strcmp(p, "stderr") != 0;
     if (v) {
-        /* in every mode, secure execution included, main does not see it */
-        if (file && !secure)
-            inherited_fd = inherited_log(p, v);
+        /* in every mode, secure execution included, main does not see it;
+         * never read in secure execution */
+        if (!secure) {
+            int fd = inherited_log(file ? p : NULL, v);
+            if (file)
+                inherited_fd = fd;
+        }
         unsetenv("LOCKSCOPE__LOGFD");
     }
     if (!file)

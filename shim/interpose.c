@@ -1069,9 +1069,12 @@ static int exec_common_at(uintptr_t frame, int kind, const char *path, int fd, c
          * are inheritable */
         if ((g_all_owners || ls_hazard_log_exec(-1)) && (gated = ls_exec_gate_close())) {
             ls_hazard_log_exec(1);
-            nenv = ls_hazard_log_env(nenv);     /* LOCKSCOPE__LOGFD */
+            char **lenv = ls_hazard_log_env(nenv);     /* LOCKSCOPE__LOGFD */
+            if (lenv == nenv)
+                ls_hazard_log_exec(0);  /* not named (no room): not inherited either */
+            nenv = lenv;
             if (g_all_owners)
-                ls_exec_prepare(envp, &nenv, &cookie);
+                ls_exec_prepare(nenv, &nenv, &cookie);  /* keeps LOCKSCOPE__LOGFD */
         }
     }
     int r;

@@ -209,12 +209,16 @@ static int audited(void)
     return 0;
 }
 
+/* weak: a loader without it (musl) must not fail the relocation; then
+ * every name goes to dlsym */
+#pragma weak _r_debug
+
 static int objects_next(struct obj *objs)
 {
     extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
-    struct link_map *m = _r_debug.r_map;
-    if (audited())
+    if (!&_r_debug || audited())
         return 0;
+    struct link_map *m = _r_debug.r_map;
     while (m && m->l_ld != _DYNAMIC)
         m = m->l_next;
     if (!m)

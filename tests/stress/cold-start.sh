@@ -27,6 +27,8 @@
 #             the child's atfork handler) lies on one 4 KB page (each code
 #             page a child touches is a page fault in every child); nm, no
 #             strace needed
+#   logexec   the log descriptor across exec: with a lock held, into mode
+#             off, past an environment with no room for LOCKSCOPE__LOGFD
 #   bind      the real-function table (bound by a walk of the loaded
 #             objects, not dlsym) holds what dlsym(RTLD_NEXT) gives for every
 #             name: the shim alone, with bench's passthrough.so preloaded
@@ -74,6 +76,28 @@ if [ -n "$pt" ]; then
 else
     ok "bind: with passthrough.so # SKIP not built (make bench)"
 fi
+
+# logexec: the log descriptor across exec (review of wave 3): a program
+# holding a lock execs (the hand-over rebuilds the environment: it must keep
+# LOCKSCOPE__LOGFD), an image in mode off and one with a huge environment
+# (no room for the variable): in each, a child sees exactly the one log
+# descriptor it should (1, 0, 1), never a second or a leaked one.
+ltmp=$(mktemp -d "${TMPDIR:-/tmp}/lockscope-logexec.XXXXXX")
+: >"$ltmp/x.log"
+lrun() { env -i PATH=/usr/bin:/bin HOME="$ltmp" XDG_CONFIG_HOME="$ltmp" LOCKSCOPE_MODE=fix \
+             LOCKSCOPE_LOG="$ltmp/x.log" LD_PRELOAD="$lib" "$@" 2>&1; }
+count='ls -l /proc/self/fd | grep -c "x\.log\$"'
+n1=$(lrun python3 -c 'import fcntl, os, sys
+f = open(sys.argv[1] + "/f", "w"); os.set_inheritable(f.fileno(), True); fcntl.lockf(f, fcntl.LOCK_EX)
+os.execv("/bin/sh", ["sh", "-c", sys.argv[2]])' "$ltmp" "$count; true")
+n2=$(lrun /bin/sh -c "LOCKSCOPE_MODE=off exec /bin/sh -c '$count; true'")
+n3=$(lrun /bin/bash -c 'for i in $(seq 1100); do export V$i=x; done; exec /bin/sh -c "$1; true"' sh "$count")
+if [ "$n1" = 1 ] && [ "$n2" = 0 ] && [ "$n3" = 1 ]; then
+    ok "logexec: one log descriptor after an exec with a lock held, none leaked into mode off or past a full environment"
+else
+    not_ok "logexec: log descriptors seen: after exec with a lock $n1 (want 1), mode off $n2 (want 0), huge environment $n3 (want 1)"
+fi
+rm -rf "$ltmp"
 
 if ! command -v strace >/dev/null 2>&1; then
     for c in start startlog execlog first fork; do ok "$c # SKIP no strace"; done
