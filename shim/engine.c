@@ -292,14 +292,9 @@ static struct ls_call *call_begin(struct ls_owner *o, struct ls_desc *d, int fd,
 
 static void call_phase(struct ls_call *c, int phase) { __atomic_store_n(&c->phase, phase, __ATOMIC_RELEASE); }
 
-/* This thread's call whose request is leaving the section (leave_live). */
-static LS_TLS struct ls_call *tls_leaving;
-
 /* Under g_mu: unlink and free; the unpin may finish the owner. */
 static void call_end(struct ls_call *c, int mine)
 {
-    if (tls_leaving == c)
-        tls_leaving = NULL;     /* a mark a handler's longjmp left behind */
     if (c->prev) c->prev->next = c->next;
     else g_calls = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -364,19 +359,6 @@ static int call_lost(const struct ls_call *c, uint64_t cookie)
     return 1;
 }
 
-/* Leaving the section with this thread's call c in flight.  ls_leave may
- * enter again itself (the hazard log frees its written records under g_mu)
- * from a frame close below the call's: that entry must not take the live
- * call for left (call_left).  A handler that leaves from inside is seen
- * from above the frame, or by a later entry once the mark is gone. */
-
-static void leave_live(struct ls_guard *g, struct ls_call *c)
-{
-    tls_leaving = c;
-    ls_leave(g);
-    tls_leaving = NULL;
-}
-
 /* The cookie lives in the frame of ls_fcntl_lock, the lock path's
  * outermost engine function, which zeroes it before it enters: a new call
  * through the same program frame wipes a left call's cookie.  A handler
@@ -390,7 +372,7 @@ static int call_left(struct ls_call *c, uintptr_t sp)
 {
     if (*c->frame != c->cookie)
         return 1;
-    if (sp + SIGFRAME_MIN <= (uintptr_t)c->frame || (c == tls_leaving && sp < (uintptr_t)c->frame))
+    if (sp + SIGFRAME_MIN <= (uintptr_t)c->frame)
         return 0;
     /* not far enough below the call's frame for a handler on top of it:
      * left, unless a handler runs on an alternate stack (then the
@@ -860,7 +842,7 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             if (!c)
                 return -ENOLCK;
             uint64_t cookie = c->cookie;
-            leave_live(g, c);
+            ls_leave(g);
             pid_t pids[8];
             int n = 0;
             /* The holder may let go between the kernel's answer and the
@@ -1107,7 +1089,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         ls_owner_apply(o, s, e, LS_UN);
     uint64_t cookie = c->cookie;
     int priv = o->priv;
-    leave_live(g, c);
+    ls_leave(g);
     int r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
     int kerr = r < 0 ? errno : 0;
     __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
@@ -1137,7 +1119,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         call_phase(c, CALL_DECIDE);     /* nothing can be granted while we publish */
         dev_t dev = in->dev;
         ino_t ino = in->ino;
-        leave_live(g, c);
+        ls_leave(g);
         int slot = -1, granted = 0;
         r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
         __atomic_store_n(&c->slot, slot, __ATOMIC_RELEASE);
