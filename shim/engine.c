@@ -339,6 +339,8 @@ static void call_settle_left(struct ls_call *c, int mine)
             errno = saved;
         }
         if (ok) {
+            if (c->type != LS_UN)
+                o->fd1 = c->fd + 1;
             ls_owner_apply(o, c->start, c->end, c->type);
             if (c->type != LS_UN)
                 o->tid = c->tid;
@@ -1115,6 +1117,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         int r = REAL(fcntl)(o->priv, LS_BK_SETLK, &q);
         int kerr = r < 0 ? errno : 0;
         if (r == 0 && lt != LS_UN) {
+            o->fd1 = fd + 1;                /* published by the apply */
             ls_owner_apply(o, s, e, lt);
             o->tid = me;
         }
@@ -1236,6 +1239,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         return -EBADF;
     }
     if (r == 0 && lt != LS_UN && d->owner == o) {
+        o->fd1 = fd + 1;
         ls_owner_apply(o, s, e, lt);
         o->tid = me;
     }

@@ -790,6 +790,7 @@ LS_SEQLOCK_WRITER static int reg_put(uint64_t key, const struct ls_pub *rec)
     slot->end = rec->end;
     slot->tid = rec->tid;
     slot->fd = rec->fd;
+    slot->pfd1 = rec->pfd1;
     slot->family = (uint8_t)rec->family;
     slot->type = (uint8_t)(rec->type ? 1 : 0);
     slot->exact = (uint8_t)(rec->exact ? 1 : 0);
@@ -862,6 +863,7 @@ static void to_pub(struct ls_pub *p, const struct ls_reg_ent *e, pid_t pid, uint
     p->tid = e->tid;
     p->starttime = start;
     p->fd = e->fd;
+    p->pfd1 = e->pfd1;
     p->mode = mode;
 }
 
@@ -1032,7 +1034,9 @@ int ls_registry_scan(const char *dir, int (*fn)(void *ctx, const struct ls_pub *
  * (it cannot wait for itself) skips the publish and marks the region
  * overflowed, so readers fall back to /proc for this process. */
 static int32_t wr_owner;
-static __thread int32_t wr_tid;
+/* static TLS (one load; no __tls_get_addr on every publish): the shim is
+ * preloaded, and the lockscope command links this file in */
+static __thread __attribute__((tls_model("initial-exec"))) int32_t wr_tid;
 
 static int wr_lock(void)
 {

@@ -161,6 +161,7 @@ struct ls_owner {
     int refs;                   /* descriptions using this owner */
     int acc;                    /* O_ACCMODE the private fd was opened with */
     pid_t tid;                  /* thread that last acquired through it */
+    int fd1;                    /* program fd + 1 it last locked through (registry), 0 none */
     struct ls_range *ranges;    /* model of what it holds */
     struct ls_range *inherited; /* in a forked child: the parent's ranges */
     struct ls_inode *inode;
