@@ -705,8 +705,13 @@ LS_SEQLOCK_WRITER static struct ls_reg_region *region_get(int create)
             __atomic_store_n(&r->seq, s, __ATOMIC_RELEASE);
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
             __atomic_store_n(&r->starttime, start, __ATOMIC_RELAXED);
-            if (dirty)
-                memset(ents_of(r), 0, (size_t)LS_REG_ENTRIES * sizeof(struct ls_reg_ent));
+            if (dirty) {
+                /* word by word, not memset: TSan intercepts memset even
+                 * here, and readers copy these words while we wipe */
+                uint64_t *w = (uint64_t *)(void *)ents_of(r);
+                for (size_t k = 0; k < (size_t)LS_REG_ENTRIES * sizeof(struct ls_reg_ent) / 8; k++)
+                    __atomic_store_n(&w[k], 0, __ATOMIC_RELAXED);
+            }
             r->count = 0;
             __atomic_store_n(&r->overflow, 0, __ATOMIC_RELAXED);   /* read atomically by lookups (TSan) */
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
