@@ -1108,9 +1108,12 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
     q.l_whence = SEEK_SET;
     ls_range_to_flock(s, e, &q.l_start, &q.l_len);
 
-    if (in->kfs > 0) {
+    if (in->kfs > 0 && !ls_mu_was_busy()) {
         /* On a local file system the kernel answers a request that does
-         * not wait at once: the call is made here, in the section, and
+         * not wait at once: the call is made here, in the section (until
+         * threads of the process are first seen waiting for g_mu: from
+         * then on it is made without g_mu, as below, which keeps the
+         * sections short for threads taking turns), and
          * needs no record (nothing can change meanwhile: no close, no
          * release of o; a handler on this thread takes the signal path).
          * An unlock leaves the model first (see below).  An F_SETLKW that
