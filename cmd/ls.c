@@ -27,7 +27,8 @@
  *                     processes hold and wait for: ours, and as root every
  *                     user's.  A live record that agrees with /proc (same
  *                     pid, file, range, family) gives the program's family,
- *                     the real mode, the private fd, the holder of a line no
+ *                     the real mode, the private fd (and the program fd the
+ *                     last lock went through), the holder of a line no
  *                     fdinfo showed (exact records only) and waiters whose
  *                     task we may not read (never one twice).
  *
@@ -1177,9 +1178,11 @@ static void registry_holders(struct snap *s)
             r->from_reg = 1;
             r->pfam = e->family;
             r->v.private_fd = -1;
-            if (e->fd >= 0 && e->family == LS_FAM_POSIX)
+            if (e->fd >= 0 && e->family == LS_FAM_POSIX) {
                 r->v.private_fd = e->fd;
-            else if (e->fd >= 0)
+                if (e->pfd1 > 0)        /* the program fd it was taken through */
+                    r->v.fds[r->v.nfds++] = e->pfd1 - 1;
+            } else if (e->fd >= 0)
                 r->v.fds[r->v.nfds++] = e->fd;
             l->nrefs++;
             break;
@@ -1229,8 +1232,18 @@ static void registry_refine(struct snap *s)
         if (!best || other > 1 || !pub_live(best))
             continue;
         r->pfam = best->family;
-        /* a record naming kfd itself: its view knows already (reg_privates) */
-        if (best->fd != r->kfd && best->fd != r->v.private_fd) {
+        if (best->fd == r->kfd) {
+            /* a record naming kfd itself: its view knows already
+             * (reg_privates); of the program's fds of the file, the one
+             * the shim says the last lock went through, if it is still
+             * one of them */
+            for (int k = 0; best->pfd1 > 0 && r->v.private_fd == r->kfd && k < r->v.nfds; k++)
+                if (r->v.fds[k] == best->pfd1 - 1) {
+                    r->v.fds[0] = r->v.fds[k];
+                    r->v.nfds = 1;
+                    break;
+                }
+        } else if (best->fd != r->v.private_fd) {
             r->v.nfds = 1;          /* the program's fd, as the shim knows it */
             r->v.fds[0] = best->fd;
         }

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <signal.h>
@@ -292,14 +293,9 @@ static struct ls_call *call_begin(struct ls_owner *o, struct ls_desc *d, int fd,
 
 static void call_phase(struct ls_call *c, int phase) { __atomic_store_n(&c->phase, phase, __ATOMIC_RELEASE); }
 
-/* This thread's call whose request is leaving the section (leave_live). */
-static LS_TLS struct ls_call *tls_leaving;
-
 /* Under g_mu: unlink and free; the unpin may finish the owner. */
 static void call_end(struct ls_call *c, int mine)
 {
-    if (tls_leaving == c)
-        tls_leaving = NULL;     /* a mark a handler's longjmp left behind */
     if (c->prev) c->prev->next = c->next;
     else g_calls = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -343,6 +339,8 @@ static void call_settle_left(struct ls_call *c, int mine)
             errno = saved;
         }
         if (ok) {
+            if (c->type != LS_UN)
+                o->fd1 = c->fd + 1;
             ls_owner_apply(o, c->start, c->end, c->type);
             if (c->type != LS_UN)
                 o->tid = c->tid;
@@ -364,19 +362,6 @@ static int call_lost(const struct ls_call *c, uint64_t cookie)
     return 1;
 }
 
-/* Leaving the section with this thread's call c in flight.  ls_leave may
- * enter again itself (the hazard log frees its written records under g_mu)
- * from a frame close below the call's: that entry must not take the live
- * call for left (call_left).  A handler that leaves from inside is seen
- * from above the frame, or by a later entry once the mark is gone. */
-
-static void leave_live(struct ls_guard *g, struct ls_call *c)
-{
-    tls_leaving = c;
-    ls_leave(g);
-    tls_leaving = NULL;
-}
-
 /* The cookie lives in the frame of ls_fcntl_lock, the lock path's
  * outermost engine function, which zeroes it before it enters: a new call
  * through the same program frame wipes a left call's cookie.  A handler
@@ -390,7 +375,7 @@ static int call_left(struct ls_call *c, uintptr_t sp)
 {
     if (*c->frame != c->cookie)
         return 1;
-    if (sp + SIGFRAME_MIN <= (uintptr_t)c->frame || (c == tls_leaving && sp < (uintptr_t)c->frame))
+    if (sp + SIGFRAME_MIN <= (uintptr_t)c->frame)
         return 0;
     /* not far enough below the call's frame for a handler on top of it:
      * left, unless a handler runs on an alternate stack (then the
@@ -860,7 +845,7 @@ static int getlk(struct ls_desc *d, int fd, struct flock *fl, void *arg, int64_t
             if (!c)
                 return -ENOLCK;
             uint64_t cookie = c->cookie;
-            leave_live(g, c);
+            ls_leave(g);
             pid_t pids[8];
             int n = 0;
             /* The holder may let go between the kernel's answer and the
@@ -1062,9 +1047,11 @@ static int call_fd_gone(const struct ls_call *c)
 }
 
 /* The kernel call and the commit of one F_SETLK/F_SETLKW through owner o,
- * everything decided.  Entered under g_mu, returns having left it.  The
- * kernel call runs without g_mu (threads locking other files never wait
- * for it), described by a call record that pins o.  The commit is one step
+ * everything decided.  Entered under g_mu, returns having left it.  A
+ * request that cannot wait on a local file system (local_fs) makes its
+ * kernel call under g_mu, at once.  Otherwise the kernel call runs without
+ * g_mu (threads locking other files never wait for it), described by a
+ * call record that pins o.  The commit is one step
  * under g_mu that reconciles with what changed meanwhile: a grant on an fd
  * that another thread closed (or re-pointed) during the call is undone and
  * the call fails with EBADF, as fs/locks.c's fcntl_setlk does natively. */
@@ -1083,6 +1070,32 @@ static void lock_hazard(const struct lock_req *rq, const struct ls_inode *in, in
     ls_hazard(&h);
 }
 
+/* Does the file system of fd answer a non-blocking F_OFD_SETLK itself, at
+ * once (the VFS's own lock table: no ->lock operation, no server, no
+ * daemon)?  Only those named here; anything else (NFS, FUSE, CIFS, Ceph,
+ * cluster file systems, unknown) keeps its kernel calls outside g_mu.
+ * fstatfs is asked without g_mu (a server may be slow), once per inode. */
+static int local_fs(int fd)
+{
+    struct statfs sf;
+    int saved = errno, r = fstatfs(fd, &sf);
+    errno = saved;
+    if (r < 0)
+        return -1;
+    switch ((unsigned long)sf.f_type) {
+    case 0xEF53:        /* ext2/3/4 */
+    case 0x58465342:    /* xfs */
+    case 0x9123683E:    /* btrfs */
+    case 0x01021994:    /* tmpfs */
+    case 0x858458F6:    /* ramfs */
+    case 0xF2F52010:    /* f2fs */
+    case 0x794C7630:    /* overlayfs (locks on the overlay inode) */
+        return 1;
+    default:
+        return -1;
+    }
+}
+
 static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o, int fd, int cmd,
                       short ftype, int64_t s, int64_t e, int lt, const struct lock_req *rq,
                       volatile uint64_t *frame)
@@ -1094,6 +1107,33 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
     q.l_type = ftype;
     q.l_whence = SEEK_SET;
     ls_range_to_flock(s, e, &q.l_start, &q.l_len);
+
+    if (in->kfs > 0 && !ls_mu_was_busy()) {
+        /* On a local file system the kernel answers a request that does
+         * not wait at once: the call is made here, in the section (until
+         * threads of the process are first seen waiting for g_mu: from
+         * then on it is made without g_mu, as below, which keeps the
+         * sections short for threads taking turns), and
+         * needs no record (nothing can change meanwhile: no close, no
+         * release of o; a handler on this thread takes the signal path).
+         * An unlock leaves the model first (see below).  An F_SETLKW that
+         * would have to wait goes on below, where the wait is made
+         * without g_mu (its first try is made again there). */
+        if (lt == LS_UN)
+            ls_owner_apply(o, s, e, LS_UN);
+        int r = REAL(fcntl)(o->priv, LS_BK_SETLK, &q);
+        int kerr = r < 0 ? errno : 0;
+        if (!(r < 0 && cmd == F_SETLKW && (kerr == EAGAIN || kerr == EACCES))) {
+            if (r == 0 && lt != LS_UN) {
+                o->fd1 = fd + 1;            /* published by the apply */
+                ls_owner_apply(o, s, e, lt);
+                o->tid = me;
+            }
+            ls_leave(g);
+            return r < 0 ? -kerr : 0;
+        }
+    }
+    int need_kfs = in->kfs == 0;
 
     struct ls_call *c = call_begin(o, d, fd, s, e, lt, CALL_KERNEL, frame);
     if (!c) {
@@ -1107,14 +1147,17 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         ls_owner_apply(o, s, e, LS_UN);
     uint64_t cookie = c->cookie;
     int priv = o->priv;
-    leave_live(g, c);
+    ls_leave(g);
     int r = REAL(fcntl)(priv, LS_BK_SETLK, &q);
     int kerr = r < 0 ? errno : 0;
     __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
     call_phase(c, CALL_RETURNED);
+    int kfs = need_kfs ? local_fs(priv) : 0;   /* o is pinned: priv stays open */
     ls_reenter(g);
     if (call_lost(c, cookie))
         goto lost;
+    if (kfs)
+        in->kfs = kfs;                         /* o, pinned by c, holds in */
     if (r < 0 && (kerr == EAGAIN || kerr == EACCES) && cmd == F_SETLKW) {
         if (call_fd_gone(c)) {
             /* closed before we would wait: natively the wait would end in
@@ -1137,7 +1180,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         call_phase(c, CALL_DECIDE);     /* nothing can be granted while we publish */
         dev_t dev = in->dev;
         ino_t ino = in->ino;
-        leave_live(g, c);
+        ls_leave(g);
         int slot = -1, granted = 0;
         r = ls_xwait_begin(dev, ino, s, e, lt, priv, &slot);
         __atomic_store_n(&c->slot, slot, __ATOMIC_RELEASE);
@@ -1205,6 +1248,7 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
         return -EBADF;
     }
     if (r == 0 && lt != LS_UN && d->owner == o) {
+        o->fd1 = fd + 1;
         ls_owner_apply(o, s, e, lt);
         o->tid = me;
     }

@@ -64,7 +64,7 @@ void ls_publish_owner(struct ls_owner *o)
     }
     struct ls_pub p = { .kind = LS_PUB_HELD, .family = LS_FAM_POSIX, .dev = (uint64_t)o->inode->dev,
                         .ino = (uint64_t)o->inode->ino, .start = o->ranges->start, .fd = o->priv,
-                        .tid = ls_gettid(), .mode = (int)g_ls.mode };
+                        .pfd1 = o->fd1, .tid = ls_gettid(), .mode = (int)g_ls.mode };
     hull_of(o->ranges, &p);
     ls_reg_put(key, &p);
 }

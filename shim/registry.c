@@ -742,8 +742,13 @@ LS_SEQLOCK_WRITER static struct ls_reg_region *region_get(int create)
             __atomic_store_n(&r->seq, s, __ATOMIC_RELEASE);
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
             __atomic_store_n(&r->starttime, start, __ATOMIC_RELAXED);
-            if (dirty)
-                memset(ents_of(r), 0, (size_t)LS_REG_ENTRIES * sizeof(struct ls_reg_ent));
+            if (dirty) {
+                /* word by word, not memset: TSan intercepts memset even
+                 * here, and readers copy these words while we wipe */
+                uint64_t *w = (uint64_t *)(void *)ents_of(r);
+                for (size_t k = 0; k < (size_t)LS_REG_ENTRIES * sizeof(struct ls_reg_ent) / 8; k++)
+                    __atomic_store_n(&w[k], 0, __ATOMIC_RELAXED);
+            }
             r->count = 0;
             __atomic_store_n(&r->overflow, 0, __ATOMIC_RELAXED);   /* read atomically by lookups (TSan) */
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -827,6 +832,7 @@ LS_SEQLOCK_WRITER static int reg_put(uint64_t key, const struct ls_pub *rec)
     slot->end = rec->end;
     slot->tid = rec->tid;
     slot->fd = rec->fd;
+    slot->pfd1 = rec->pfd1;
     slot->family = (uint8_t)rec->family;
     slot->type = (uint8_t)(rec->type ? 1 : 0);
     slot->exact = (uint8_t)(rec->exact ? 1 : 0);
@@ -899,6 +905,7 @@ static void to_pub(struct ls_pub *p, const struct ls_reg_ent *e, pid_t pid, uint
     p->tid = e->tid;
     p->starttime = start;
     p->fd = e->fd;
+    p->pfd1 = e->pfd1;
     p->mode = mode;
 }
 
@@ -1069,7 +1076,9 @@ int ls_registry_scan(const char *dir, int (*fn)(void *ctx, const struct ls_pub *
  * (it cannot wait for itself) skips the publish and marks the region
  * overflowed, so readers fall back to /proc for this process. */
 static int32_t wr_owner;
-static __thread int32_t wr_tid;
+/* static TLS (one load; no __tls_get_addr on every publish): the shim is
+ * preloaded, and the lockscope command links this file in */
+static __thread __attribute__((tls_model("initial-exec"))) int32_t wr_tid;
 
 static int wr_lock(void)
 {

@@ -130,7 +130,8 @@ struct ls_reg_ent {                 /* 64 bytes */
     int32_t tid;            /* thread that last locked through it */
     int32_t fd;             /* program's fd (or the private fd), -1 unknown */
     uint8_t family, type, exact, pad8;   /* type 0 read, 1 write (any write in the hull) */
-    uint32_t pad;
+    int32_t pfd1;           /* fd is the private fd: the program fd + 1 the last lock
+                               was taken through; 0 unknown (a writer older than it) */
     uint64_t pad2;
 };
 
@@ -145,6 +146,7 @@ struct ls_pub {
     pid_t pid, tid;
     uint64_t starttime;
     int fd;
+    int pfd1;               /* program fd + 1 behind a private fd, 0 unknown */
     int mode;
 };
 

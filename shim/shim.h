@@ -139,6 +139,7 @@ int ls_enter(struct ls_guard *g) __attribute__((warn_unused_result));
 void ls_leave(struct ls_guard *g);
 void ls_reenter(struct ls_guard *g);
 int ls_held(void);              /* this thread holds g_mu */
+int ls_mu_was_busy(void);       /* a thread ever had to wait for g_mu (sticky) */
 
 /* Signal path: what a handler did, for the interrupted ls_leave to apply. */
 enum { LS_DEFER_CLOSED = 1, LS_DEFER_NEWFD, LS_DEFER_DUP, LS_DEFER_RESYNC, LS_DEFER_LOCKED,
@@ -167,6 +168,7 @@ struct ls_owner {
     int refs;                   /* descriptions using this owner */
     int acc;                    /* O_ACCMODE the private fd was opened with */
     pid_t tid;                  /* thread that last acquired through it */
+    int fd1;                    /* program fd + 1 it last locked through (registry), 0 none */
     struct ls_range *ranges;    /* model of what it holds */
     struct ls_range *inherited; /* in a forked child: the parent's ranges */
     struct ls_inode *inode;
@@ -199,6 +201,8 @@ struct ls_inode {
     int flock_seen, fcntl_seen;
     int flock_checked;          /* /proc/locks was asked for other processes' flocks */
     unsigned locked_slot;       /* ls_locked_slot(dev, ino) */
+    int kfs;                    /* 1: a local file system answers F_OFD_SETLK at once (engine.c
+                                   local_fs), -1: not, 0: not known yet */
     int refs;                   /* descriptions and owners pointing here */
     struct ls_owner *shared;    /* the owner all descriptions share, if any */
     struct ls_desc *descs;
