@@ -589,14 +589,14 @@ void ls_check_process_slow(void)
 {
     if (ls_tls_vfork_child)
         return;
-    _Atomic pid_t *pg = ls_pidpage;
+    _Atomic pid_t *pg = __atomic_load_n(&ls_pidpage, __ATOMIC_ACQUIRE);
     pid_t now = pg ? atomic_load(pg) : (pid_t)syscall(SYS_getpid);
     if (pg && now != 0)
         return;
     int saved = errno;
     if (pg || now != g_ls.pid)
         forget_parent(1);
-    if (!ls_pidpage)
+    if (!__atomic_load_n(&ls_pidpage, __ATOMIC_ACQUIRE))
         pidpage_make();
     errno = saved;
 }

@@ -17,6 +17,7 @@
 #else
 #define LS_SEQLOCK_WRITER
 #endif
+#define LS_NOT_TSAN LS_SEQLOCK_WRITER   /* for readers of words TSan cannot reason about */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -607,7 +608,13 @@ static int region_alloc(struct ls_reg_hdr *h, unsigned i)
     return rc;
 }
 
-/* The region's owner lives (its liveness mutex is held by a thread). */
+/* The region's owner lives (its liveness mutex is held by a thread).
+ * Not TSan-instrumented: the word belongs to a process-shared robust mutex
+ * that another process, or another thread of this one reusing a dead
+ * process's region (pthread_mutex_init, which TSan takes for a plain
+ * write), may be setting up meanwhile; a stale answer is checked again
+ * (pid, start time) by every reader. */
+LS_NOT_TSAN
 static int region_alive(struct ls_reg_region *r)
 {
     return (__atomic_load_n(&r->alive.word, __ATOMIC_ACQUIRE) & 0x3fffffffu) != 0;   /* FUTEX_TID_MASK */
@@ -617,6 +624,7 @@ static int region_alive(struct ls_reg_region *r)
  * claimed by a clone() child under an older shim holds the parent
  * thread's tid, released by nobody (robust_ready); one syscall, made only
  * for regions with records on the file asked about. */
+LS_NOT_TSAN
 static int region_owner_live(struct ls_reg_region *r, pid_t pid)
 {
     uint32_t tid = __atomic_load_n(&r->alive.word, __ATOMIC_ACQUIRE) & 0x3fffffffu;

@@ -113,7 +113,7 @@ extern _Atomic pid_t *ls_pidpage;      /* zeroed in such a child */
 void ls_check_process_slow(void);
 static inline void ls_check_process(void)
 {
-    _Atomic pid_t *p = ls_pidpage;
+    _Atomic pid_t *p = __atomic_load_n(&ls_pidpage, __ATOMIC_ACQUIRE);
     if (LS_UNLIKELY(!p || atomic_load_explicit(p, memory_order_relaxed) == 0))
         ls_check_process_slow();
 }

@@ -425,9 +425,9 @@ case_registry() {
     start TW "$LS" -- "$LOCKER" open "$D/t" posix w 0 1 thread open "$D/t" posix w 0 1 wait pause
     until_true "TW blocked" blocked "$D/t" 1 || { not_ok "registry: setup (thread waits on its own file)"; stop_all; return; }
     "$LS" ls --json "$D/t" >"$T/t.json" 2>&1
-    json_case "$T/t.json" "registry: a thread waiting on its own process's file: both private fds known, the program's fds 3 and 4 shown" \
+    json_case "$T/t.json" "registry: a thread waiting on its own process's file: both private fds known, the lock's fd 3 (the registry names it) and the waiter's 3 and 4 shown" \
         "registry: thread waits on its own file" \
-        "lock(path='$D/t')['pid'] == $PID_TW and lock(path='$D/t')['fds'] == [3, 4] and lock(path='$D/t')['private_fd'] is not None" \
+        "lock(path='$D/t')['pid'] == $PID_TW and lock(path='$D/t')['fds'] == [3] and lock(path='$D/t')['private_fd'] is not None" \
         "waiter(pid=$PID_TW)['fds'] == [3, 4] and waiter(pid=$PID_TW)['private_fd'] not in (None, lock(path='$D/t')['private_fd'])"
     stop_all
     if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
