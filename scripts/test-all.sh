@@ -107,7 +107,6 @@ if build build; then
     [ -x tests/stress/run.sh ] && suite stress tests/stress/run.sh build
     [ -x tests/lifecycle/run.sh ] && suite lifecycle tests/lifecycle/run.sh build
     [ -x tests/stress/cold-start.sh ] && suite cold-start tests/stress/cold-start.sh build
-    [ -x tests/stress/pair-instr.sh ] && suite pair-instr tests/stress/pair-instr.sh build
 fi
 scripts/test-sanitizer.sh clang "$LOGDIR" && pass=$((pass + 1)) || { fail=$((fail + 1)); failed_suites+=("clang"); }
 scripts/test-sanitizer.sh asan "$LOGDIR" && pass=$((pass + 1)) || { fail=$((fail + 1)); failed_suites+=("asan"); }

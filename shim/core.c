@@ -228,17 +228,11 @@ static LS_TLS int tls_gate_exec;    /* this thread holds the gate for an exec */
 #define GATE_FRAMES 8
 static LS_TLS uintptr_t tls_gate_frame[GATE_FRAMES];
 
-/* Set once a thread found g_mu held by another (never cleared): from then
- * on sections stay short (ls_mu_was_busy). */
-static _Atomic int g_mu_busy;
-
 static void mu_acquire(void)
 {
     uint32_t me = (uint32_t)ls_gettid(), expect = 0;
     if (atomic_compare_exchange_strong(&g_mu, &expect, me))
         return;
-    if (!atomic_load_explicit(&g_mu_busy, memory_order_relaxed))
-        atomic_store_explicit(&g_mu_busy, 1, memory_order_relaxed);
     for (;;) {
         uint32_t cur = atomic_load(&g_mu);
         if (cur == 0) {
@@ -261,13 +255,6 @@ static void mu_release(void)
     uint32_t prev = atomic_exchange(&g_mu, 0);
     if (prev & LOCK_WAITERS)
         syscall(SYS_futex, &g_mu, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-/* Threads of this process have ever had to wait for g_mu: a section must
- * not make a kernel call it can make outside (engine.c setlk_call). */
-int ls_mu_was_busy(void)
-{
-    return atomic_load_explicit(&g_mu_busy, memory_order_relaxed);
 }
 
 int ls_held(void)

@@ -1047,11 +1047,9 @@ static int call_fd_gone(const struct ls_call *c)
 }
 
 /* The kernel call and the commit of one F_SETLK/F_SETLKW through owner o,
- * everything decided.  Entered under g_mu, returns having left it.  A
- * request that cannot wait on a local file system (local_fs) makes its
- * kernel call under g_mu, at once.  Otherwise the kernel call runs without
- * g_mu (threads locking other files never wait for it), described by a
- * call record that pins o.  The commit is one step
+ * everything decided.  Entered under g_mu, returns having left it.  The
+ * kernel call runs without g_mu (threads locking other files never wait
+ * for it), described by a call record that pins o.  The commit is one step
  * under g_mu that reconciles with what changed meanwhile: a grant on an fd
  * that another thread closed (or re-pointed) during the call is undone and
  * the call fails with EBADF, as fs/locks.c's fcntl_setlk does natively. */
@@ -1108,30 +1106,23 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
     q.l_whence = SEEK_SET;
     ls_range_to_flock(s, e, &q.l_start, &q.l_len);
 
-    if (in->kfs > 0 && !ls_mu_was_busy()) {
-        /* On a local file system the kernel answers a request that does
-         * not wait at once: the call is made here, in the section (until
-         * threads of the process are first seen waiting for g_mu: from
-         * then on it is made without g_mu, as below, which keeps the
-         * sections short for threads taking turns), and
+    if (in->kfs > 0 && (cmd == F_SETLK || lt == LS_UN)) {
+        /* On a local file system the kernel never waits for a request
+         * that cannot wait: the call is made here, in the section, and
          * needs no record (nothing can change meanwhile: no close, no
          * release of o; a handler on this thread takes the signal path).
-         * An unlock leaves the model first (see below).  An F_SETLKW that
-         * would have to wait goes on below, where the wait is made
-         * without g_mu (its first try is made again there). */
+         * An unlock leaves the model first (see below). */
         if (lt == LS_UN)
             ls_owner_apply(o, s, e, LS_UN);
         int r = REAL(fcntl)(o->priv, LS_BK_SETLK, &q);
         int kerr = r < 0 ? errno : 0;
-        if (!(r < 0 && cmd == F_SETLKW && (kerr == EAGAIN || kerr == EACCES))) {
-            if (r == 0 && lt != LS_UN) {
-                o->fd1 = fd + 1;            /* published by the apply */
-                ls_owner_apply(o, s, e, lt);
-                o->tid = me;
-            }
-            ls_leave(g);
-            return r < 0 ? -kerr : 0;
+        if (r == 0 && lt != LS_UN) {
+            o->fd1 = fd + 1;                /* published by the apply */
+            ls_owner_apply(o, s, e, lt);
+            o->tid = me;
         }
+        ls_leave(g);
+        return r < 0 ? -kerr : 0;
     }
     int need_kfs = in->kfs == 0;
 

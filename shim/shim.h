@@ -139,7 +139,6 @@ int ls_enter(struct ls_guard *g) __attribute__((warn_unused_result));
 void ls_leave(struct ls_guard *g);
 void ls_reenter(struct ls_guard *g);
 int ls_held(void);              /* this thread holds g_mu */
-int ls_mu_was_busy(void);       /* a thread ever had to wait for g_mu (sticky) */
 
 /* Signal path: what a handler did, for the interrupted ls_leave to apply. */
 enum { LS_DEFER_CLOSED = 1, LS_DEFER_NEWFD, LS_DEFER_DUP, LS_DEFER_RESYNC, LS_DEFER_LOCKED,
