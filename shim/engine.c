@@ -30,7 +30,6 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <signal.h>
@@ -1068,32 +1067,6 @@ static void lock_hazard(const struct lock_req *rq, const struct ls_inode *in, in
     ls_hazard(&h);
 }
 
-/* Does the file system of fd answer a non-blocking F_OFD_SETLK itself, at
- * once (the VFS's own lock table: no ->lock operation, no server, no
- * daemon)?  Only those named here; anything else (NFS, FUSE, CIFS, Ceph,
- * cluster file systems, unknown) keeps its kernel calls outside g_mu.
- * fstatfs is asked without g_mu (a server may be slow), once per inode. */
-static int local_fs(int fd)
-{
-    struct statfs sf;
-    int saved = errno, r = fstatfs(fd, &sf);
-    errno = saved;
-    if (r < 0)
-        return -1;
-    switch ((unsigned long)sf.f_type) {
-    case 0xEF53:        /* ext2/3/4 */
-    case 0x58465342:    /* xfs */
-    case 0x9123683E:    /* btrfs */
-    case 0x01021994:    /* tmpfs */
-    case 0x858458F6:    /* ramfs */
-    case 0xF2F52010:    /* f2fs */
-    case 0x794C7630:    /* overlayfs (locks on the overlay inode) */
-        return 1;
-    default:
-        return -1;
-    }
-}
-
 static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o, int fd, int cmd,
                       short ftype, int64_t s, int64_t e, int lt, const struct lock_req *rq,
                       volatile uint64_t *frame)
@@ -1105,26 +1078,6 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
     q.l_type = ftype;
     q.l_whence = SEEK_SET;
     ls_range_to_flock(s, e, &q.l_start, &q.l_len);
-
-    if (in->kfs > 0 && (cmd == F_SETLK || lt == LS_UN)) {
-        /* On a local file system the kernel never waits for a request
-         * that cannot wait: the call is made here, in the section, and
-         * needs no record (nothing can change meanwhile: no close, no
-         * release of o; a handler on this thread takes the signal path).
-         * An unlock leaves the model first (see below). */
-        if (lt == LS_UN)
-            ls_owner_apply(o, s, e, LS_UN);
-        int r = REAL(fcntl)(o->priv, LS_BK_SETLK, &q);
-        int kerr = r < 0 ? errno : 0;
-        if (r == 0 && lt != LS_UN) {
-            o->fd1 = fd + 1;                /* published by the apply */
-            ls_owner_apply(o, s, e, lt);
-            o->tid = me;
-        }
-        ls_leave(g);
-        return r < 0 ? -kerr : 0;
-    }
-    int need_kfs = in->kfs == 0;
 
     struct ls_call *c = call_begin(o, d, fd, s, e, lt, CALL_KERNEL, frame);
     if (!c) {
@@ -1143,12 +1096,9 @@ static int setlk_call(struct ls_guard *g, struct ls_desc *d, struct ls_owner *o,
     int kerr = r < 0 ? errno : 0;
     __atomic_store_n(&c->result, -kerr, __ATOMIC_RELEASE);
     call_phase(c, CALL_RETURNED);
-    int kfs = need_kfs ? local_fs(priv) : 0;   /* o is pinned: priv stays open */
     ls_reenter(g);
     if (call_lost(c, cookie))
         goto lost;
-    if (kfs)
-        in->kfs = kfs;                         /* o, pinned by c, holds in */
     if (r < 0 && (kerr == EAGAIN || kerr == EACCES) && cmd == F_SETLKW) {
         if (call_fd_gone(c)) {
             /* closed before we would wait: natively the wait would end in

@@ -200,8 +200,6 @@ struct ls_inode {
     int flock_seen, fcntl_seen;
     int flock_checked;          /* /proc/locks was asked for other processes' flocks */
     unsigned locked_slot;       /* ls_locked_slot(dev, ino) */
-    int kfs;                    /* 1: a local file system answers F_OFD_SETLK at once (engine.c
-                                   local_fs), -1: not, 0: not known yet */
     int refs;                   /* descriptions and owners pointing here */
     struct ls_owner *shared;    /* the owner all descriptions share, if any */
     struct ls_desc *descs;
