@@ -225,11 +225,7 @@ int ls_flock_fcntl_shared(int fd)
 /* Files known not to be on NFS, so a flock pays its fstatfs once per file,
  * not per call: a small direct-mapped cache of (dev, ino) hashes, read and
  * written without g_mu (one atomic word each; a collision of two 64-bit
- * hashes, or an evicted entry, costs only one more fstatfs).  The low bit
- * says the file system keeps flock locks in the kernel's own lists (no
- * ->flock of its own: FUSE, NFS, CIFS, cluster file systems may ask a
- * server or a daemon even for LOCK_NB), so a flock there never waits
- * unless asked to: ls_flock makes such calls without leaving g_mu. */
+ * hashes, or an evicted entry, costs only one more fstatfs). */
 #define LOCAL_FS_SLOTS 64
 static _Atomic uint64_t local_fs[LOCAL_FS_SLOTS];
 
@@ -246,26 +242,6 @@ static int known_local(uint64_t key)
     return (atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) & ~1ull) == key;
 }
 
-static int known_inkernel(uint64_t key)
-{
-    return atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) == (key | 1);
-}
-
-static int inkernel_fs(long type)
-{
-    switch ((unsigned long)type & 0xffffffffu) {
-    case 0x01021994:            /* tmpfs */
-    case 0xEF53:                /* ext2/3/4 */
-    case 0x58465342:            /* xfs */
-    case 0x9123683E:            /* btrfs */
-    case 0xF2F52010:            /* f2fs */
-    case 0x2fc12fc1:            /* zfs */
-    case 0x794c7630:            /* overlayfs */
-        return 1;
-    }
-    return 0;
-}
-
 /* fstatfs: NFS (said every time: nothing cached) or not (remembered). */
 __attribute__((noinline))
 static int on_nfs(int fd, uint64_t key)
@@ -278,8 +254,7 @@ static int on_nfs(int fd, uint64_t key)
         return 0;
     if (sf.f_type == NFS_MAGIC)
         return 1;
-    atomic_store_explicit(&local_fs[key % LOCAL_FS_SLOTS], key | (uint64_t)inkernel_fs((long)sf.f_type),
-                          memory_order_relaxed);
+    atomic_store_explicit(&local_fs[key % LOCAL_FS_SLOTS], key, memory_order_relaxed);
     return 0;
 }
 
@@ -407,22 +382,10 @@ int ls_flock(int fd, int op, void *site)
     }
     uint64_t fskey = local_fs_key(in->dev, in->ino);
     int r;
-    if (known_inkernel(fskey)) {
-        /* A call that cannot block is made in this same section (one
-         * section per call, not two); a blocking request is tried without
-         * waiting first, and only one that would wait leaves g_mu for the
-         * blocking call below.  The kernel grants a flock when no held lock
-         * conflicts (waiters are not queued ahead), so the try changes
-         * nothing: an upgrade that would wait has dropped its shared lock
-         * either way. */
-        r = flock_kernel(fd, base == LOCK_UN ? op : op | LOCK_NB, base, cure, acc, 1);
-        if (r == 0 || (op & LOCK_NB) || base == LOCK_UN || errno != EWOULDBLOCK) {
-            int e = r < 0 ? errno : 0;
-            flock_settle(d, fd, r, base, cure);
-            ls_leave(&g);
-            return r < 0 ? -e : 0;
-        }
-    }
+    /* The kernel call is made outside g_mu, also one that cannot wait: a
+     * signal delivered during it would otherwise find g_mu held, and a
+     * handler that siglongjmps out would leave it held for ever (tried in
+     * wave 3 and taken back; README "Performance"). */
     ls_leave(&g);
     if (base != LOCK_UN && !known_local(fskey) && on_nfs(fd, fskey)) {
         flock_hazard(fd, hdev, hino, base, site, "flock-on-nfs",

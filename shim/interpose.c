@@ -471,18 +471,47 @@ static int close_slow(int fd, void *site)
     return r;
 }
 
+/* A close decided without g_mu (the fd was not tracked) raced another
+ * thread's first lock through the same fd, which tracked it and may hold a
+ * lock through it now: the number is closed, so the table entry is stale
+ * and its owner must not keep the lock (natively the close drops it, or the
+ * lock fails with EBADF: the request's commit sees the fd gone).  An fd
+ * open again meanwhile is someone else's: left to healing. */
+__attribute__((noinline, cold))
+static void close_raced(int fd)
+{
+    struct ls_guard g;
+    int saved = errno;
+    if (ls_enter(&g) < 0) {
+        errno = saved;
+        return;                 /* a handler inside the shim: healed later */
+    }
+    if (ls_fd_get(fd) && !ls_fd_is_private(fd) && REAL(fcntl)(fd, F_GETFD) < 0 && errno == EBADF)
+        ls_desc_unref_fd(fd, "close");
+    ls_leave(&g);
+    errno = saved;
+}
+
 LS_EXPORT int close(int fd)
 {
-    if (LS_LIKELY(!needs_tracking(fd)))
-        return REAL(close)(fd);
+    if (LS_LIKELY(!needs_tracking(fd))) {
+        int r = REAL(close)(fd);
+        if (LS_UNLIKELY(ls_fd_busy(fd)) && ls_active())   /* not a vfork child, not mode off */
+            close_raced(fd);
+        return r;
+    }
     return close_slow(fd, SITE);
 }
 
 LS_EXPORT int fclose(FILE *f)
 {
     int fd = f ? fileno(f) : -1;
-    if (LS_LIKELY(!ls_active() || !needs_tracking(fd)))
-        return REAL(fclose)(f);
+    if (LS_LIKELY(!ls_active() || !needs_tracking(fd))) {
+        int r = REAL(fclose)(f);
+        if (LS_UNLIKELY(ls_fd_busy(fd)) && ls_active())   /* not a vfork child, not mode off */
+            close_raced(fd);
+        return r;
+    }
     int saved = errno;
     struct closer c = { do_fclose, f };
     int r = close_tracked(fd, "fclose", SITE, c);
@@ -497,8 +526,12 @@ LS_EXPORT int closedir(DIR *dir)
 {
     DIR *volatile dp = dir;          /* glibc declares it nonnull, yet checks */
     int fd = dp ? dirfd(dp) : -1;
-    if (LS_LIKELY(!ls_active() || !needs_tracking(fd) || ls_fd_is_private(fd)))
-        return REAL(closedir)(dir);
+    if (LS_LIKELY(!ls_active() || !needs_tracking(fd) || ls_fd_is_private(fd))) {
+        int r = REAL(closedir)(dir);
+        if (LS_UNLIKELY(ls_fd_busy(fd)) && !ls_fd_is_private(fd) && ls_active())
+            close_raced(fd);
+        return r;
+    }
     int saved = errno;
     struct closer c = { do_closedir, dir };
     int r = close_tracked(fd, "closedir", SITE, c);

@@ -59,8 +59,9 @@ if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -I"$here" "$here/stress_registr
     not_ok "build stress_registry (see $bin/stress_registry.build.log)"
     built=0
 fi
-for p in repro_exec_chain_lost repro_child_inherited_getlk_pid repro_child_inherited_strict_eagain; do
-    if ! cc -O2 -g -std=gnu11 -Wall -Wextra "$here/repro/$p.c" -o "$bin/$p" 2>"$bin/$p.build.log"; then
+for p in repro_exec_chain_lost repro_child_inherited_getlk_pid repro_child_inherited_strict_eagain \
+         repro_close_race_lock; do
+    if ! cc -O2 -g -std=gnu11 -Wall -Wextra -pthread "$here/repro/$p.c" -o "$bin/$p" 2>"$bin/$p.build.log"; then
         not_ok "build $p (see $bin/$p.build.log)"
         built=0
     fi
@@ -137,6 +138,11 @@ reprorun fix    "forked child: F_GETLK names the child for its own lock (bug 14)
     "$bin/repro_child_inherited_getlk_pid" "$tmp/bug14"
 reprorun strict "forked child: strict ENOLCK (not EAGAIN) converting its own lock (bug 14b)" \
     "$bin/repro_child_inherited_strict_eagain" "$tmp/bug14b"
+mkdir -p "$tmp/closerace-fix" "$tmp/closerace-strict"
+reprorun fix    "a close racing another thread's first lock through the fd leaves no lock (fix)" \
+    "$bin/repro_close_race_lock" "$tmp/closerace-fix" 20000
+reprorun strict "a close racing another thread's first lock through the fd leaves no lock (strict)" \
+    "$bin/repro_close_race_lock" "$tmp/closerace-strict" 20000
 
 echo "# [$((SECONDS - t_start)) s] stress: signals (SIGALRM every 1 ms, handler closes and locks)"
 mkdir -p "$tmp/sig-fix" "$tmp/sig-strict"
