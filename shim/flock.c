@@ -233,13 +233,12 @@ static uint64_t local_fs_key(dev_t dev, ino_t ino)
 {
     uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ ((uint64_t)dev + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
     x ^= x >> 31;
-    x &= ~1ull;
-    return x ? x : 2;
+    return x ? x : 1;
 }
 
 static int known_local(uint64_t key)
 {
-    return (atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) & ~1ull) == key;
+    return atomic_load_explicit(&local_fs[key % LOCAL_FS_SLOTS], memory_order_relaxed) == key;
 }
 
 /* fstatfs: NFS (said every time: nothing cached) or not (remembered). */
@@ -259,8 +258,8 @@ static int on_nfs(int fd, uint64_t key)
 }
 
 /* The kernel call: flock(2), or with the cure a whole-file OFD lock on the
- * program's description (`nb`: never wait).  errno as the call left it. */
-static int flock_kernel(int fd, int op, int base, int cure, int acc, int nb)
+ * program's description.  errno as the call left it. */
+static int flock_kernel(int fd, int op, int base, int cure, int acc)
 {
     if (!cure)
         return REAL(flock)(fd, op);
@@ -268,7 +267,7 @@ static int flock_kernel(int fd, int op, int base, int cure, int acc, int nb)
     memset(&q, 0, sizeof q);
     q.l_type = (short)(base == LOCK_SH ? F_RDLCK : base == LOCK_EX ? F_WRLCK : F_UNLCK);
     q.l_whence = SEEK_SET;
-    int r = REAL(fcntl)(fd, nb || (op & LOCK_NB) || base == LOCK_UN ? F_OFD_SETLK : F_OFD_SETLKW, &q);
+    int r = REAL(fcntl)(fd, (op & LOCK_NB) || base == LOCK_UN ? F_OFD_SETLK : F_OFD_SETLKW, &q);
     if (r < 0 && errno == EBADF) {
         /* flock needs no access mode; an OFD write lock does */
         r = REAL(flock)(fd, op);
@@ -393,7 +392,7 @@ int ls_flock(int fd, int op, void *site)
                      "flock on NFS becomes a POSIX lock on the server");
     }
 
-    r = flock_kernel(fd, op, base, cure, acc, 0);
+    r = flock_kernel(fd, op, base, cure, acc);
     int e = r < 0 ? errno : 0;
     if (e == EINTR) {
         flock_hazard(fd, hdev, hino, base, site, "lock-eintr",

@@ -699,8 +699,7 @@ void ls_hazard_flush_pending(void)
  * itself (LOCKSCOPE__LOGFD, inherited_log).  on 1: inheritable, only inside
  * the exec's gated window (no child is made meanwhile); 0: the exec failed,
  * close-on-exec again; -1: only whether there is a log file to pass down
- * (a log not opened yet is not: the next image opens the path itself when
- * it needs it; a child forked to drop privileges has it from fork). */
+ * (one that could not be opened is not: records went to stderr). */
 int ls_hazard_log_exec(int on)
 {
     int fd = log_fd;
